@@ -67,6 +67,11 @@ class _WorkspaceBase(_Strict):
     token_env: str
     cascade_id_field: str = "Cascade ID"
     schedule: Frequency | str = "hourly"
+    full_refresh_hours: float = Field(
+        default=24, gt=0,
+        description="A scheduled run re-reads everything (catching deletions and archivals) when the last "
+                    "full extract is older than this; in between it reads only what changed.",
+    )
     status_categories: dict[str, StatusCategory] = Field(
         default_factory=dict,
         description="Overrides of the status category by source status name (case-insensitive).",
@@ -189,3 +194,14 @@ def load_config(path: str | Path | None = None) -> SyncConfig:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     return parse_config(data, str(path))
+
+
+def secret_from_env(env_name: str, *, owner: str, what: str = "API token") -> str:
+    """Read a secret from the environment at run time, with an error that says which variable to set."""
+    value = os.environ.get(env_name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{owner}: environment variable {env_name} is not set; export it with the {what} "
+            f"(the config names the variable, never the secret)"
+        )
+    return value

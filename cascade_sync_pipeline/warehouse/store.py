@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import duckdb
 from filelock import FileLock
@@ -23,6 +23,12 @@ def sql_text(package: str, name: str) -> str:
     return resources.files(package).joinpath(name).read_text()
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | Mapping = ()):
+    """The single value a query returns (DuckDB wants every result read to the end)."""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0][0] if rows else None
+
+
 class Warehouse:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -33,6 +39,7 @@ class Warehouse:
         if read_only and self.path.exists():
             con = duckdb.connect(str(self.path), read_only=True)
             try:
+                con.execute(sql_text("cascade_sync_pipeline.warehouse", "macros.sql"))
                 yield con
             finally:
                 con.close()
@@ -42,6 +49,7 @@ class Warehouse:
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
+                con.execute(sql_text("cascade_sync_pipeline.warehouse", "macros.sql"))
                 yield con
             finally:
                 con.close()
@@ -59,18 +67,18 @@ class Warehouse:
 
     @staticmethod
     def replace_partition(con: duckdb.DuckDBPyConnection, table: str, workspace: str,
-                          select_sql: str, params: Sequence = ()) -> int:
+                          select_sql: str, params: Sequence | Mapping = ()) -> int:
         """Replace ``workspace``'s rows of ``table`` with the rows of ``select_sql``; return the count.
 
         Call inside :meth:`transaction` so that readers never see the partition half-written.
         """
         con.execute(f"DELETE FROM {table} WHERE workspace = ?", [workspace])
-        con.execute(f"INSERT INTO {table} BY NAME {select_sql}", list(params))
-        return con.execute(f"SELECT count(*) FROM {table} WHERE workspace = ?", [workspace]).fetchone()[0]
+        con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params)
+        return scalar(con, f"SELECT count(*) FROM {table} WHERE workspace = ?", [workspace])
 
     @staticmethod
     def table_counts(con: duckdb.DuckDBPyConnection, tables: Sequence[str], workspace: str) -> dict[str, int]:
         return {
-            t: con.execute(f"SELECT count(*) FROM {t} WHERE workspace = ?", [workspace]).fetchone()[0]
+            t: scalar(con, f"SELECT count(*) FROM {t} WHERE workspace = ?", [workspace])
             for t in tables
         }

@@ -1,0 +1,129 @@
+"""ClickUp assets, one partition per ClickUp workspace: raw extracts, then the staging slice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+
+from cascade_sync_pipeline.clickup import load
+from cascade_sync_pipeline.clickup.extract import extract_workspace
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
+
+GROUP = "clickup"
+OWNERS = ["team:data"]
+RAW_HIERARCHY = dg.AssetKey(["clickup", "raw_hierarchy"])
+RAW_CUSTOM_FIELDS = dg.AssetKey(["clickup", "raw_custom_fields"])
+RAW_TASKS = dg.AssetKey(["clickup", "raw_tasks"])
+STAGING_KEYS = {table: dg.AssetKey(["clickup", table]) for table in load.STAGING_TABLES}
+
+
+class ExtractConfig(dg.Config):
+    """How much to read: `auto` reads only changes unless a reconciliation is due."""
+
+    mode: Literal["auto", "full", "incremental"] = "auto"
+
+
+def choose_since(mode: str, watermark: int | None, last_full_at: datetime | None, full_every_hours: float,
+                 now: datetime | None = None) -> int | None:
+    """The `date_updated` lower bound for an incremental read, or None for a full read."""
+    if mode == "full" or watermark is None:
+        return None
+    if mode == "incremental":
+        return watermark
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    if last_full_at is None or now - last_full_at >= timedelta(hours=full_every_hours):
+        return None
+    return watermark
+
+
+def markdown_preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    return dg.MetadataValue.md(df.head(rows).to_markdown(index=False) if len(df) else "_no rows_")
+
+
+def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
+    workspaces = {ws.key: ws for ws in config.workspaces_of("clickup")}
+    common = dict(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
+
+    @dg.multi_asset(
+        name="clickup_raw_extract",
+        specs=[
+            dg.AssetSpec(RAW_HIERARCHY, kinds={"clickup", "duckdb"}, **common,
+                         description="The Workspace, its spaces, folders and lists in scope, as ClickUp sent them "
+                                     "(table raw.clickup_hierarchy)."),
+            dg.AssetSpec(RAW_CUSTOM_FIELDS, kinds={"clickup", "duckdb"}, skippable=True, **common,
+                         description="Custom field definitions of every list in scope (raw.clickup_custom_fields); "
+                                     "refreshed by full extracts."),
+            dg.AssetSpec(RAW_TASKS, kinds={"clickup", "duckdb"}, **common,
+                         description="Every task in scope — closed, archived and subtasks included — verbatim, "
+                                     "one row per task (raw.clickup_tasks)."),
+        ],
+        partitions_def=partitions_def,
+    )
+    def clickup_raw_extract(context: dg.AssetExecutionContext, config: ExtractConfig,
+                            clickup: ClickUpResource, warehouse: WarehouseResource):
+        """Read one ClickUp workspace (full, or changes since the last run) and store the payloads verbatim."""
+        ws = workspaces[context.partition_key]
+        store = warehouse.get()
+        with store.connect() as con:
+            watermark, last_full_at = load.extract_state(con, ws.key)
+        since = choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
+        with clickup.client(ws) as client:
+            extract = extract_workspace(client, ws, since_ms=since)
+            stats = client.stats
+        with store.connect() as con:
+            counts = load.write_raw(con, ws.key, extract)
+        context.log.info(f"workspace '{ws.key}': {extract.mode} extract, {len(extract.tasks)} tasks read "
+                         f"in {stats.requests} requests")
+
+        run = {"workspace": ws.key, "mode": extract.mode, **stats.as_metadata()}
+        yield dg.MaterializeResult(asset_key=RAW_HIERARCHY, metadata={
+            **run, "dagster/row_count": counts["raw.clickup_hierarchy"],
+            "lists_in_scope": len(extract.scoped_list_ids)})
+        if extract.custom_fields is not None:
+            yield dg.MaterializeResult(asset_key=RAW_CUSTOM_FIELDS, metadata={
+                **run, "dagster/row_count": counts["raw.clickup_custom_fields"]})
+        preview = pd.DataFrame([{"id": t["id"], "name": t.get("name"), "status": (t.get("status") or {}).get("status"),
+                                 "list": (t.get("list") or {}).get("name"), "archived": t.get("archived")}
+                                for t in extract.tasks[:10]])
+        yield dg.MaterializeResult(asset_key=RAW_TASKS, metadata={
+            **run, "dagster/row_count": counts["raw.clickup_tasks"], "tasks_read": len(extract.tasks),
+            "since_ms": since if since is not None else "full", "preview": markdown_preview(preview)})
+
+    @dg.multi_asset(
+        name="clickup_staging",
+        specs=[
+            dg.AssetSpec(STAGING_KEYS["work_items"], deps=[RAW_TASKS, RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,
+                         description="This workspace's rows of staging.work_items: one typed row per task."),
+            dg.AssetSpec(STAGING_KEYS["custom_field_values"], deps=[RAW_TASKS, RAW_CUSTOM_FIELDS],
+                         kinds={"duckdb", "sql"}, **common,
+                         description="This workspace's rows of staging.custom_field_values, as a person reads them."),
+            dg.AssetSpec(STAGING_KEYS["containers"], deps=[RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,
+                         description="This workspace's rows of staging.containers: spaces, folders, lists."),
+            dg.AssetSpec(STAGING_KEYS["users"], deps=[RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,
+                         description="This workspace's rows of staging.users: the Workspace's members."),
+        ],
+        partitions_def=partitions_def,
+    )
+    def clickup_staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        """Normalize the raw ClickUp payloads into the shared staging tables with DuckDB SQL."""
+        ws = workspaces[context.partition_key]
+        with warehouse.get().connect() as con:
+            counts = load.build_staging(con, ws)
+            items = con.execute(
+                "SELECT item_id, item_type, title, status, status_category, due_at, assignee_ids, cascade_id "
+                "FROM staging.work_items WHERE workspace = ? ORDER BY updated_at DESC LIMIT 10", [ws.key]).df()
+            by_category = con.execute(
+                "SELECT status_category, item_type, count(*) AS items FROM staging.work_items WHERE workspace = ? "
+                "GROUP BY ALL ORDER BY ALL", [ws.key]).df()
+        for table, key in STAGING_KEYS.items():
+            metadata = {"workspace": ws.key, "dagster/row_count": counts[f"staging.{table}"],
+                        "table": f"staging.{table}"}
+            if table == "work_items":
+                metadata |= {"preview": markdown_preview(items), "by_status_category": markdown_preview(by_category, 50)}
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+    return [clickup_raw_extract, clickup_staging]

@@ -1,0 +1,113 @@
+"""Land a ClickUp extract in `raw` and rebuild the workspace's slice of `staging` with SQL.
+
+Both steps replace exactly one workspace's rows inside one transaction, so a re-run (or a run
+killed half-way) never leaves a partition half-written and never touches another partition.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from cascade_sync_pipeline.clickup.extract import ClickUpExtract
+from cascade_sync_pipeline.config import ClickUpWorkspace
+from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
+
+SQL_PACKAGE = "cascade_sync_pipeline.clickup.sql"
+RAW_TABLES = ("raw.clickup_hierarchy", "raw.clickup_custom_fields", "raw.clickup_tasks")
+STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users")
+STREAM = "tasks"
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(sql_text(SQL_PACKAGE, "raw.sql"))
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: ClickUpExtract,
+              extracted_at: datetime | None = None) -> dict[str, int]:
+    """Store the payloads verbatim; return how many rows each raw table now holds for the workspace."""
+    ensure_raw_tables(con)
+    at = (extracted_at or datetime.now(timezone.utc)).replace(tzinfo=None)
+    hierarchy = _frame([{"object_type": r.object_type, "object_id": r.object_id, "parent_id": r.parent_id,
+                         "payload": json.dumps(r.payload)} for r in extract.hierarchy],
+                       ["object_type", "object_id", "parent_id", "payload"])
+    tasks = _frame([{"task_id": t["id"], "date_updated_ms": int(t["date_updated"]) if t.get("date_updated") else None,
+                     "payload": json.dumps(t)} for t in extract.tasks],
+                   ["task_id", "date_updated_ms", "payload"])
+    con.register("hierarchy", hierarchy)
+    con.register("tasks", tasks)
+    with Warehouse.transaction(con):
+        Warehouse.replace_partition(
+            con, "raw.clickup_hierarchy", workspace,
+            "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, $at AS extracted_at "
+            "FROM hierarchy", {"ws": workspace, "at": at})
+        if extract.custom_fields is not None:
+            fields = _frame([{"list_id": lid, "field_id": f["id"], "payload": json.dumps(f)}
+                             for lid, f in extract.custom_fields], ["list_id", "field_id", "payload"])
+            con.register("fields", fields)
+            Warehouse.replace_partition(
+                con, "raw.clickup_custom_fields", workspace,
+                "SELECT $ws AS workspace, list_id, field_id, payload::JSON AS payload, $at AS extracted_at FROM fields",
+                {"ws": workspace, "at": at})
+        task_select = ("SELECT $ws AS workspace, task_id, date_updated_ms, payload::JSON AS payload, "
+                       "$at AS extracted_at FROM tasks")
+        if extract.mode == "full":
+            Warehouse.replace_partition(con, "raw.clickup_tasks", workspace, task_select, {"ws": workspace, "at": at})
+        else:
+            con.execute("DELETE FROM raw.clickup_tasks WHERE workspace = $ws AND task_id IN (SELECT task_id FROM tasks)",
+                        {"ws": workspace})
+            con.execute(f"INSERT INTO raw.clickup_tasks BY NAME {task_select}", {"ws": workspace, "at": at})
+        _save_state(con, workspace, extract.mode, at)
+    for view in ("hierarchy", "tasks", "fields"):
+        con.unregister(view)
+    return Warehouse.table_counts(con, RAW_TABLES, workspace)
+
+
+def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: datetime) -> None:
+    con.execute(
+        """
+        INSERT INTO sync.extract_state (workspace, source, stream, watermark, last_full_at, last_run_at)
+        SELECT $ws, 'clickup', $stream, CAST(max(date_updated_ms) AS VARCHAR),
+               CASE WHEN $full THEN $at END, $at
+        FROM raw.clickup_tasks WHERE workspace = $ws
+        ON CONFLICT (workspace, stream) DO UPDATE SET
+            watermark = excluded.watermark,
+            last_full_at = COALESCE(excluded.last_full_at, sync.extract_state.last_full_at),
+            last_run_at = excluded.last_run_at
+        """,
+        {"ws": workspace, "stream": STREAM, "full": mode == "full", "at": at},
+    )
+
+
+def extract_state(con: duckdb.DuckDBPyConnection, workspace: str) -> tuple[int | None, datetime | None]:
+    """(watermark in ms, time of the last full extract) for the workspace, or (None, None)."""
+    row = con.execute("SELECT watermark, last_full_at FROM sync.extract_state WHERE workspace = ? AND stream = ?",
+                      [workspace, STREAM]).fetchall()
+    if not row:
+        return None, None
+    watermark, last_full_at = row[0]
+    return (int(watermark) if watermark else None), last_full_at
+
+
+def build_staging(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace) -> dict[str, int]:
+    """Rebuild the workspace's rows of the four staging tables from `raw`; return the row counts."""
+    ensure_raw_tables(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE status_overrides (status VARCHAR PRIMARY KEY, category VARCHAR)")
+    if ws.status_categories:
+        con.executemany("INSERT INTO status_overrides VALUES (?, ?)",
+                        [(name.lower(), cat) for name, cat in ws.status_categories.items()])
+    params = {"workspace": ws.key}
+    counts = {}
+    with Warehouse.transaction(con):
+        for table in STAGING_TABLES:
+            sql = sql_text(SQL_PACKAGE, f"{table}.sql")
+            table_params = dict(params, cascade_id_field=ws.cascade_id_field) if table == "work_items" else params
+            counts[f"staging.{table}"] = Warehouse.replace_partition(con, f"staging.{table}", ws.key, sql, table_params)
+    return counts

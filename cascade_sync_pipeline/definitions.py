@@ -1,0 +1,34 @@
+"""The code location: every asset, check, job, schedule and sensor, built from the sync config."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cascade_sync_pipeline.clickup.assets import build_clickup_assets
+from cascade_sync_pipeline.config import SyncConfig, load_config
+from cascade_sync_pipeline.partitions import workspace_partitions
+from cascade_sync_pipeline.resources import build_resources
+
+SOURCE_BUILDERS = {"clickup": build_clickup_assets}
+
+
+def sync_job_name(source: str) -> str:
+    return f"{source}_sync"
+
+
+def build_definitions(config: SyncConfig) -> dg.Definitions:
+    assets, jobs = [], []
+    for source, build in SOURCE_BUILDERS.items():
+        partitions_def = workspace_partitions(config, source)
+        if partitions_def is None:
+            continue
+        assets += build(config, partitions_def)
+        jobs.append(dg.define_asset_job(
+            sync_job_name(source), selection=dg.AssetSelection.key_prefixes([source]),
+            description=f"Sync one {source} workspace (pick its partition) from extract to staging."))
+    return dg.Definitions(assets=assets, jobs=jobs, resources=build_resources(config))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_config())

@@ -65,6 +65,11 @@ class _WorkspaceBase(_Strict):
     key: str
     name: str | None = None
     token_env: str
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="NAME of the env var holding the webhook signing secret; without it the receiver "
+                    "rejects this workspace's webhook deliveries.",
+    )
     cascade_id_field: str = "Cascade ID"
     schedule: Frequency | str = "hourly"
     full_refresh_hours: float = Field(
@@ -85,6 +90,8 @@ class _WorkspaceBase(_Strict):
         return v
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: _env_name(v)))
+    _check_webhook_env = field_validator("webhook_secret_env")(
+        classmethod(lambda cls, v: None if v is None else _env_name(v)))
 
     @field_validator("schedule")
     @classmethod
@@ -106,8 +113,8 @@ class ClickUpWorkspace(_WorkspaceBase):
 
     @field_validator("team_id", mode="before")
     @classmethod
-    def _team_id_text(cls, v: object) -> str:
-        return str(v)
+    def _team_id_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) else v
 
 
 class WrikeWorkspace(_WorkspaceBase):

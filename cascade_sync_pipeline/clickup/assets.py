@@ -1,7 +1,6 @@
 """ClickUp assets, one partition per ClickUp workspace: raw extracts, then the staging slice."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 

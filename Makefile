@@ -1,0 +1,38 @@
+# Everything a fresh machine needs, from this repo's own files.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test dev sandbox benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Full sync of every configured workspace against the embedded sandbox.
+demo: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/cascade-sync demo
+
+## The whole test suite.
+test: install
+	$(BIN)/pytest -n 2 -q
+
+## The sandbox emulators alone, on their fixed ports, until Ctrl-C.
+sandbox: install
+	$(BIN)/cascade-sync sandbox
+
+## The Dagster UI on the sandbox (start `make sandbox` in another terminal first).
+dev: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf data .dagster_home

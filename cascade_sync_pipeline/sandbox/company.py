@@ -1,0 +1,67 @@
+"""The sandbox company: seeded emulators of every API the sync talks to, on fixed loopback ports.
+
+The demo, `dagster dev` on the sandbox and the benchmarks all start the same company, so what a
+new user sees in the UI is what the tests and figures were measured on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_pipeline.sandbox.server import EmulatorServer
+
+PORTS = {"clickup": 8701, "wrike": 8702, "cascade": 8703}
+SEED = 7
+CLICKUP_TASKS_PER_TEAM = 2500
+# ClickUp's Business Plus limit: generous enough for a quick demo, still enforced.
+CLICKUP_RATE_LIMIT_PER_MIN = 1000
+
+
+@dataclass
+class Sandbox:
+    clickup: ClickUpEmulator
+    servers: dict[str, EmulatorServer]
+    clickup_team_tokens: dict[str, str] = field(default_factory=dict)
+
+    def env_for(self, config: SyncConfig) -> dict[str, str]:
+        """Token env vars of every configured workspace that points at this sandbox."""
+        env = {}
+        for ws in config.workspaces_of("clickup"):
+            if self._is_local(ws.base_url, "clickup") and ws.team_id in self.clickup_team_tokens:
+                env[ws.token_env] = self.clickup_team_tokens[ws.team_id]
+        return env
+
+    def _is_local(self, base_url: str, api: str) -> bool:
+        parsed = urlparse(base_url)
+        return parsed.hostname in ("127.0.0.1", "localhost") and parsed.port == self.servers[api].port
+
+    def export_env(self, config: SyncConfig) -> dict[str, str]:
+        env = self.env_for(config)
+        os.environ.update(env)
+        return env
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TASKS_PER_TEAM,
+                  ports: dict[str, int] | None = None) -> Sandbox:
+    """Generate the company's data and serve every emulator; ports of 0 pick free ones (tests)."""
+    ports = {**PORTS, **(ports or {})}
+    dataset = generate_clickup(seed, teams=2, tasks_per_team=clickup_tasks_per_team)
+    clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
+    team_tokens = {str(team["id"]): dataset.grant([str(team["id"])]) for team in dataset.teams}
+    servers = {"clickup": clickup.serve(port=ports["clickup"])}
+    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens)

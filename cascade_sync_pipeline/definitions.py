@@ -6,6 +6,7 @@ import dagster as dg
 
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import SyncConfig, load_config
+from cascade_sync_pipeline.orchestration import build_orchestration_defs
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import build_resources
 
@@ -26,7 +27,8 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
         jobs.append(dg.define_asset_job(
             sync_job_name(source), selection=dg.AssetSelection.key_prefixes([source]),
             description=f"Sync one {source} workspace (pick its partition) from extract to staging."))
-    return dg.Definitions(assets=assets, jobs=jobs, resources=build_resources(config))
+    defs = dg.Definitions(assets=assets, jobs=jobs, resources=build_resources(config))
+    return dg.Definitions.merge(defs, build_orchestration_defs(config, defs, sync_job_name))
 
 
 @dg.definitions

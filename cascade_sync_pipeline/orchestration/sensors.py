@@ -1,0 +1,147 @@
+"""Webhook sensors: turn the inbox's new events into one incremental run per workspace.
+
+A burst of edits produces many deliveries; the sensor waits until a workspace's newest event is
+`debounce` seconds old and then requests a single run covering all of them. The cursor (JSON) holds
+the last inbox event id the sensor is done with, plus, for workspaces already requested past that id,
+how far each was covered, so no event is skipped while another workspace is still settling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import dagster as dg
+
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.orchestration.schedules import extract_run_config
+from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, WebhookInbox
+
+DEBOUNCE_ENV = "CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS"
+DEFAULT_DEBOUNCE_SECONDS = 10.0
+MINIMUM_INTERVAL_SECONDS = 15
+
+
+def debounce_from_env() -> float:
+    """Seconds a workspace must be quiet before its webhook run: env or 10."""
+    raw = os.environ.get(DEBOUNCE_ENV, "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_DEBOUNCE_SECONDS
+    except ValueError:
+        raise ValueError(f"{DEBOUNCE_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+def sensor_name(source: str) -> str:
+    return f"{source}_webhook_sensor"
+
+
+@dataclass
+class WebhookCursor:
+    """How far the sensor has read: every event up to ``last_event_id`` is handled, and each
+    workspace in ``requested`` is covered up to its id."""
+
+    last_event_id: int = 0
+    requested: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> WebhookCursor:
+        data = json.loads(text) if text else {}
+        return cls(int(data.get("last_event_id", 0)), {k: int(v) for k, v in data.get("requested", {}).items()})
+
+    def dump(self) -> str:
+        return json.dumps({"last_event_id": self.last_event_id, "requested": self.requested}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class WorkspaceRun:
+    """One run to request: a workspace and the newest inbox event it covers."""
+
+    workspace: str
+    max_event_id: int
+    events: int
+
+
+@dataclass
+class WebhookPlan:
+    runs: list[WorkspaceRun]
+    cursor: WebhookCursor
+    settling: list[str]
+    unknown: list[str]
+
+
+def plan_runs(events: list[InboxEvent], known: set[str], cursor: WebhookCursor, now: datetime,
+              debounce: timedelta) -> WebhookPlan:
+    """Decide which workspaces get a run now and how far the cursor may move."""
+    pending: dict[str, list[InboxEvent]] = defaultdict(list)
+    unknown = set()
+    for event in events:
+        if event.workspace not in known:
+            unknown.add(event.workspace)
+        elif event.id > cursor.requested.get(event.workspace, 0):
+            pending[event.workspace].append(event)
+
+    runs, settling, requested = [], [], dict(cursor.requested)
+    oldest_unhandled = None
+    for workspace, group in sorted(pending.items()):
+        if now - max(e.received_at for e in group) < debounce:
+            settling.append(workspace)
+            first = group[0].id
+            oldest_unhandled = first if oldest_unhandled is None else min(oldest_unhandled, first)
+            continue
+        runs.append(WorkspaceRun(workspace, group[-1].id, len(group)))
+        requested[workspace] = group[-1].id
+
+    read_to = events[-1].id if events else cursor.last_event_id
+    last = read_to if oldest_unhandled is None else oldest_unhandled - 1
+    last = max(last, cursor.last_event_id)
+    requested = {ws: i for ws, i in requested.items() if i > last}
+    return WebhookPlan(runs, WebhookCursor(last, requested), settling, sorted(unknown))
+
+
+def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbox_path: str | Path | None = None,
+                         debounce_seconds: float | None = None,
+                         clock: Callable[[], datetime] | None = None) -> dg.SensorDefinition:
+    """The sensor turning ``source`` webhook events into incremental runs of ``job_name``.
+
+    ``inbox_path`` defaults to the env var at evaluation time; ``clock`` gives "now" (UTC).
+    """
+    known = {ws.key for ws in config.workspaces_of(source)}
+    debounce = timedelta(seconds=debounce_from_env() if debounce_seconds is None else debounce_seconds)
+    now = clock or (lambda: datetime.now(timezone.utc))
+
+    @dg.sensor(
+        name=sensor_name(source), job_name=job_name, minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"One incremental {source} sync per workspace once its webhook events have been quiet "
+                    f"for {debounce.total_seconds():g}s.",
+    )
+    def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        inbox = WebhookInbox(inbox_path)
+        if not inbox.exists():
+            return dg.SkipReason(f"no webhook inbox at {inbox.path} yet; start the receiver with "
+                                 "`python -m cascade_sync_pipeline.orchestration.webhooks serve`")
+        cursor = WebhookCursor.parse(context.cursor)
+        plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce)
+        if plan.unknown:
+            context.log.warning(f"ignored {source} webhook events for workspaces no longer configured: "
+                                f"{', '.join(plan.unknown)}")
+        requests = [
+            dg.RunRequest(
+                partition_key=run.workspace, run_key=f"{run.workspace}:webhook:{run.max_event_id}",
+                run_config=extract_run_config(source, "incremental"),
+                tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
+            )
+            for run in plan.runs
+        ]
+        skip = None
+        if not requests:
+            skip = (f"waiting for {', '.join(plan.settling)} to be quiet for {debounce.total_seconds():g}s"
+                    if plan.settling else "no new webhook events")
+        return dg.SensorResult(run_requests=requests, cursor=plan.cursor.dump(), skip_reason=skip)
+
+    return webhook_sensor

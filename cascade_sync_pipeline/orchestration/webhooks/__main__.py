@@ -1,0 +1,95 @@
+"""Command line of the webhook receiver and of webhook registration (independent of `cascade-sync`).
+
+    python -m cascade_sync_pipeline.orchestration.webhooks serve --port 8710
+    python -m cascade_sync_pipeline.orchestration.webhooks register --public-url https://sync.example.com [KEY ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+
+from cascade_sync_pipeline.config import ConfigError, load_config
+from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
+from cascade_sync_pipeline.orchestration.webhooks.register import (
+    Registration, endpoint_for, open_clickup, register_clickup, report,
+)
+
+logger = logging.getLogger("cascade_sync_pipeline.orchestration.webhooks")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
+
+    config = load_config(args.config)
+    inbox = WebhookInbox(args.inbox).create()
+    pruned = inbox.prune(datetime.now(timezone.utc) - timedelta(days=args.keep_days))
+    app = create_receiver_app(config, inbox)
+    server = make_server(args.host, args.port, app, threaded=True)
+    logger.info("receiving webhooks on http://%s:%d/webhooks/<source>/<key>; inbox %s (%d old events pruned)",
+                args.host, server.server_port, inbox.path, pruned)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    keys = args.keys or [ws.key for ws in config.workspaces]
+    failed = False
+    for key in keys:
+        ws = config.workspace(key)
+        if ws.source == "clickup":
+            try:
+                with open_clickup(ws) as client:
+                    registration = register_clickup(client, ws, args.public_url)
+            except (SourceApiError, ConfigError) as err:
+                print(f"{key} (clickup): registration failed: {err}", file=sys.stderr)
+                failed = True
+                continue
+        else:
+            registration = Registration(key, ws.source, "skipped", endpoint_for(args.public_url, ws.source, key),
+                                        note="Wrike registration is not available yet; create the webhook "
+                                             "with this hookUrl and the workspace's webhook secret")
+        report(registration, ws.webhook_secret_env)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cascade_sync_pipeline.orchestration.webhooks",
+                                     description="Receive and register ClickUp and Wrike webhooks.")
+    parser.add_argument("--config", help="config file (default: $CASCADE_SYNC_CONFIG or config/sandbox.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the webhook receiver until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8710)
+    serve.add_argument("--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or "
+                                       "data/webhook_inbox.sqlite)")
+    serve.add_argument("--keep-days", type=float, default=30,
+                       help="drop inbox events older than this at start; also the replay window (default 30)")
+    serve.set_defaults(func=_serve)
+    register = sub.add_parser("register", help="create or re-activate the sources' webhooks")
+    register.add_argument("--public-url", required=True, help="the receiver's public base URL")
+    register.add_argument("keys", nargs="*", help="workspace keys (default: all)")
+    register.set_defaults(func=_register)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

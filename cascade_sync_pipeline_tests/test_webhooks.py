@@ -305,3 +305,65 @@ def test_registration_failure_names_the_workspace(clickup_and_receiver, capsys, 
     code = webhooks_cli.main(["--config", config_file, "register", "--public-url", public_url])
     err = capsys.readouterr().err
     assert code == 1 and "acme-eng (clickup): registration failed" in err and "TEST_CU_TOKEN" in err
+
+
+# --- registration with the Wrike emulator ----------------------------------------------------------------
+
+@pytest.fixture
+def wrike_and_receiver(tmp_path, monkeypatch):
+    """The Wrike emulator, a receiver holding the workspace's secret, and a config file for both."""
+    app = pytest.importorskip("cascade_sync_pipeline.sandbox.wrike.app")
+    generator = pytest.importorskip("cascade_sync_pipeline.sandbox.wrike.generator")
+    pytest.importorskip("cascade_sync_pipeline.wrike.client")
+    emulator = app.WrikeEmulator(generator.generate(4, spaces=1, projects_per_space=1, tasks=6, users=2))
+    monkeypatch.setenv("TEST_WR_TOKEN", emulator.dataset.permanent_token)
+    monkeypatch.setenv("TEST_WR_WEBHOOK_SECRET", WRIKE_SECRET)
+    workspace = dict(WORKSPACES[2])
+    inbox = WebhookInbox(tmp_path / "inbox.sqlite")
+    with emulator.serve(port=0) as api, EmulatorServer(
+            create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver:
+        workspace["base_url"] = f"{api.url}/api/v4"
+        config_file = tmp_path / "sync.yaml"
+        config_file.write_text(json.dumps({"workspaces": [workspace]}))
+        yield emulator, receiver.url, str(config_file), inbox.path
+
+
+def register_wrike_cli(config_file: str, public_url: str, capsys) -> tuple[int, str]:
+    code = webhooks_cli.main(["--config", config_file, "register", "--public-url", public_url, "acme-pm"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_wrike_registration_passes_the_handshake_and_deliveries_arrive(wrike_and_receiver, capsys, caplog):
+    emulator, public_url, config_file, inbox_path = wrike_and_receiver
+    caplog.set_level(logging.DEBUG)
+    code, out = register_wrike_cli(config_file, public_url, capsys)
+    [hook] = emulator.webhooks.hooks.values()
+    assert code == 0 and "acme-pm (wrike): webhook created" in out
+    assert hook.hook_url == f"{public_url}/webhooks/wrike/acme-pm" and hook.status == "Active"
+    assert WRIKE_SECRET not in out + caplog.text
+
+    task = emulator.dataset.tasks[0]
+    emulator.update_task(task["id"], title="Renamed by the webhook test")
+    [event] = rows(inbox_path)
+    assert (event["workspace"], event["event_type"], json.loads(event["item_ids"])) == (
+        "acme-pm", "TaskTitleChanged", [task["id"]])
+
+    hook.status = "Suspended"
+    code, out = register_wrike_cli(config_file, public_url, capsys)
+    assert code == 0 and "webhook reactivated" in out and hook.status == "Active"
+    code, out = register_wrike_cli(config_file, public_url, capsys)
+    assert code == 0 and "webhook active" in out and len(emulator.webhooks.hooks) == 1
+
+
+def test_wrike_registration_fails_when_the_receiver_has_another_secret(wrike_and_receiver, capsys, monkeypatch):
+    emulator, public_url, config_file, _ = wrike_and_receiver
+    config = json.loads(open(config_file).read())
+    config["workspaces"][0]["webhook_secret_env"] = "TEST_WR_OTHER_SECRET"
+    monkeypatch.setenv("TEST_WR_OTHER_SECRET", "a-secret-the-receiver-does-not-hold")
+    with open(config_file, "w") as out_file:
+        json.dump(config, out_file)
+    code, out = register_wrike_cli(config_file, public_url, capsys)
+    assert code == 1 and "acme-pm (wrike): registration failed" in out
+    assert "verification failed" in out and "reachable at" in out
+    assert emulator.webhooks.hooks == {} and "a-secret-the-receiver-does-not-hold" not in out

@@ -15,10 +15,11 @@ from cascade_sync_pipeline.config import ConfigError, load_config
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.register import (
-    Registration, endpoint_for, open_clickup, register_clickup, report,
+    endpoint_for, open_clickup, open_wrike, register_clickup, register_wrike, report, unready,
 )
 
 logger = logging.getLogger("cascade_sync_pipeline.orchestration.webhooks")
+_REGISTRARS = {"clickup": (register_clickup, open_clickup), "wrike": (register_wrike, open_wrike)}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -48,18 +49,20 @@ def _register(args: argparse.Namespace) -> int:
     failed = False
     for key in keys:
         ws = config.workspace(key)
-        if ws.source == "clickup":
-            try:
-                with open_clickup(ws) as client:
-                    registration = register_clickup(client, ws, args.public_url)
-            except (SourceApiError, ConfigError) as err:
-                print(f"{key} (clickup): registration failed: {err}", file=sys.stderr)
-                failed = True
-                continue
-        else:
-            registration = Registration(key, ws.source, "skipped", endpoint_for(args.public_url, ws.source, key),
-                                        note="Wrike registration is not available yet; create the webhook "
-                                             "with this hookUrl and the workspace's webhook secret")
+        register, connect = _REGISTRARS[ws.source]
+        try:
+            registration = unready(ws, args.public_url)
+            if registration is None:
+                with connect(ws) as client:
+                    registration = register(client, ws, args.public_url)
+        except (SourceApiError, ConfigError) as err:
+            print(f"{key} ({ws.source}): registration failed: {err}", file=sys.stderr)
+            if "verification" in str(err):
+                print(f"  Wrike's handshake did not succeed: the receiver must be running, reachable at "
+                      f"{endpoint_for(args.public_url, ws.source, key)} and hold the same secret in "
+                      f"${ws.webhook_secret_env}.", file=sys.stderr)
+            failed = True
+            continue
         report(registration, ws.webhook_secret_env)
     return 1 if failed else 0
 

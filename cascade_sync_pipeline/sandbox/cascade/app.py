@@ -150,9 +150,10 @@ def _register(app, emu: CascadeEmulator) -> None:
             emu.count_write()
         fault = getattr(g, "fault", None)
         if fault is not None and fault.kind == "reset_after_write":
-            _drop_connection()
+            # Record before dropping: the client sees the drop at once and may look at the log.
             emu.log.record(request.method, request.path, 0)
             g.reset = True  # the shared logger must not record it a second time
+            _drop_connection()
         return response
 
     @app.errorhandler(ApiError)

@@ -106,6 +106,7 @@ class Deviation:
 
 
 SINGLE_TASK = ("GetTask", "UpdateTask")
+TEAM_TASK_ITEM = "properties/tasks/items/properties"
 TASK_LISTS = ("GetTasks", "GetFilteredTeamTasks")
 
 
@@ -164,13 +165,13 @@ DEVIATIONS: dict[str, Deviation] = {
         "schema forbids null) [C/R]."),
     "tasks[].checklists[]": Deviation(
         on_tasks(("GetTask", "UpdateTask", "GetTasks"), "checklists/*"),
-        replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", "properties/tasks/items/properties/checklists/items"))),
+        replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", TEAM_TASK_ITEM, "checklists/items"))),
         "A4: checklists items are objects {id, task_id, name, date_created, orderindex, creator, resolved, "
         "unresolved, items[...]} (the spec's own example) [C]; validated with the spec's team-tasks checklist "
         "schema."),
     "tasks[].tags[]": Deviation(
         on_tasks(("GetTask", "UpdateTask", "GetTasks"), "tags/*"),
-        replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", "properties/tasks/items/properties/tags/items"))),
+        replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", TEAM_TASK_ITEM, "tags/items"))),
         "A4: tags items are objects {name, tag_fg, tag_bg, creator} [C/R]; validated with the spec's team-tasks "
         "tag schema."),
     "tasks[].date_closed, due_date, start_date (team tasks)": Deviation(

@@ -205,8 +205,8 @@ def _make_space(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, i
         ds.folders[folder.id] = folder
         space.folder_ids.append(folder.id)
     for i in range(folderless):
-        space.folderless_list_ids.append(new_list(None, _cycle_name(names.FOLDERLESS_LIST_NAMES, index * folderless + i),
-                                                  i))
+        name = _cycle_name(names.FOLDERLESS_LIST_NAMES, index * folderless + i)
+        space.folderless_list_ids.append(new_list(None, name, i))
 
 
 def _make_tasks(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, company: str, count: int,

@@ -26,6 +26,7 @@ from .writes import Event
 MAX_TRIES = 5
 SUSPEND_AT = 100
 TIMEOUT_SECONDS = 7.0
+IDLE_EXIT_SECONDS = 5.0
 
 
 @dataclass
@@ -153,7 +154,14 @@ class WebhookHub:
     def _run(self) -> None:
         with httpx.Client(timeout=self.timeout) as client:
             while True:
-                hook, event, body = self._queue.get()
+                try:
+                    hook, event, body = self._queue.get(timeout=IDLE_EXIT_SECONDS)
+                except queue.Empty:
+                    with self._lock:  # dispatch() starts a new worker if this one has left
+                        if self._queue.empty():
+                            self._worker = None
+                            return
+                    continue
                 try:
                     self._deliver(client, hook, event, body)
                 finally:

@@ -447,6 +447,8 @@ def test_sandbox_helpers_and_clock(rw):
     assert client.get(f"/task/{new_id}").status_code == 404
     with pytest.raises(ApiError):
         emulator.update_task(new_id, name="gone")
+    with pytest.raises(ApiError, match="unknown fields"):
+        emulator.update_task(next(iter(ds.tasks)), title="Wrike's word, not ClickUp's")
     grant = httpx.post(f"{server.url}/_sandbox/clickup/grant", json={"team_ids": [TEAM_ID]}).json()
     assert grant["result"]["token"].startswith("pk_")
 

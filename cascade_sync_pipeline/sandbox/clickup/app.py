@@ -23,7 +23,7 @@ from .errors import ApiError
 from .model import ClickUpDataset, Folder, Space, Task, TaskList, Team, TokenGrant, User
 from .render import task_json
 from .routes import register_admin, register_api
-from .writes import Event, TaskWriter
+from .writes import UPDATE_KEYS, Event, TaskWriter
 from .webhooks import WebhookHub
 
 API_PREFIX = "/api/v2"
@@ -237,6 +237,10 @@ class ClickUpEmulator:
         time_estimate, parent, assignees={"add":[..],"rem":[..]}) plus ``custom_fields``:
         a mapping of field id or field name to a value in the Set Custom Field Value format
         (None removes the value). Returns the task's JSON."""
+        unknown = set(changes) - UPDATE_KEYS - {"custom_fields"}
+        if unknown:
+            raise errors.bad_request(f"update_task got unknown fields {sorted(unknown)}; "
+                                     f"use {sorted(UPDATE_KEYS)} or custom_fields")
         with self.lock:
             return self.change_task(self._task(task_id), changes, self._actor())
 

@@ -13,6 +13,11 @@ from .model import ClickUpDataset, CustomField, Status, Task, User
 from .render import field_json, ms, user_json
 
 
+UPDATE_KEYS = frozenset({"name", "description", "markdown_content", "status", "priority", "due_date",
+                         "due_date_time", "start_date", "start_date_time", "archived", "points", "time_estimate",
+                         "custom_item_id", "assignees", "group_assignees", "watchers", "parent"})
+
+
 @dataclass
 class Event:
     """One webhook event; ``history_items`` is None for taskDeleted, which carries none."""

@@ -209,6 +209,16 @@ def test_create_conflicting_with_another_kind_is_an_error(client, objective_id):
     assert "already maps to objective" in message and "mapping rules" in message
 
 
+def test_delete_whose_answer_is_lost_is_not_an_error(emulator, client, objective_id):
+    action = client.create("action", {"objective_id": objective_id, "name": "Checks", "tracking_type": "checklist"})
+    item = client.create_checklist_item(action["id"], {"name": "only"})
+    emulator.faults.add(Fault(kind="reset_after_write", method="DELETE", path=r"/checklist-items/\d+$"))
+    writes = client.writes
+    client.delete_checklist_item(action["id"], item["id"])
+    assert client.checklist_items(action["id"]) == [] and client.writes == writes + 1
+    assert emulator.log.count(method="DELETE", status=404) == 1
+
+
 # --- retries and rate limits ----------------------------------------------------------------------
 def test_429_waits_for_retry_after_then_succeeds(switch):
     emulator = CascadeEmulator(tokens={SECRET: "write"}, rate_limit=3, rate_window=1.0)

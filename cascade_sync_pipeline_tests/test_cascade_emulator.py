@@ -423,3 +423,15 @@ def test_contract_schemas_reject_drift(spec, api):
     drifted = {**plan["data"][0], "colour": "blue"}
     assert not schema_validator(spec, "Plan").is_valid(drifted)
     assert not schema_validator(spec, "ListMeta").is_valid({"offset": 0, "limit": 1, "count": 0, "total": 0})
+
+
+def test_serve_returns_a_running_server_that_also_enters_a_with_block():
+    emulator = CascadeEmulator(seed_plan=False)
+    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+    server = emulator.serve()
+    try:
+        assert httpx.get(server.url + "/api/v2/users", headers=headers).status_code == 200
+    finally:
+        server.stop()
+    with emulator.serve() as again:
+        assert httpx.get(again.url + "/api/v2/custom-fields", headers=headers).json()["meta"]["total"] >= 3

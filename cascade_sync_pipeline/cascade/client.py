@@ -256,7 +256,7 @@ class CascadeClient(ApiSession):
         return self._update_child("milestones", action_id, milestone_id, changes, current)
 
     def delete_milestone(self, action_id: int, milestone_id: int) -> None:
-        self._write_raw("DELETE", f"/actions/{action_id}/milestones/{milestone_id}", None)
+        self._delete(f"/actions/{action_id}/milestones/{milestone_id}")
 
     def checklist_items(self, action_id: int) -> list[dict]:
         return self._paginate(f"/actions/{action_id}/checklist-items", {})
@@ -269,7 +269,7 @@ class CascadeClient(ApiSession):
         return self._update_child("checklist-items", action_id, item_id, changes, current)
 
     def delete_checklist_item(self, action_id: int, item_id: int) -> None:
-        self._write_raw("DELETE", f"/actions/{action_id}/checklist-items/{item_id}", None)
+        self._delete(f"/actions/{action_id}/checklist-items/{item_id}")
 
     # --- internals -----------------------------------------------------------------------------
     def _create(self, kind: str, path: str, body: dict) -> dict:
@@ -316,6 +316,17 @@ class CascadeClient(ApiSession):
         if not body:
             return dict(current or {})
         return self._write("PATCH", f"/actions/{action_id}/{collection}/{item_id}", body)
+
+    def _delete(self, path: str) -> None:
+        """DELETE that tolerates "already gone", so a retry after a lost answer is not an error."""
+        retries_before = self.stats.retries
+        try:
+            self._write_raw("DELETE", path, None)
+        except CascadeApiError as err:
+            if err.status != 404:
+                raise
+            if self.stats.retries > retries_before:
+                self.writes += 1  # the lost first attempt did delete it
 
     def _write(self, method: str, path: str, body: Any) -> dict:
         return _unwrap(self._write_raw(method, path, body))

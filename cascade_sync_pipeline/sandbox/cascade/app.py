@@ -2,7 +2,7 @@
 under ``/api/v2`` over real HTTP, with an in-memory store, per-token rate limits and fault injection.
 
     emulator = CascadeEmulator()
-    with emulator.serve() as server:          # EmulatorServer on 127.0.0.1, free port
+    with emulator.serve() as server:          # running EmulatorServer on 127.0.0.1, free port
         base_url = server.url + "/api/v2"     # token: SANDBOX_TOKEN
 
 Besides the shared fault kinds (see ``sandbox/server.py``) it understands ``reset_after_write``:
@@ -84,8 +84,9 @@ class CascadeEmulator:
             self._writes += 1
 
     def serve(self, port: int = 0) -> EmulatorServer:
-        """An EmulatorServer for this app, not yet started: ``with emulator.serve() as server``."""
-        return EmulatorServer(self.app, port=port)
+        """Serve on 127.0.0.1 (port 0: a free one), already running. Both ``server =
+        emulator.serve(); ...; server.stop()`` and ``with emulator.serve() as server:`` work."""
+        return _StartedServer(self.app, port=port).start()
 
     def items(self, kind: str, *, include_archived: bool = True) -> list[dict]:
         """Every item of a kind ("action" or "actions", ...) as the API renders it, health included."""
@@ -108,6 +109,15 @@ class CascadeEmulator:
             "writes": self.writes,
             "items": {collection: self.items(kind) for collection, kind in COLLECTIONS.items()},
         }
+
+
+class _StartedServer(EmulatorServer):
+    """An EmulatorServer whose ``start`` may be called again (by ``with``) once it runs."""
+
+    def start(self) -> EmulatorServer:
+        if self._thread.ident is None:
+            super().start()
+        return self
 
 
 # --- HTTP layer -------------------------------------------------------------------------------------

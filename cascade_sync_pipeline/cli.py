@@ -39,7 +39,7 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") 
                                         raise_on_error=False)
         requests = 0
         for event in result.get_asset_materialization_events():
-            meta = event.asset_materialization.metadata
+            meta = event.materialization.metadata
             if event.asset_key.path[-1] == "raw_tasks" and "requests" in meta:
                 requests = meta["requests"].value
         error = None

@@ -61,6 +61,64 @@ class ClickUpScope(_Strict):
         return not (self.spaces or self.folders or self.lists)
 
 
+CascadeStatus = Literal["To Do", "In Progress", "On Hold", "Done", "Won't Do"]
+ItemType = Literal["task", "subtask", "milestone", "project"]
+
+DEFAULT_STATUS_FALLBACK: dict[str, str] = {
+    "not_started": "To Do", "in_progress": "In Progress", "done": "Done",
+    "deferred": "On Hold", "cancelled": "Won't Do",
+}
+
+
+class CascadeTarget(_Strict):
+    """Where synced items land in Cascade; each value is a Cascade ID or an exact name."""
+
+    plan: str | None = None
+    focus_area: str | None = None
+    objective: str | None = None
+
+
+class ContainerTarget(CascadeTarget):
+    """A different Cascade target for the items of one source container (list, folder, space, project)."""
+
+    container: str
+
+
+class ProgressRule(_Strict):
+    """How an item's progress is computed when it is not done (done is always 100 %)."""
+
+    source: Literal["status", "subtasks", "checklist", "custom_field"] = "subtasks"
+    custom_field: str | None = None
+
+    @model_validator(mode="after")
+    def _field_named(self) -> ProgressRule:
+        if self.source == "custom_field" and not self.custom_field:
+            raise ValueError("custom_field: name the source custom field that holds the progress")
+        return self
+
+
+class MappingRules(_Strict):
+    """How one workspace's items become Cascade items."""
+
+    target: CascadeTarget = Field(default_factory=CascadeTarget)
+    by_container: list[ContainerTarget] = Field(default_factory=list)
+    item_types: list[ItemType] = Field(default_factory=lambda: ["task", "project"])
+    tasks_as: Literal["action", "measure"] = "action"
+    milestones_as: Literal["action_milestones", "actions", "ignore"] = "action_milestones"
+    checklists_as_items: bool = True
+    statuses: list[str] = Field(default_factory=list, description="Only items in these source statuses (empty: all).")
+    exclude_statuses: list[str] = Field(default_factory=list)
+    containers: list[str] = Field(default_factory=list, description="Only items of these lists/projects (ID or name).")
+    include_archived: bool = False
+    status_rules: dict[str, CascadeStatus] = Field(default_factory=dict)
+    status_fallback: dict[StatusCategory, CascadeStatus] = Field(
+        default_factory=lambda: dict(DEFAULT_STATUS_FALLBACK))
+    progress: ProgressRule = Field(default_factory=ProgressRule)
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="Source custom field name -> Cascade custom field name.")
+    on_delete: Literal["archive", "wont_do"] = "archive"
+
+
 class _WorkspaceBase(_Strict):
     key: str
     name: str | None = None
@@ -71,6 +129,8 @@ class _WorkspaceBase(_Strict):
                     "rejects this workspace's webhook deliveries.",
     )
     cascade_id_field: str = "Cascade ID"
+    mapping: MappingRules = Field(default_factory=MappingRules)
+    dry_run: bool = Field(default=False, description="Stop at the diff: compute and show it, write nothing.")
     schedule: Frequency | str = "hourly"
     full_refresh_hours: float = Field(
         default=24, gt=0,
@@ -117,9 +177,54 @@ class ClickUpWorkspace(_WorkspaceBase):
         return str(v) if isinstance(v, int) else v
 
 
+class WrikeOAuthSettings(_Strict):
+    """OAuth 2.0 (authorization-code) credentials of a Wrike workspace; secrets are env var NAMES.
+
+    ``token_store`` is the file the bootstrap (``python -m cascade_sync_pipeline.wrike.oauth``)
+    writes and every run refreshes (JSON, mode 0600, replaced atomically).
+    """
+
+    client_id_env: str
+    client_secret_env: str
+    token_store: str
+    login_url: str = "https://login.wrike.com"
+
+    _check_envs = field_validator("client_id_env", "client_secret_env")(classmethod(lambda cls, v: _env_name(v)))
+
+    @field_validator("token_store")
+    @classmethod
+    def _store_path(cls, v: str) -> str:
+        if not v.strip() or any(p.match(v) for p in _SECRET_SHAPES):
+            raise ValueError("must be the path of the token store file (e.g. data/wrike-acme.tokens.json)")
+        return v
+
+    @field_validator("login_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://login.wrike.com")
+        return v.rstrip("/")
+
+
 class WrikeWorkspace(_WorkspaceBase):
+    """A Wrike account: a permanent token (``token_env``) or OAuth 2.0 (``oauth``), exactly one."""
+
     source: Literal["wrike"]
     base_url: str = "https://www.wrike.com/api/v4"
+    token_env: str | None = None
+    oauth: WrikeOAuthSettings | None = None
+
+    _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> WrikeWorkspace:
+        if self.oauth is None and self.token_env is None:
+            raise ValueError("token_env: give the NAME of the env var holding a Wrike permanent token, or an "
+                             "oauth block (client_id_env, client_secret_env, token_store)")
+        if self.oauth is not None and self.token_env is not None:
+            raise ValueError("token_env: leave it out when an oauth block is given; OAuth tokens live in "
+                             "oauth.token_store")
+        return self
 
 
 Workspace = Annotated[ClickUpWorkspace | WrikeWorkspace, Field(discriminator="source")]

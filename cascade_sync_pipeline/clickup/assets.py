@@ -97,7 +97,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         specs=[
             dg.AssetSpec(STAGING_KEYS["work_items"], deps=[RAW_TASKS, RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,
                          description="This workspace's rows of staging.work_items: one typed row per task."),
-            dg.AssetSpec(STAGING_KEYS["custom_field_values"], deps=[RAW_TASKS, RAW_CUSTOM_FIELDS],
+            dg.AssetSpec(STAGING_KEYS["custom_field_values"], deps=[RAW_TASKS],
                          kinds={"duckdb", "sql"}, **common,
                          description="This workspace's rows of staging.custom_field_values, as a person reads them."),
             dg.AssetSpec(STAGING_KEYS["containers"], deps=[RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,

@@ -62,6 +62,6 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     ports = {**PORTS, **(ports or {})}
     dataset = generate_clickup(seed, teams=2, tasks_per_team=clickup_tasks_per_team)
     clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
-    team_tokens = {str(team["id"]): dataset.grant([str(team["id"])]) for team in dataset.teams}
+    team_tokens = {team_id: dataset.grant([team_id]) for team_id in dataset.teams}
     servers = {"clickup": clickup.serve(port=ports["clickup"])}
     return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens)

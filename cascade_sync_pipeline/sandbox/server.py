@@ -176,6 +176,8 @@ def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
 
     @app.errorhandler(_Reset)
     def _reset(_exc):
+        log.record(request.method, request.path, 0)
+        g.reset = True
         environ_socket = request.environ.get("werkzeug.socket")
         if environ_socket is not None:
             import socket
@@ -184,8 +186,6 @@ def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
                 environ_socket.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        log.record(request.method, request.path, 0)
-        g.reset = True
         return Response(b"", status=500)
 
     @app.post("/_sandbox/faults")
@@ -220,7 +220,7 @@ class EmulatorServer:
                                                    request_handler=_QuietHandler)
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
                                         name=f"emulator-{self.port}")
 
     @property
@@ -228,7 +228,8 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        self._thread.start()
+        if not self._thread.is_alive():
+            self._thread.start()
         return self
 
     def stop(self) -> None:

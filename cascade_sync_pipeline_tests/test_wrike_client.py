@@ -481,3 +481,16 @@ def test_from_workspace_reads_secrets_from_the_named_env_vars(sandbox, tmp_path)
     with pytest.raises(WrikeApiError) as err:
         WrikeClient.from_workspace(config.workspaces[0], env={})
     assert "W_TOKEN" in str(err.value) and "perm" in str(err.value)
+
+
+def test_token_answer_parsing_and_api_base_from_host():
+    from cascade_sync_pipeline.wrike.client import api_base_for_host
+    from cascade_sync_pipeline.wrike.oauth import parse_token_answer
+
+    assert parse_token_answer({"access_token": "a", "refresh_token": "r", "expires_in": "3600",
+                               "host": "app-eu.wrike.com"}) == ("a", "r", 3600.0, "app-eu.wrike.com")
+    assert parse_token_answer({"access_token": "a", "expires_in": 60})[2] == 60.0
+    with pytest.raises(ValueError):
+        parse_token_answer({"error": "invalid_grant"})
+    assert api_base_for_host("app-eu.wrike.com", "https://www.wrike.com/api/v4") == "https://app-eu.wrike.com/api/v4"
+    assert api_base_for_host("127.0.0.1:8702", "http://127.0.0.1:9/api/v4") == "http://127.0.0.1:8702/api/v4"

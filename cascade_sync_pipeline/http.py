@@ -65,6 +65,7 @@ class ApiSession:
     """A retrying JSON client bound to one API base URL and one credential."""
 
     source = "api"
+    error_class: type[SourceApiError] = SourceApiError
 
     def __init__(self, base_url: str, *, workspace: str, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -152,7 +153,7 @@ class ApiSession:
 
     def _retry_or_raise(self, attempt: int, what: str, status: int | None = None) -> None:
         if attempt >= self.retry.max_attempts:
-            raise SourceApiError(
+            raise self.error_class(
                 f"workspace '{self.workspace}': {self.source} kept failing ({what}) after "
                 f"{attempt} attempts; the service may be down, retry the run later",
                 status=status, workspace=self.workspace, retryable=True,
@@ -163,9 +164,10 @@ class ApiSession:
     def _wait_for_rate_limit(self, seconds: float, path: str) -> None:
         seconds = max(0.0, seconds)
         if self._rate_waited + seconds > self.retry.max_rate_limit_wait:
-            raise SourceApiError(
-                f"workspace '{self.workspace}': {self.source} rate limit still in force after waiting "
-                f"{self._rate_waited:.0f}s (limit {self.retry.max_rate_limit_wait:.0f}s) on {path}; "
+            raise self.error_class(
+                f"workspace '{self.workspace}': {self.source} rate limit still in force on {path} "
+                f"(another {seconds:.0f}s to wait after {self._rate_waited:.0f}s, over the "
+                f"{self.retry.max_rate_limit_wait:.0f}s this run may wait); "
                 "another integration may share this token: give the sync its own token or run it less often",
                 status=429, code="RATE_LIMITED", workspace=self.workspace, retryable=True,
             )

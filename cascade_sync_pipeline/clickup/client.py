@@ -24,6 +24,7 @@ class ClickUpError(SourceApiError):
 
 class ClickUpClient(ApiSession):
     source = "ClickUp"
+    error_class = ClickUpError
 
     def __init__(self, base_url: str, token: str, *, workspace: str, token_env: str = "the token env var",
                  team_id: str | None = None, timeout: float = 30.0, retry: RetryPolicy | None = None,

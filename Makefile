@@ -29,10 +29,9 @@ test: install
 sandbox: install
 	$(BIN)/cascade-sync sandbox
 
-## The Dagster UI on the sandbox (start `make sandbox` in another terminal first).
+## The Dagster UI on the sandbox, with schedules, sensors and the webhook receiver live.
 dev: install
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/cascade-sync dev
 
 clean:
 	rm -rf data .dagster_home

@@ -2,6 +2,7 @@
 
     cascade-sync demo                 # sandbox + full sync of every configured workspace + summary
     cascade-sync sandbox              # the emulators alone, until Ctrl-C
+    cascade-sync dev                  # sandbox + webhook receiver + the Dagster UI with schedules and sensors
     cascade-sync sync KEY [KEY ...]   # re-sync exactly these workspaces (one partition each)
     cascade-sync check-config         # validate the config file and print what it defines
 """
@@ -103,6 +104,12 @@ def _sandbox(args: argparse.Namespace) -> int:
             return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    from cascade_sync_pipeline.sandbox.live import run_dev
+
+    return run_dev(load_config(args.config), port=args.port)
+
+
 def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     keys = args.keys or [ws.key for ws in config.workspaces]
@@ -129,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--mode", choices=["auto", "full", "incremental"], default="auto")
     demo.set_defaults(func=_demo)
     sub.add_parser("sandbox", help="serve the emulators until Ctrl-C").set_defaults(func=_sandbox)
+    dev = sub.add_parser("dev", help="the sandbox, the webhook receiver and the Dagster UI, live")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=_dev)
     sync = sub.add_parser("sync", help="sync the given workspace keys (default: all)")
     sync.add_argument("keys", nargs="*")
     sync.add_argument("--mode", choices=["auto", "full", "incremental"], default="auto")

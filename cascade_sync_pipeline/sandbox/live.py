@@ -1,0 +1,86 @@
+"""The sandbox, live: emulators, signed webhooks into the receiver, and `dagster dev` on top.
+
+`cascade-sync dev` starts everything a new user needs to watch the sync react: schedules and
+sensors run in the Dagster daemon; a change made in the sandbox (for example
+`curl -X POST 127.0.0.1:8701/_sandbox/clickup/update_task -d '{"task_id": "…", "name": "…"}'`)
+reaches the receiver as a signed webhook, lands in the inbox, and the sensor runs exactly that
+workspace's partition.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
+from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
+from cascade_sync_pipeline.orchestration.webhooks.register import (
+    open_clickup, open_wrike, register_clickup, register_wrike, suggested_secret_env,
+)
+from cascade_sync_pipeline.sandbox.company import start_sandbox
+from cascade_sync_pipeline.sandbox.server import EmulatorServer
+
+RECEIVER_PORT = 8710
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
+    """Point every configured workspace's webhooks at the receiver; return what was done."""
+    done = []
+    for ws in config.workspaces:
+        env = ws.webhook_secret_env or suggested_secret_env(ws.source, ws.key)
+        try:
+            if ws.source == "wrike":
+                os.environ.setdefault(env, secrets.token_hex(16))
+                with open_wrike(ws) as client:
+                    registration = register_wrike(client, ws, public_url)
+            else:
+                with open_clickup(ws) as client:
+                    registration = register_clickup(client, ws, public_url)
+        except SourceApiError as err:
+            done.append(f"{ws.key}: webhook not registered ({err})")
+            continue
+        if registration.secret:
+            os.environ[env] = registration.secret
+        done.append(f"{ws.key}: webhook {registration.action} -> {registration.endpoint}")
+    return done
+
+
+def dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(ROOT / "config/dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
+    """Serve the sandbox, the webhook receiver and the Dagster UI until Ctrl-C."""
+    home = dagster_home()
+    with start_sandbox() as sandbox:
+        sandbox.export_env(config)
+        receiver_url = f"http://127.0.0.1:{RECEIVER_PORT}"
+        for line in register_sandbox_webhooks(config, receiver_url):
+            print(line)
+        inbox = WebhookInbox(os.environ.get("CASCADE_SYNC_WEBHOOK_INBOX")).create()
+        receiver = EmulatorServer(create_receiver_app(config, inbox), port=RECEIVER_PORT).start()
+        print(f"Webhook receiver: {receiver_url}/webhooks/<source>/<key> (inbox {inbox.path})")
+        for name, server in sandbox.servers.items():
+            print(f"{name} emulator: {server.url}")
+        print(f"Dagster UI: http://127.0.0.1:{port} (DAGSTER_HOME={home})")
+        dagster = Path(sys.executable).parent / "dagster"
+        proc = subprocess.Popen([str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)],
+                                cwd=ROOT, env=os.environ.copy())
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait(timeout=60)
+        finally:
+            receiver.stop()

@@ -228,7 +228,8 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        if not self._thread.is_alive():
+        """Start serving; calling it on a running server does nothing, so ``with server:`` works after ``start()``."""
+        if self._thread.ident is None:
             self._thread.start()
         return self
 

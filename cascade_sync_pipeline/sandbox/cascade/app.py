@@ -86,7 +86,7 @@ class CascadeEmulator:
     def serve(self, port: int = 0) -> EmulatorServer:
         """Serve on 127.0.0.1 (port 0: a free one), already running. Both ``server =
         emulator.serve(); ...; server.stop()`` and ``with emulator.serve() as server:`` work."""
-        return _StartedServer(self.app, port=port).start()
+        return EmulatorServer(self.app, port=port).start()
 
     def items(self, kind: str, *, include_archived: bool = True) -> list[dict]:
         """Every item of a kind ("action" or "actions", ...) as the API renders it, health included."""
@@ -109,15 +109,6 @@ class CascadeEmulator:
             "writes": self.writes,
             "items": {collection: self.items(kind) for collection, kind in COLLECTIONS.items()},
         }
-
-
-class _StartedServer(EmulatorServer):
-    """An EmulatorServer whose ``start`` may be called again (by ``with``) once it runs."""
-
-    def start(self) -> EmulatorServer:
-        if self._thread.ident is None:
-            super().start()
-        return self
 
 
 # --- HTTP layer -------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class ClickUpEmulator:
     def serve(self, port: int = 0) -> EmulatorServer:
         """Serve the app on 127.0.0.1 (port 0: a free port), already running. Both
         ``server = emulator.serve(); ...; server.stop()`` and ``with emulator.serve() as server:`` work."""
-        return _RunningServer(self.app, port=port).start()
+        return EmulatorServer(self.app, port=port).start()
 
     def now_ms(self) -> int:
         """The emulator's clock: real time, but never at or before the dataset's newest date or
@@ -301,15 +301,6 @@ class ClickUpEmulator:
     def flush_webhooks(self, timeout: float = 10.0) -> bool:
         """Wait for queued webhook deliveries to finish (tests and the demo)."""
         return self.webhooks.flush(timeout)
-
-
-class _RunningServer(EmulatorServer):
-    """An EmulatorServer whose ``start`` is idempotent, so a served emulator can enter a ``with``."""
-
-    def start(self) -> EmulatorServer:
-        if self._thread.ident is None:
-            super().start()
-        return self
 
 
 def _json_bytes(payload: Any) -> bytes:

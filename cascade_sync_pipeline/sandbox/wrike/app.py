@@ -86,7 +86,7 @@ class WrikeEmulator:
     def serve(self, port: int = 0) -> EmulatorServer:
         """Serve on 127.0.0.1 (port 0: a free one), already running. Both ``server =
         emulator.serve(); ...; server.stop()`` and ``with emulator.serve() as server:`` work."""
-        return _RunningServer(self.app, port=port).start()
+        return EmulatorServer(self.app, port=port).start()
 
     # --- state helpers -------------------------------------------------------------------------
     def _reindex(self) -> None:
@@ -827,15 +827,6 @@ class WrikeEmulator:
             out += nxt
             frontier = nxt
         return out
-
-
-class _RunningServer(EmulatorServer):
-    """An EmulatorServer whose ``start`` is idempotent, so a served emulator can enter a ``with``."""
-
-    def start(self) -> EmulatorServer:
-        if self._thread.ident is None:
-            super().start()
-        return self
 
 
 def _space_view(space: dict, with_members: bool) -> dict:

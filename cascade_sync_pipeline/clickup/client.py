@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import httpx
 
+from cascade_sync_pipeline.config import ClickUpWorkspace, secret_from_env
 from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError
 
 PAGE_SIZE = 100  # ClickUp's fixed page size for task listings
@@ -33,6 +34,13 @@ class ClickUpClient(ApiSession):
         self._token = token
         self.token_env = token_env
         self.team_id = team_id
+
+    @classmethod
+    def for_workspace(cls, ws: ClickUpWorkspace, **kwargs: Any) -> ClickUpClient:
+        """A client for a configured workspace, its token read now from the env var the config names."""
+        token = secret_from_env(ws.token_env, owner=f"workspace '{ws.key}' (token_env)",
+                                what="ClickUp personal API token (pk_...)")
+        return cls(ws.base_url, token, workspace=ws.key, token_env=ws.token_env, team_id=ws.team_id, **kwargs)
 
     def __repr__(self) -> str:  # never show the token
         return f"ClickUpClient(workspace={self.workspace!r}, base_url={str(self._http.base_url)!r})"

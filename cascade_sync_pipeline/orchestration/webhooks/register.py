@@ -104,9 +104,7 @@ def open_wrike(ws: Any) -> Any:
 
 
 def open_clickup(ws: ClickUpWorkspace) -> ClickUpClient:
-    token = secret_from_env(ws.token_env, owner=f"workspace '{ws.key}' (token_env)",
-                            what="ClickUp personal API token (pk_...)")
-    return ClickUpClient(ws.base_url, token, workspace=ws.key, token_env=ws.token_env, team_id=ws.team_id)
+    return ClickUpClient.for_workspace(ws)
 
 
 def report(registration: Registration, secret_env: str | None, out: Callable[[str], None] = print) -> None:

@@ -9,8 +9,9 @@ from cascade_sync_pipeline.config import SyncConfig, load_config
 from cascade_sync_pipeline.orchestration import build_orchestration_defs
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import build_resources
+from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 
-SOURCE_BUILDERS = {"clickup": build_clickup_assets}
+SOURCE_BUILDERS = {"clickup": build_clickup_assets, "wrike": build_wrike_assets}
 
 
 def sync_job_name(source: str) -> str:

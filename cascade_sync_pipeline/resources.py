@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cascade_sync_pipeline.cascade.client import CascadeClient
 from cascade_sync_pipeline.clickup.client import ClickUpClient
-from cascade_sync_pipeline.config import ClickUpWorkspace, SyncConfig, secret_from_env
+from cascade_sync_pipeline.config import ClickUpWorkspace, SyncConfig, WrikeWorkspace
 from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.warehouse.store import Warehouse
+from cascade_sync_pipeline.wrike.client import WrikeClient
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -30,14 +32,41 @@ class ClickUpResource(dg.ConfigurableResource):
     max_rate_limit_wait_s: float = 300.0
 
     def client(self, ws: ClickUpWorkspace) -> ClickUpClient:
-        token = secret_from_env(ws.token_env, owner=f"workspace '{ws.key}' (token_env)",
-                                what="ClickUp personal API token (pk_...)")
-        return ClickUpClient(ws.base_url, token, workspace=ws.key, token_env=ws.token_env, team_id=ws.team_id,
+        return ClickUpClient.for_workspace(ws, timeout=self.timeout_s,
+                                           retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+
+
+class WrikeResource(dg.ConfigurableResource):
+    """Opens Wrike API clients: the permanent token from the workspace's ``token_env``, or its OAuth
+    session (token store refreshed and rotated during the run), read when a run needs it."""
+
+    timeout_s: float = 30.0
+    max_rate_limit_wait_s: float = 300.0
+
+    def client(self, ws: WrikeWorkspace) -> WrikeClient:
+        return WrikeClient.from_workspace(ws, timeout=self.timeout_s,
+                                          retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+
+
+class CascadeResource(dg.ConfigurableResource):
+    """The Cascade API (see cascade/openapi.yaml); the token comes from the env var the config names."""
+
+    base_url: str
+    token: str
+    token_env: str = "CASCADE_TOKEN"
+    timeout_s: float = 30.0
+    max_rate_limit_wait_s: float = 300.0
+
+    def client(self, workspace: str = "cascade") -> CascadeClient:
+        return CascadeClient(self.base_url, self.token, token_env=self.token_env, workspace=workspace,
                              timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
 
 
 def build_resources(config: SyncConfig) -> dict:
     return {
         "warehouse": WarehouseResource(path=config.duckdb_path),
+        "cascade": CascadeResource(base_url=config.cascade.base_url, token=dg.EnvVar(config.cascade.token_env),
+                                   token_env=config.cascade.token_env),
         "clickup": ClickUpResource(),
+        "wrike": WrikeResource(),
     }

@@ -11,7 +11,7 @@ CLICKUP = {"key": "acme-eng", "source": "clickup", "team_id": "901", "token_env"
 
 def test_example_config_loads():
     config = load_config("config/sandbox.yaml")
-    assert [ws.key for ws in config.workspaces] == ["acme-product", "acme-ops"]
+    assert [ws.key for ws in config.workspaces] == ["acme-product", "acme-ops", "acme-delivery"]
     assert all(ws.cascade_id_field == "Cascade ID" for ws in config.workspaces)
     assert config.workspaces[0].scope.is_everything
 

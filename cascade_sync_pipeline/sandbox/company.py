@@ -14,12 +14,16 @@ from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_pipeline.sandbox.server import EmulatorServer
+from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
+from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
 
 PORTS = {"clickup": 8701, "wrike": 8702, "cascade": 8703}
 SEED = 7
 CLICKUP_TASKS_PER_TEAM = 2500
 # ClickUp's Business Plus limit: generous enough for a quick demo, still enforced.
 CLICKUP_RATE_LIMIT_PER_MIN = 1000
+WRIKE_TASKS = 2000
+WRIKE_RATE_LIMIT_PER_MIN = 400  # Wrike's documented ~400 requests per minute per token
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Sandbox:
     clickup: ClickUpEmulator
     servers: dict[str, EmulatorServer]
     clickup_team_tokens: dict[str, str] = field(default_factory=dict)
+    wrike: WrikeEmulator | None = None
 
     def env_for(self, config: SyncConfig) -> dict[str, str]:
         """Token env vars of every configured workspace that points at this sandbox."""
@@ -34,6 +39,9 @@ class Sandbox:
         for ws in config.workspaces_of("clickup"):
             if self._is_local(ws.base_url, "clickup") and ws.team_id in self.clickup_team_tokens:
                 env[ws.token_env] = self.clickup_team_tokens[ws.team_id]
+        for ws in config.workspaces_of("wrike"):
+            if self.wrike is not None and ws.token_env and self._is_local(ws.base_url, "wrike"):
+                env[ws.token_env] = self.wrike.dataset.permanent_token
         return env
 
     def _is_local(self, base_url: str, api: str) -> bool:
@@ -64,4 +72,7 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
     team_tokens = {team_id: dataset.grant([team_id]) for team_id in dataset.teams}
     servers = {"clickup": clickup.serve(port=ports["clickup"])}
-    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens)
+    wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS), rate_limit=WRIKE_RATE_LIMIT_PER_MIN,
+                          rate_window=60.0)
+    servers["wrike"] = wrike.serve(port=ports["wrike"])
+    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike)

@@ -1,0 +1,145 @@
+"""Read one Wrike account: spaces, the folder tree as full models, tasks, and the reference lists.
+
+Requests are counted, so the read is shaped to need few of them:
+
+* hierarchy: ``GET /spaces``, the account-wide ``GET /folders`` tree (it also names the Recycle
+  Bin) and the full folder/project models by id (100 a call); re-read on every run, because
+  projects are work items and Wrike offers no cheap "folders changed since" query;
+* tasks: one ``GET /spaces/{id}/tasks`` listing per space plus one of the Recycle Bin, each
+  paged 1,000 at a time (subtasks included); a task that sits in two spaces is kept once;
+* reference lists (custom field definitions, workflows, contacts): one call each on a full
+  read. An incremental read fetches one again only when a changed task or project points at an
+  id the warehouse does not hold yet (a new custom status, field or person); renames of those
+  are picked up by the next full read, which the orchestration runs on a reconciliation cadence.
+
+An incremental read lists only tasks updated since the watermark (the client widens the window
+by an overlap). Tasks deleted in Wrike move to the Recycle Bin with a new ``updatedDate``, so the
+incremental Recycle Bin listing turns them into archived work items without a full read.
+Plain Python: no Dagster imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from cascade_sync_pipeline.config import WrikeWorkspace
+from cascade_sync_pipeline.wrike.client import WrikeClient, latest_update
+from cascade_sync_pipeline.wrike.errors import WrikeApiError
+
+REFERENCE_LISTS = ("custom_fields", "workflows", "contacts")
+
+
+@dataclass(frozen=True)
+class KnownReferences:
+    """Ids whose definitions the warehouse already holds (from the last reads of the reference lists)."""
+
+    field_ids: frozenset[str] = frozenset()
+    status_ids: frozenset[str] = frozenset()
+    contact_ids: frozenset[str] = frozenset()
+    contacts_field_ids: frozenset[str] = frozenset()  # fields of type Contacts: their values are contact ids
+
+
+@dataclass
+class WrikeExtract:
+    mode: str  # full | incremental
+    spaces: list[dict]
+    folders: list[dict]  # full models of plain folders and projects, Recycle Bin included
+    tasks: list[dict]
+    custom_fields: list[dict] | None = None  # None: not read this time, keep what is stored
+    workflows: list[dict] | None = None
+    contacts: list[dict] | None = None
+    recycle_bin_id: str | None = None
+    refreshed: list[str] = field(default_factory=list)  # reference lists re-read by an incremental read
+
+    @property
+    def projects(self) -> list[dict]:
+        return [f for f in self.folders if "project" in f]
+
+    @property
+    def max_updated(self) -> str | None:
+        return latest_update(self.tasks)
+
+
+def read_hierarchy(client: WrikeClient, ws: WrikeWorkspace) -> tuple[list[dict], list[dict], str | None]:
+    """(spaces, full folder and project models, Recycle Bin id) of everything the credential sees."""
+    spaces = client.spaces()
+    if not spaces:
+        raise WrikeApiError(
+            f"workspace '{ws.key}': the Wrike credential sees no space; share at least one space with the "
+            "token's user (or use a token of a user who is a member of the spaces to sync)",
+            code="no_spaces", workspace=ws.key)
+    space_ids = {s["id"] for s in spaces}
+    tree = client.folder_tree()
+    recycle_bin = next((e["id"] for e in tree if e.get("scope") == "RbRoot"), None)
+    folder_ids = [e["id"] for e in tree
+                  if e.get("scope") in ("WsFolder", "RbFolder") and not e.get("space") and e["id"] not in space_ids]
+    return spaces, client.folders(folder_ids), recycle_bin
+
+
+def _merge(tasks: Iterable[dict]) -> list[dict]:
+    """One entry per task id; the most recently updated version wins, first-seen order kept."""
+    by_id: dict[str, dict] = {}
+    for task in tasks:
+        current = by_id.get(task["id"])
+        if current is None or task.get("updatedDate", "") >= current.get("updatedDate", ""):
+            by_id[task["id"]] = task
+    return list(by_id.values())
+
+
+def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | None,
+               updated_since: str | None = None) -> list[dict]:
+    tasks: list[dict] = []
+    for space in spaces:
+        tasks += client.tasks_in_space(space["id"], updated_since=updated_since)
+    if recycle_bin_id:
+        tasks += client.tasks_in_folder(recycle_bin_id, updated_since=updated_since)
+    return _merge(tasks)
+
+
+def _referenced(items: list[dict], contacts_field_ids: frozenset[str]) -> tuple[set[str], set[str], set[str]]:
+    """(custom field ids, custom status ids, contact ids) that tasks and projects point at."""
+    fields, statuses, contacts = set(), set(), set()
+    for item in items:
+        project = item.get("project") or {}
+        status = item.get("customStatusId") or project.get("customStatusId")
+        if status:
+            statuses.add(status)
+        contacts.update(item.get("responsibleIds") or [])
+        contacts.update(project.get("ownerIds") or [])
+        for entry in item.get("customFields") or []:
+            fields.add(entry["id"])
+            if entry["id"] in contacts_field_ids and entry.get("value"):
+                contacts.update(c.strip() for c in str(entry["value"]).split(",") if c.strip())
+    return fields, statuses, contacts
+
+
+def _refresh_stale(client: WrikeClient, extract: WrikeExtract, known: KnownReferences) -> None:
+    """Re-read a reference list only when a changed item points at an id it does not define yet."""
+    items = extract.tasks + extract.projects
+    fields, _, _ = _referenced(items, known.contacts_field_ids)
+    contacts_fields = known.contacts_field_ids
+    if fields - known.field_ids:
+        extract.custom_fields = client.custom_fields()
+        extract.refreshed.append("custom_fields")
+        contacts_fields = frozenset(f["id"] for f in extract.custom_fields if f.get("type") == "Contacts")
+    _, statuses, contacts = _referenced(items, contacts_fields)
+    if statuses - known.status_ids:
+        extract.workflows = client.workflows()
+        extract.refreshed.append("workflows")
+    if contacts - known.contact_ids:
+        extract.contacts = client.contacts()
+        extract.refreshed.append("contacts")
+
+
+def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | None = None,
+                    known: KnownReferences | None = None) -> WrikeExtract:
+    """Everything the staging needs from one Wrike account. ``since`` (a Wrike timestamp) ⇒ incremental."""
+    spaces, folders, recycle_bin = read_hierarchy(client, ws)
+    tasks = read_tasks(client, spaces, recycle_bin, since)
+    if since is None:
+        return WrikeExtract("full", spaces, folders, tasks, client.custom_fields(), client.workflows(),
+                            client.contacts(), recycle_bin)
+    extract = WrikeExtract("incremental", spaces, folders, tasks, recycle_bin_id=recycle_bin)
+    _refresh_stale(client, extract, known or KnownReferences())
+    return extract

@@ -26,6 +26,13 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def _root_cause(error) -> str:
+    """The message a user can act on: Dagster wraps the client's error in its own."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") -> dict[str, dict]:
     """Materialize each workspace's partition of its source's job; one failure does not stop the rest."""
     defs = build_definitions(config)
@@ -46,7 +53,7 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") 
         error = None
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
-            error = failures[0].step_failure_data.error.message.strip() if failures else "run failed"
+            error = _root_cause(failures[0].step_failure_data.error) if failures else "run failed"
         outcomes[key] = {"success": result.success, "run_id": result.run_id, "requests": requests,
                          "seconds": round(time.monotonic() - started, 1), "error": error}
     return outcomes
@@ -81,7 +88,8 @@ def _demo(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with start_sandbox() as sandbox:
         sandbox.export_env(config)
-        print(f"Sandbox up: ClickUp {sandbox.servers['clickup'].url}; syncing {len(config.workspaces)} workspaces…")
+        urls = ", ".join(f"{name} {server.url}" for name, server in sandbox.servers.items())
+        print(f"Sandbox up ({urls}); syncing {len(config.workspaces)} workspaces…")
         outcomes = sync_workspaces(config, [ws.key for ws in config.workspaces], mode=args.mode)
         print_summary(config, outcomes)
     return 0 if all(o["success"] for o in outcomes.values()) else 1

@@ -440,7 +440,7 @@ def _env(name: str | None, what: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cascade_sync_pipeline.wrike.oauth",
+    parser = argparse.ArgumentParser(prog="python -m cascade_sync_pipeline.wrike",
                                      description="Bootstrap Wrike OAuth 2.0 tokens for a workspace.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("authorize", "exchange", "status"):

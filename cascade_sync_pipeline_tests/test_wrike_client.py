@@ -174,7 +174,7 @@ def test_bootstrap_cli_prints_the_url_and_stores_tokens(sandbox, tmp_path):
     env = {**os.environ, "WRIKE_CLIENT_ID": ds.oauth_client_id, "WRIKE_CLIENT_SECRET": ds.oauth_client_secret}
     common = ["--client-id-env", "WRIKE_CLIENT_ID", "--client-secret-env", "WRIKE_CLIENT_SECRET",
               "--login-url", server.url]
-    cli = [sys.executable, "-m", "cascade_sync_pipeline.wrike.oauth"]
+    cli = [sys.executable, "-m", "cascade_sync_pipeline.wrike"]
     shown = subprocess.run(cli + ["authorize", *common, "--redirect-uri", REDIRECT, "--state", "abc"],
                            env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     url = shown.stdout.strip()

@@ -3,9 +3,9 @@ that survives a crash at any point of a refresh-token rotation.
 
 Bootstrap (once per workspace, by a person)::
 
-    python -m cascade_sync_pipeline.wrike.oauth authorize --workspace KEY --redirect-uri URI
+    python -m cascade_sync_pipeline.wrike authorize --workspace KEY --redirect-uri URI
     # open the printed URL, approve, copy ?code=... from the redirect
-    python -m cascade_sync_pipeline.wrike.oauth exchange --workspace KEY --redirect-uri URI --code CODE
+    python -m cascade_sync_pipeline.wrike exchange --workspace KEY --redirect-uri URI --code CODE
 
 The token answer names the ``host`` of the account's data center; every API call then goes to
 ``https://{host}/api/v4``.
@@ -120,7 +120,7 @@ class TokenStore:
         if current is None and self.path.exists():
             raise WrikeAuthError(
                 f"token store {self.path} is damaged (bad checksum or not JSON); re-run the OAuth bootstrap "
-                "(python -m cascade_sync_pipeline.wrike.oauth authorize / exchange)", code="token_store_damaged")
+                "(python -m cascade_sync_pipeline.wrike authorize / exchange)", code="token_store_damaged")
         return current
 
     def save(self, state: TokenState, step: str) -> None:
@@ -187,7 +187,7 @@ class _TokenEndpoint(ApiSession):
             message += ("; the OAuth client_id/client_secret are wrong: check the env vars named in the "
                         "workspace's oauth block against the Wrike App Console")
         else:
-            message += "; re-run the OAuth bootstrap (python -m cascade_sync_pipeline.wrike.oauth authorize / exchange)"
+            message += "; re-run the OAuth bootstrap (python -m cascade_sync_pipeline.wrike authorize / exchange)"
         return WrikeAuthError(redact(message, self._secrets()), status=response.status_code, code=code,
                                workspace=self.workspace)
 
@@ -405,7 +405,7 @@ class _Release:
 
 
 def bootstrap_hint(workspace: str) -> str:
-    return (f"python -m cascade_sync_pipeline.wrike.oauth authorize --workspace {workspace} --redirect-uri <uri>, "
+    return (f"python -m cascade_sync_pipeline.wrike authorize --workspace {workspace} --redirect-uri <uri>, "
             f"then ... exchange --workspace {workspace} --redirect-uri <uri> --code <code>")
 
 

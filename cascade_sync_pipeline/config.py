@@ -61,6 +61,18 @@ class ClickUpScope(_Strict):
         return not (self.spaces or self.folders or self.lists)
 
 
+class WrikeScope(_Strict):
+    """What to sync in a Wrike account; each entry is an ID or an exact title. Empty means everything."""
+
+    spaces: list[str] = Field(default_factory=list)
+    folders: list[str] = Field(default_factory=list)
+    projects: list[str] = Field(default_factory=list)
+
+    @property
+    def is_everything(self) -> bool:
+        return not (self.spaces or self.folders or self.projects)
+
+
 CascadeStatus = Literal["To Do", "In Progress", "On Hold", "Done", "Won't Do"]
 ItemType = Literal["task", "subtask", "milestone", "project"]
 
@@ -102,7 +114,9 @@ class MappingRules(_Strict):
 
     target: CascadeTarget = Field(default_factory=CascadeTarget)
     by_container: list[ContainerTarget] = Field(default_factory=list)
-    item_types: list[ItemType] = Field(default_factory=lambda: ["task", "project"])
+    item_types: list[ItemType] = Field(
+        default_factory=lambda: ["task", "milestone", "project"],
+        description="Source item types that drive Cascade; subtasks left out still count for the subtasks progress rule.")
     tasks_as: Literal["action", "measure"] = "action"
     milestones_as: Literal["action_milestones", "actions", "ignore"] = "action_milestones"
     checklists_as_items: bool = True
@@ -117,6 +131,8 @@ class MappingRules(_Strict):
     custom_fields: dict[str, str] = Field(
         default_factory=dict, description="Source custom field name -> Cascade custom field name.")
     on_delete: Literal["archive", "wont_do"] = "archive"
+    unmatched_owners: Literal["block", "warn"] = Field(
+        default="block", description="An assignee with no Cascade user (by email) stops the publish, or only warns.")
 
 
 class _WorkspaceBase(_Strict):
@@ -213,6 +229,7 @@ class WrikeWorkspace(_WorkspaceBase):
     base_url: str = "https://www.wrike.com/api/v4"
     token_env: str | None = None
     oauth: WrikeOAuthSettings | None = None
+    scope: WrikeScope = Field(default_factory=WrikeScope)
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
 

@@ -77,6 +77,61 @@ def read_hierarchy(client: WrikeClient, ws: WrikeWorkspace) -> tuple[list[dict],
     return spaces, client.folders(folder_ids), recycle_bin
 
 
+def _pick(kind: str, entries: Iterable[str], objects: list[dict], workspace: str, path: str) -> set[str]:
+    """Resolve scope entries (ID or exact title) to IDs, refusing unknown and ambiguous titles."""
+    chosen: set[str] = set()
+    for i, entry in enumerate(entries):
+        hits = [o for o in objects if o["id"] == entry] or [o for o in objects if o.get("title") == entry]
+        if len(hits) != 1:
+            problem = (f"names {len(hits)} {kind}s ({', '.join(o['id'] for o in hits)}); use the ID instead" if hits
+                       else f"matches no {kind} the credential can see; use the {kind}'s ID or exact title and "
+                            "check that the token's user has access to it")
+            raise WrikeApiError(f"workspace '{workspace}': {path}[{i}] = '{entry}' {problem}",
+                                code="scope_mismatch", workspace=workspace)
+        chosen.add(hits[0]["id"])
+    return chosen
+
+
+@dataclass(frozen=True)
+class ScopedHierarchy:
+    spaces: list[dict]          # spaces holding anything in scope
+    folders: list[dict]         # folders and projects in scope
+    space_listings: list[str]   # spaces whose every task is in scope
+    folder_listings: list[str]  # folders/projects listed on their own (not under a listed space)
+
+
+def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> ScopedHierarchy:
+    """The part of the account inside the workspace scope, and the task listings that cover it.
+
+    A scoped space brings everything below it; a scoped folder or project brings its subtree. Tasks
+    are listed per scoped space and per scoped folder/project outside those spaces.
+    """
+    scope = ws.scope
+    picked_spaces = _pick("space", scope.spaces, spaces, ws.key, "scope.spaces")
+    picked_folders = (_pick("folder", scope.folders, [f for f in folders if "project" not in f], ws.key, "scope.folders")
+                      | _pick("project", scope.projects, [f for f in folders if "project" in f], ws.key, "scope.projects"))
+    by_id = {f["id"]: f for f in folders}
+
+    def ancestors(folder_id: str, seen: frozenset = frozenset()) -> set[str]:
+        found: set[str] = set()
+        for parent in by_id.get(folder_id, {}).get("parentIds") or []:
+            if parent not in seen:
+                found |= {parent} | ancestors(parent, seen | {folder_id})
+        return found
+
+    lineage = {f["id"]: ancestors(f["id"]) for f in folders}
+    kept = [f for f in folders
+            if f["id"] in picked_folders or lineage[f["id"]] & (picked_folders | picked_spaces)]
+    kept_ids = {f["id"] for f in kept}
+    space_ids = picked_spaces | {a for f in kept for a in lineage[f["id"]] if a not in by_id}
+    return ScopedHierarchy(
+        spaces=[s for s in spaces if s["id"] in space_ids],
+        folders=[f for f in folders if f["id"] in kept_ids],
+        space_listings=sorted(picked_spaces),
+        folder_listings=sorted(fid for fid in picked_folders if not lineage[fid] & picked_spaces),
+    )
+
+
 def _merge(tasks: Iterable[dict]) -> list[dict]:
     """One entry per task id; the most recently updated version wins, first-seen order kept."""
     by_id: dict[str, dict] = {}
@@ -136,7 +191,15 @@ def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | Non
                     known: KnownReferences | None = None) -> WrikeExtract:
     """Everything the staging needs from one Wrike account. ``since`` (a Wrike timestamp) ⇒ incremental."""
     spaces, folders, recycle_bin = read_hierarchy(client, ws)
-    tasks = read_tasks(client, spaces, recycle_bin, since)
+    if ws.scope.is_everything:
+        tasks = read_tasks(client, spaces, recycle_bin, since)
+    else:
+        # Recycled tasks have left their folders, so a scoped read cannot tell whose they were:
+        # deletions in a scoped workspace surface at the next full read, as the task disappears.
+        scoped = apply_scope(ws, spaces, folders)
+        spaces, folders, recycle_bin = scoped.spaces, scoped.folders, None
+        tasks = _merge([t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
+                       + client.tasks_in_folders(scoped.folder_listings, updated_since=since))
     if since is None:
         return WrikeExtract("full", spaces, folders, tasks, client.custom_fields(), client.workflows(),
                             client.contacts(), recycle_bin)

@@ -15,6 +15,7 @@ import time
 
 import dagster as dg
 
+from cascade_sync_pipeline.cascade import runs
 from cascade_sync_pipeline.config import ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 from cascade_sync_pipeline.warehouse.store import Warehouse
@@ -33,7 +34,8 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") -> dict[str, dict]:
+def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
+                    dry_run: bool = False) -> dict[str, dict]:
     """Materialize each workspace's partition of its source's job; one failure does not stop the rest."""
     defs = build_definitions(config)
     instance = _instance()
@@ -41,7 +43,8 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") 
     for key in keys:
         ws = config.workspace(key)
         job = defs.resolve_job_def(sync_job_name(ws.source))
-        run_config = {"ops": {f"{ws.source}_raw_extract": {"config": {"mode": mode}}}}
+        run_config = {"ops": {f"{ws.source}_raw_extract": {"config": {"mode": mode}},
+                              f"{ws.source}__cascade_publish": {"config": {"dry_run": dry_run}}}}
         started = time.monotonic()
         result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config,
                                         raise_on_error=False)
@@ -59,12 +62,16 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto") 
     return outcomes
 
 
-def print_summary(config: SyncConfig, outcomes: dict[str, dict]) -> None:
+def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only: bool = False) -> None:
     with Warehouse(config.duckdb_path).connect() as con:
         for key, outcome in outcomes.items():
             ws = config.workspace(key)
             if not outcome["success"]:
                 print(f"✗ {key} ({ws.source}) failed: {outcome['error']}")
+                continue
+            cascade = runs.summary_line(con, key, outcome["run_id"], ws.source)
+            if cascade_only:
+                print(f"✓ {key} ({ws.source}): {cascade}")
                 continue
             counts = dict(con.execute(
                 "SELECT item_type, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
@@ -79,6 +86,7 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict]) -> None:
                   f"{outcome['requests']} API requests")
             print(f"    status categories {categories}; {others['custom_field_values']} custom field values, "
                   f"{others['containers']} containers, {others['users']} users")
+            print(f"    {cascade}")
     print(f"Warehouse: {config.duckdb_path} (schemas raw, staging, sync)")
 
 
@@ -89,10 +97,16 @@ def _demo(args: argparse.Namespace) -> int:
     with start_sandbox() as sandbox:
         sandbox.export_env(config)
         urls = ", ".join(f"{name} {server.url}" for name, server in sandbox.servers.items())
+        keys = [ws.key for ws in config.workspaces]
+        with Warehouse(config.duckdb_path).connect() as con:
+            runs.forget(con, keys)  # a new sandbox is a new Cascade: old IDs would point nowhere
         print(f"Sandbox up ({urls}); syncing {len(config.workspaces)} workspaces…")
-        outcomes = sync_workspaces(config, [ws.key for ws in config.workspaces], mode=args.mode)
+        outcomes = sync_workspaces(config, keys, mode=args.mode, dry_run=args.dry_run)
         print_summary(config, outcomes)
-    return 0 if all(o["success"] for o in outcomes.values()) else 1
+        print("Again, with no change in the sources:")
+        again = sync_workspaces(config, keys, mode=args.mode, dry_run=args.dry_run)
+        print_summary(config, again, cascade_only=True)
+    return 0 if all(o["success"] for o in [*outcomes.values(), *again.values()]) else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -123,7 +137,7 @@ def _sync(args: argparse.Namespace) -> int:
     keys = args.keys or [ws.key for ws in config.workspaces]
     for key in keys:
         config.workspace(key)
-    outcomes = sync_workspaces(config, keys, mode=args.mode)
+    outcomes = sync_workspaces(config, keys, mode=args.mode, dry_run=args.dry_run)
     print_summary(config, outcomes)
     return 0 if all(o["success"] for o in outcomes.values()) else 1
 
@@ -142,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="start the sandbox and sync every configured workspace")
     demo.add_argument("--mode", choices=["auto", "full", "incremental"], default="auto")
+    demo.add_argument("--dry-run", action="store_true", help="stop at the diff: write nothing to Cascade")
     demo.set_defaults(func=_demo)
     sub.add_parser("sandbox", help="serve the emulators until Ctrl-C").set_defaults(func=_sandbox)
     dev = sub.add_parser("dev", help="the sandbox, the webhook receiver and the Dagster UI, live")
@@ -150,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     sync = sub.add_parser("sync", help="sync the given workspace keys (default: all)")
     sync.add_argument("keys", nargs="*")
     sync.add_argument("--mode", choices=["auto", "full", "incremental"], default="auto")
+    sync.add_argument("--dry-run", action="store_true", help="stop at the diff: write nothing to Cascade")
     sync.set_defaults(func=_sync)
     sub.add_parser("check-config", help="validate the config file").set_defaults(func=_check_config)
     args = parser.parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cascade_sync_pipeline.cascade.assets import build_cascade_assets
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import SyncConfig, load_config
 from cascade_sync_pipeline.orchestration import build_orchestration_defs
@@ -12,6 +13,7 @@ from cascade_sync_pipeline.resources import build_resources
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 
 SOURCE_BUILDERS = {"clickup": build_clickup_assets, "wrike": build_wrike_assets}
+STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users", "checklist_items")
 
 
 def sync_job_name(source: str) -> str:
@@ -24,10 +26,13 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
         partitions_def = workspace_partitions(config, source)
         if partitions_def is None:
             continue
-        assets += build(config, partitions_def)
+        source_assets = build(config, partitions_def)
+        staging = [key for a in source_assets for key in a.keys if key.path[-1] in STAGING_TABLES]
+        assets += source_assets + build_cascade_assets(config, source, partitions_def, staging)
         jobs.append(dg.define_asset_job(
             sync_job_name(source), selection=dg.AssetSelection.key_prefixes([source]),
-            description=f"Sync one {source} workspace (pick its partition) from extract to staging."))
+            description=f"Sync one {source} workspace (pick its partition): extract, staging, the Cascade "
+                        "diff and its checks, publish, and the write-back of Cascade IDs."))
     defs = dg.Definitions(assets=assets, jobs=jobs, resources=build_resources(config))
     return dg.Definitions.merge(defs, build_orchestration_defs(config, defs, sync_job_name))
 

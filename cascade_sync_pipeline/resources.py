@@ -10,7 +10,7 @@ import dagster as dg
 
 from cascade_sync_pipeline.cascade.client import CascadeClient
 from cascade_sync_pipeline.clickup.client import ClickUpClient
-from cascade_sync_pipeline.config import ClickUpWorkspace, SyncConfig, WrikeWorkspace
+from cascade_sync_pipeline.config import CascadeConnection, ClickUpWorkspace, SyncConfig, WrikeWorkspace
 from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.client import WrikeClient
@@ -49,24 +49,25 @@ class WrikeResource(dg.ConfigurableResource):
 
 
 class CascadeResource(dg.ConfigurableResource):
-    """The Cascade API (see cascade/openapi.yaml); the token comes from the env var the config names."""
+    """The Cascade API (see cascade/openapi.yaml). The token is read from ``token_env`` when a step
+    calls Cascade, like the source tokens: a missing token fails that step with the variable's name
+    instead of failing the config of every run (extract-only runs and schedule ticks included)."""
 
     base_url: str
-    token: str
     token_env: str = "CASCADE_TOKEN"
     timeout_s: float = 30.0
     max_rate_limit_wait_s: float = 300.0
 
     def client(self, workspace: str = "cascade") -> CascadeClient:
-        return CascadeClient(self.base_url, self.token, token_env=self.token_env, workspace=workspace,
-                             timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+        return CascadeClient.from_connection(
+            CascadeConnection(base_url=self.base_url, token_env=self.token_env), workspace=workspace,
+            timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
 
 
 def build_resources(config: SyncConfig) -> dict:
     return {
         "warehouse": WarehouseResource(path=config.duckdb_path),
-        "cascade": CascadeResource(base_url=config.cascade.base_url, token=dg.EnvVar(config.cascade.token_env),
-                                   token_env=config.cascade.token_env),
+        "cascade": CascadeResource(base_url=config.cascade.base_url, token_env=config.cascade.token_env),
         "clickup": ClickUpResource(),
         "wrike": WrikeResource(),
     }

@@ -104,6 +104,8 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
                          description="This workspace's rows of staging.containers: spaces, folders, lists."),
             dg.AssetSpec(STAGING_KEYS["users"], deps=[RAW_HIERARCHY], kinds={"duckdb", "sql"}, **common,
                          description="This workspace's rows of staging.users: the Workspace's members."),
+            dg.AssetSpec(STAGING_KEYS["checklist_items"], deps=[RAW_TASKS], kinds={"duckdb", "sql"}, **common,
+                         description="This workspace's rows of staging.checklist_items: the items of task checklists."),
         ],
         partitions_def=partitions_def,
     )

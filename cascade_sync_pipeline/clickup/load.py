@@ -18,7 +18,7 @@ from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
 SQL_PACKAGE = "cascade_sync_pipeline.clickup.sql"
 RAW_TABLES = ("raw.clickup_hierarchy", "raw.clickup_custom_fields", "raw.clickup_tasks")
-STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users")
+STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users", "checklist_items")
 STREAM = "tasks"
 
 
@@ -97,7 +97,7 @@ def extract_state(con: duckdb.DuckDBPyConnection, workspace: str) -> tuple[int |
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace) -> dict[str, int]:
-    """Rebuild the workspace's rows of the four staging tables from `raw`; return the row counts."""
+    """Rebuild the workspace's rows of the staging tables from `raw`; return the row counts."""
     ensure_raw_tables(con)
     con.execute("CREATE OR REPLACE TEMP TABLE status_overrides (status VARCHAR PRIMARY KEY, category VARCHAR)")
     if ws.status_categories:

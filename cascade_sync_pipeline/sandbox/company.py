@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN as CASCADE_SANDBOX_TOKEN
+from cascade_sync_pipeline.sandbox.cascade import CascadeEmulator
 from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_pipeline.sandbox.server import EmulatorServer
@@ -24,6 +26,8 @@ CLICKUP_TASKS_PER_TEAM = 2500
 CLICKUP_RATE_LIMIT_PER_MIN = 1000
 WRIKE_TASKS = 2000
 WRIKE_RATE_LIMIT_PER_MIN = 400  # Wrike's documented ~400 requests per minute per token
+# Cascade documents no limit; the emulator enforces this one so 429 handling stays exercised.
+CASCADE_RATE_LIMIT_PER_MIN = 6000
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Sandbox:
     servers: dict[str, EmulatorServer]
     clickup_team_tokens: dict[str, str] = field(default_factory=dict)
     wrike: WrikeEmulator | None = None
+    cascade: CascadeEmulator | None = None
 
     def env_for(self, config: SyncConfig) -> dict[str, str]:
         """Token env vars of every configured workspace that points at this sandbox."""
@@ -42,6 +47,8 @@ class Sandbox:
         for ws in config.workspaces_of("wrike"):
             if self.wrike is not None and ws.token_env and self._is_local(ws.base_url, "wrike"):
                 env[ws.token_env] = self.wrike.dataset.permanent_token
+        if self.cascade is not None and self._is_local(config.cascade.base_url, "cascade"):
+            env[config.cascade.token_env] = CASCADE_SANDBOX_TOKEN
         return env
 
     def _is_local(self, base_url: str, api: str) -> bool:
@@ -75,4 +82,21 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS), rate_limit=WRIKE_RATE_LIMIT_PER_MIN,
                           rate_window=60.0)
     servers["wrike"] = wrike.serve(port=ports["wrike"])
-    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike)
+    cascade = CascadeEmulator(users=sandbox_people(dataset, wrike.dataset), rate_limit=CASCADE_RATE_LIMIT_PER_MIN,
+                              rate_window=60.0)
+    servers["cascade"] = cascade.serve(port=ports["cascade"])
+    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike,
+                   cascade=cascade)
+
+
+def sandbox_people(clickup_dataset=None, wrike_dataset=None) -> list[dict[str, str]]:
+    """Cascade's users: the integration user, then every person of the ClickUp and Wrike sandboxes,
+    so assignees match Cascade owners by email."""
+    people = [{"name": "Cascade Integration", "email": "integration@acme.example"}]
+    if clickup_dataset is not None:
+        people += [{"name": u.username, "email": u.email} for u in clickup_dataset.users.values()]
+    if wrike_dataset is not None:
+        people += [{"name": f"{c['firstName']} {c['lastName']}", "email": c["primaryEmail"]}
+                   for c in wrike_dataset.contacts if c.get("type") == "Person" and c.get("primaryEmail")]
+    unique = {p["email"].lower(): p for p in reversed(people)}
+    return list(reversed(list(unique.values())))

@@ -66,3 +66,110 @@ CREATE TABLE IF NOT EXISTS sync.extract_state (
     last_run_at      TIMESTAMP,
     PRIMARY KEY (workspace, stream)
 );
+
+-- Checklist items of source items (ClickUp task checklists), flattened.
+CREATE TABLE IF NOT EXISTS staging.checklist_items (
+    workspace          VARCHAR NOT NULL,
+    source             VARCHAR NOT NULL,
+    item_id            VARCHAR NOT NULL,   -- the work item holding the checklist
+    checklist_item_id  VARCHAR NOT NULL,
+    name               VARCHAR,
+    is_resolved        BOOLEAN NOT NULL,
+    position           INTEGER NOT NULL,   -- 1-based across the item's checklists
+    PRIMARY KEY (workspace, checklist_item_id)
+);
+
+-- Source item <-> Cascade item: the only identity the sync trusts.
+CREATE TABLE IF NOT EXISTS sync.id_map (
+    workspace         VARCHAR NOT NULL,
+    source            VARCHAR NOT NULL,
+    item_id           VARCHAR NOT NULL,
+    cascade_type      VARCHAR NOT NULL,   -- objective | action | measure | milestone | checklist_item
+    cascade_id        BIGINT NOT NULL,
+    first_synced_at   TIMESTAMP NOT NULL,
+    last_synced_at    TIMESTAMP NOT NULL,
+    written_back_id   VARCHAR,            -- the Cascade ID last written into the source's ID field
+    parent_item_id    VARCHAR,            -- milestones and checklist items: the item of their action
+    PRIMARY KEY (workspace, item_id),
+    UNIQUE (cascade_type, cascade_id)
+);
+
+-- What Cascade should hold for one workspace, from staging and the mapping rules.
+CREATE TABLE IF NOT EXISTS sync.desired_state (
+    workspace            VARCHAR NOT NULL,
+    source               VARCHAR NOT NULL,
+    item_id              VARCHAR NOT NULL,
+    item_type            VARCHAR NOT NULL,   -- the source's type, or checklist_item
+    cascade_type         VARCHAR NOT NULL,
+    parent_item_id       VARCHAR,            -- a source item whose Cascade item is the parent
+    parent_cascade_id    BIGINT,             -- a configured Cascade objective (or plan for objectives)
+    plan_id              BIGINT,
+    focus_area_id        BIGINT,
+    name                 VARCHAR NOT NULL,
+    description          VARCHAR,
+    status               VARCHAR,            -- NULL: no status rule nor fallback for the source status
+    progress             DOUBLE,
+    completed            BOOLEAN,
+    position             INTEGER,
+    start_date           DATE,
+    due_date             DATE,
+    owner_id             BIGINT,
+    collaborator_ids     BIGINT[],
+    unmatched_assignees  VARCHAR[],
+    custom_fields        STRUCT(field_id BIGINT, name VARCHAR, type VARCHAR, value VARCHAR)[],
+    source_status        VARCHAR,
+    status_category      VARCHAR,
+    claimed_cascade_id   VARCHAR,
+    container_id         VARCHAR,
+    url                  VARCHAR,
+    PRIMARY KEY (workspace, item_id)
+);
+
+-- Cascade items synced from a workspace, as Cascade answered this run (archived ones too).
+CREATE TABLE IF NOT EXISTS sync.cascade_items (
+    workspace     VARCHAR NOT NULL,
+    cascade_type  VARCHAR NOT NULL,
+    cascade_id    BIGINT NOT NULL,
+    item_id       VARCHAR,                 -- external_ref.item_id
+    payload       JSON NOT NULL,
+    fetched_at    TIMESTAMP NOT NULL
+);
+
+-- The operations that make Cascade match the desired state, field by field (the dry-run preview).
+CREATE TABLE IF NOT EXISTS sync.diff (
+    workspace     VARCHAR NOT NULL,
+    run_id        VARCHAR NOT NULL,
+    op            VARCHAR NOT NULL,        -- create | update | archive | unarchive | wont_do | link | remove
+    cascade_type  VARCHAR NOT NULL,
+    item_id       VARCHAR NOT NULL,
+    cascade_id    BIGINT,
+    field         VARCHAR NOT NULL,
+    before        VARCHAR,
+    after         VARCHAR,
+    item_name     VARCHAR,
+    applied_at    TIMESTAMP
+);
+
+-- One row per sync of one workspace.
+CREATE TABLE IF NOT EXISTS sync.runs (
+    workspace        VARCHAR NOT NULL,
+    run_id           VARCHAR NOT NULL,
+    started_at       TIMESTAMP NOT NULL,
+    finished_at      TIMESTAMP,
+    status           VARCHAR NOT NULL,     -- running | blocked | dry_run | succeeded | failed
+    items_read       INTEGER,
+    created          INTEGER,
+    updated          INTEGER,
+    archived         INTEGER,
+    unchanged        INTEGER,
+    cascade_writes   INTEGER,
+    source_requests  INTEGER,
+    dry_run          BOOLEAN NOT NULL,
+    message          VARCHAR,              -- why a run was blocked or failed
+    PRIMARY KEY (workspace, run_id)
+);
+
+-- Columns added after the tables first shipped: files created earlier gain them on open.
+ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS written_back_id VARCHAR;
+ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS parent_item_id VARCHAR;
+ALTER TABLE sync.runs ADD COLUMN IF NOT EXISTS message VARCHAR;

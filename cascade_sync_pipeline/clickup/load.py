@@ -109,5 +109,5 @@ def build_staging(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace) -> dict[
         for table in STAGING_TABLES:
             sql = sql_text(SQL_PACKAGE, f"{table}.sql")
             table_params = dict(params, cascade_id_field=ws.cascade_id_field) if table == "work_items" else params
-            counts[f"staging.{table}"] = Warehouse.replace_partition(con, f"staging.{table}", ws.key, sql, table_params)
+            counts[f"staging.{table}"] = Warehouse.merge_partition(con, f"staging.{table}", ws.key, sql, table_params)
     return counts

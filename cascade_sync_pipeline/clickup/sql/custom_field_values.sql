@@ -1,28 +1,34 @@
 -- staging.custom_field_values for one ClickUp workspace: one row per task and field that has a
 -- value, rendered as a person reads it (an option's name, not its index). Param: $workspace.
+-- Each payload is parsed once, into the fields used here.
 WITH entries AS (
-    SELECT workspace, payload ->> 'id' AS item_id, unnest(json_extract(payload, '$.custom_fields[*]')) AS f
-    FROM raw.clickup_tasks
-    WHERE workspace = $workspace
+    SELECT workspace, p.id AS item_id, unnest(p.custom_fields) AS f
+    FROM (
+        SELECT workspace, json_transform(payload, '{"id": "VARCHAR", "custom_fields": [
+            {"id": "VARCHAR", "name": "VARCHAR", "type": "VARCHAR", "value": "JSON",
+             "type_config": {"options": [{"id": "VARCHAR", "name": "VARCHAR", "label": "VARCHAR", "orderindex": "VARCHAR"}]}}]}') AS p
+        FROM raw.clickup_tasks
+        WHERE workspace = $workspace
+    )
 ),
 valued AS (
-    SELECT workspace, item_id, f, f ->> 'type' AS field_type, f -> 'value' AS v,
-           json_extract(f, '$.type_config.options[*]') AS options
+    SELECT workspace, item_id, f.id AS field_id, f.name AS field_name, f.type AS field_type, f.value AS v,
+           f.type_config.options AS options
     FROM entries
-    WHERE json_exists(f, '$.value') AND json_type(f, '$.value') <> 'NULL'
+    WHERE f.value IS NOT NULL
 )
 SELECT
     workspace,
     'clickup'        AS source,
     item_id,
-    f ->> 'id'       AS field_id,
-    f ->> 'name'     AS field_name,
+    field_id,
+    field_name,
     field_type,
     CASE field_type
-        WHEN 'drop_down' THEN list_filter(options, lambda o: TRY_CAST(o ->> 'orderindex' AS INTEGER) = TRY_CAST(v ->> '$' AS INTEGER))[1] ->> 'name'
+        WHEN 'drop_down' THEN list_filter(options, lambda o: TRY_CAST(o.orderindex AS INTEGER) = TRY_CAST(v ->> '$' AS INTEGER))[1].name
         WHEN 'labels' THEN array_to_string(list_transform(json_extract_string(v, '$[*]'),
-            lambda id: COALESCE(list_filter(options, lambda o: o ->> 'id' = id)[1] ->> 'label',
-                                list_filter(options, lambda o: o ->> 'id' = id)[1] ->> 'name', id)), ', ')
+            lambda id: COALESCE(list_filter(options, lambda o: o.id = id)[1].label,
+                                list_filter(options, lambda o: o.id = id)[1].name, id)), ', ')
         WHEN 'users' THEN array_to_string(json_extract_string(v, '$[*].username'), ', ')
         WHEN 'tasks' THEN array_to_string(COALESCE(json_extract_string(v, '$[*].name'), json_extract_string(v, '$[*].id')), ', ')
         WHEN 'date' THEN strftime(ms_to_ts(v ->> '$'), '%Y-%m-%dT%H:%M:%SZ')

@@ -1,4 +1,6 @@
 -- Raw ClickUp extracts: payloads kept verbatim as received, one row per object.
+-- Payloads are stored with ZSTD: several times faster to write and to scan than the default
+-- dictionary/FSST string compression for multi-kilobyte JSON documents, and smaller on disk.
 CREATE TABLE IF NOT EXISTS raw.clickup_hierarchy (
     workspace     VARCHAR NOT NULL,
     object_type   VARCHAR NOT NULL,   -- team | space | folder | list
@@ -18,6 +20,6 @@ CREATE TABLE IF NOT EXISTS raw.clickup_tasks (
     workspace        VARCHAR NOT NULL,
     task_id          VARCHAR NOT NULL,
     date_updated_ms  BIGINT,
-    payload          JSON NOT NULL,
+    payload          JSON NOT NULL USING COMPRESSION zstd,
     extracted_at     TIMESTAMP NOT NULL
 );

@@ -68,6 +68,8 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
             ws = config.workspace(key)
             if not outcome["success"]:
                 print(f"✗ {key} ({ws.source}) failed: {outcome['error']}")
+                if blocked := runs.blocked_reason(con, key, outcome["run_id"]):
+                    print(f"    {blocked}")
                 continue
             cascade = runs.summary_line(con, key, outcome["run_id"], ws.source)
             if cascade_only:

@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+import yaml
 
+from cascade_sync_pipeline import cli
 from cascade_sync_pipeline.sandbox.server import Fault
 from cascade_sync_pipeline_tests.cascade_fixtures import FALLBACK, KEY, OBJECTIVE, OTHER_OBJECTIVE, World
 
@@ -78,10 +80,11 @@ def test_rename_move_and_delete_keep_the_cascade_identity(world):
                            "by_container": [{"container": other, "objective": OTHER_OBJECTIVE}]})
     assert world.sync(config).success
     before = world.synced("action")
-    renamed, moved, deleted = sorted(world.top_level(lists=[home]))[:3]
+    renamed, moved, deleted, shelved = sorted(world.top_level(lists=[home]))[:4]
     world.clickup.update_task(renamed, name="Renamed in ClickUp")
     world.clickup.move_task(moved, world.list_id(other))
     world.clickup.delete_task(deleted)
+    world.clickup.update_task(shelved, archived=True)
 
     preview = world.sync(config, until="diff")
     assert preview.writes == 0 and preview.field_writes == 0
@@ -93,18 +96,25 @@ def test_rename_move_and_delete_keep_the_cascade_identity(world):
         ("update", moved, "objective_id"): (str(world.objective_id(OBJECTIVE)),
                                             str(world.objective_id(OTHER_OBJECTIVE))),
         ("archive", deleted, "archived"): ("false", "true"),
+        ("archive", shelved, "archived"): ("false", "true"),
     }
     text = preview.metadata("clickup/cascade_diff")["preview"]
     assert f"{old_name} → Renamed in ClickUp" in text and "archive" in text
 
     applied = world.sync(config)
     assert applied.success, applied.failure()
-    assert applied.writes == 3 and applied.field_writes == 0
+    assert applied.writes == 4 and applied.field_writes == 0
     after = world.synced("action")
     assert {k: v["id"] for k, v in after.items()} == {k: v["id"] for k, v in before.items()}
     assert after[renamed]["name"] == "Renamed in ClickUp"
     assert after[moved]["objective_id"] == world.objective_id(OTHER_OBJECTIVE)
-    assert after[deleted]["archived"] and not any(v["archived"] for k, v in after.items() if k != deleted)
+    assert {k for k, v in after.items() if v["archived"]} == {deleted, shelved}
+
+    world.clickup.update_task(shelved, archived=False)
+    restored = world.sync(config, mode="auto")
+    assert [(r["op"], r["item_id"]) for r in world.rows("SELECT DISTINCT op, item_id FROM sync.diff")] == \
+        [("unarchive", shelved)]
+    assert restored.writes == 1 and not world.synced("action")[shelved]["archived"]
     assert world.sync(config, mode="auto").writes == 0
 
 
@@ -180,3 +190,63 @@ def test_lost_answers_and_unrecorded_creates_never_duplicate(world):
     assert (result.writes, result.field_writes) == (1, 0)
     assert len(world.cascade.items("action")) == len(world.top_level())
     assert {r["item_id"] for r in world.rows("SELECT item_id FROM sync.id_map")} >= set(lost)
+
+
+def test_milestone_subtasks_become_action_milestones(world):
+    parent = sorted(world.top_level())[0]
+    list_id = world.dataset.tasks[parent].list_id
+    day_ms = 86_400_000
+    first = world.clickup.create_task(list_id, name="Beta ready", parent=parent, custom_item_id=1,
+                                      due_date=1_767_225_600_000, status="done")
+    second = world.clickup.create_task(list_id, name="GA", parent=parent, custom_item_id=1,
+                                       due_date=1_767_225_600_000 + 30 * day_ms)
+    config = world.config({"target": {"objective": OBJECTIVE}})
+    assert world.sync(config).success
+    action = world.synced("action")[parent]
+    milestones = world.synced("milestone")
+    assert {k: (m["action_id"], m["name"], m["completed"], m["due_date"], m["progress_value"])
+            for k, m in milestones.items()} == {
+        first: (action["id"], "Beta ready", True, "2026-01-01", 50),
+        second: (action["id"], "GA", False, "2026-01-31", 100)}
+    assert first not in world.synced("action") and world.cascade_id_value(first) == str(milestones[first]["id"])
+
+    world.clickup.delete_task(first)
+    result = world.sync(config)
+    assert [(r["op"], r["item_id"]) for r in world.rows("SELECT DISTINCT op, item_id FROM sync.diff")] \
+        == [("remove", first)]
+    assert result.writes == 1 and set(world.synced("milestone")) == {second}
+    assert world.sync(config).writes == 0
+
+
+def test_tasks_as_measures(world):
+    result = world.sync(world.config({"target": {"objective": OBJECTIVE}, "tasks_as": "measure",
+                                      "progress": {"source": "status"}}))
+    assert result.success, result.failure()
+    measures = world.synced("measure")
+    assert set(measures) == set(world.top_level()) and not world.synced("action")
+    for task_id, task in world.top_level().items():
+        category = world.category(task)
+        want = 100 if category == "done" else 50 if category == "in_progress" else 0
+        m = measures[task_id]
+        assert (m["initial_value"], m["target_value"], m["unit"], m["current_value"]) == (0, 100, "%", want)
+    assert world.sync(world.config({"target": {"objective": OBJECTIVE}, "tasks_as": "measure",
+                                    "progress": {"source": "status"}}), mode="auto").writes == 0
+
+
+def test_the_cli_prints_what_it_created_then_that_nothing_changed(world, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(world.raw_config()))
+    monkeypatch.setenv("CASCADE_SYNC_CONFIG", str(path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert cli.main(["sync", KEY, "--mode", "full"]) == 0
+    created = len(world.synced("action")) + len(world.synced("checklist_item"))
+    assert f"Cascade (succeeded): {created} created, 0 updated, 0 archived, 0 unchanged; {created} Cascade writes" \
+        in capsys.readouterr().out
+    assert cli.main(["sync", KEY]) == 0
+    assert f"Cascade: nothing changed ({created} items already in step), 0 Cascade writes" in capsys.readouterr().out
+
+    victim = sorted(world.top_level())[0]
+    world.cascade.store.delete("action", world.synced("action")[victim]["id"])
+    assert cli.main(["sync", KEY]) == 1
+    out = capsys.readouterr().out
+    assert "nothing written to Cascade; fix first:" in out and f"(source item {victim})" in out

@@ -48,8 +48,6 @@ def summary_line(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str, so
     if run is None:
         return "Cascade: not reached"
     requests = f"{run['source_requests']} {source} requests" if run["source_requests"] is not None else ""
-    if run["status"] == "blocked":
-        return "Cascade: blocked by the diff's checks; nothing written (see the check results or the run log)"
     if run["status"] == "dry_run":
         return (f"Cascade (dry run, nothing written): would create {run['created']}, update {run['updated']}, "
                 f"archive {run['archived']}; see sync.diff")
@@ -60,6 +58,14 @@ def summary_line(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str, so
     return (f"Cascade ({run['status']}): {run['created']} created, {run['updated']} updated, {run['archived']} "
             f"archived, {run['unchanged']} unchanged; {run['cascade_writes']} Cascade writes"
             + (f", {requests}" if requests else ""))
+
+
+def blocked_reason(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str) -> str | None:
+    """The failed checks' messages when the diff's checks stopped the run, else None."""
+    run = get(con, workspace, run_id)
+    if run is None or run["status"] != "blocked":
+        return None
+    return f"nothing written to Cascade; fix first: {run['message']}"
 
 
 SYNC_TABLES = ("sync.id_map", "sync.desired_state", "sync.cascade_items", "sync.diff", "sync.runs",

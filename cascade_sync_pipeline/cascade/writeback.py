@@ -94,7 +94,11 @@ class WrikeIdField:
         tasks = [item for item in items if item.item_type != "project"]
         if not tasks:
             return {}
-        field_id = self.client.custom_field_id(self.ws.cascade_id_field)
+        # The extract stored the definitions; ask Wrike only when they do not name exactly one such field.
+        stored = con.execute("SELECT field_id FROM raw.wrike_custom_fields "
+                             "WHERE workspace = ? AND payload ->> 'title' = ?",
+                             [self.ws.key, self.ws.cascade_id_field]).fetchall()
+        field_id = stored[0][0] if len(stored) == 1 else self.client.custom_field_id(self.ws.cascade_id_field)
         return {item.item_id: field_id for item in tasks}
 
     def missing_field(self, item: Pending) -> str:

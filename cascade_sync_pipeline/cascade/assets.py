@@ -14,6 +14,7 @@ from cascade_sync_pipeline.config import SyncConfig
 
 OWNERS = ["team:data"]
 STAGES = ("desired_state", "diff", "publish", "write_back")
+ID_FIELDS = {"clickup": writeback.ClickUpIdField, "wrike": writeback.WrikeIdField}
 
 
 def cascade_keys(source: str) -> dict[str, dg.AssetKey]:
@@ -71,14 +72,6 @@ def _check_result(outcome: checks.Outcome, workspace: str) -> dg.AssetCheckResul
                   "items": dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems[:50]) or "_none_")})
 
 
-def _id_field(source: str, context, ws):
-    if source == "clickup":
-        return context.resources.clickup.client(ws), lambda client: writeback.ClickUpIdField(client, ws)
-    if source == "wrike":
-        return context.resources.wrike.client(ws), lambda client: writeback.WrikeIdField(client, ws)
-    raise ValueError(f"no Cascade ID write-back for source '{source}'")
-
-
 def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
                          upstream: Sequence[dg.AssetKey]) -> list:
     """The Cascade chain of ``source``; ``upstream`` are the source's staging assets."""
@@ -93,10 +86,11 @@ def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.Par
         its Cascade type, parent, status, progress, dates, owners and custom fields, from the
         staging tables and the workspace's mapping rules (names resolved to Cascade IDs)."""
         ws = workspaces[context.partition_key]
+        run_id = context.run.run_id
         with context.resources.cascade.client(ws.key) as client, \
                 context.resources.warehouse.get().connect() as con:
-            runs.start(con, ws.key, context.run.run_id, _started_at(context), ws.dry_run)
-            with _failing_run(con, ws.key, context.run.run_id):
+            runs.start(con, ws.key, run_id, _started_at(context), ws.dry_run)
+            with _failing_run(con, ws.key, run_id):
                 count = desired.build_desired_state(con, client, ws)
             summary = desired.summary(con, ws.key)
         return dg.MaterializeResult(metadata={
@@ -145,22 +139,24 @@ def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.Par
         once (a killed run resumes where it stopped); the run's figures go to sync.runs."""
         ws = workspaces[context.partition_key]
         dry_run = ws.dry_run or config.dry_run
+        run_id = context.run.run_id
         with context.resources.warehouse.get().connect() as con:
+            runs.start(con, ws.key, run_id, _started_at(context), dry_run)  # a re-executed step
             planned = diff.op_counts(con, ws.key, pending_only=True)
             if dry_run:
-                runs.update(con, ws.key, context.run.run_id, status="dry_run", dry_run=True, finished_at=runs.now(),
+                runs.update(con, ws.key, run_id, status="dry_run", dry_run=True, finished_at=runs.now(),
                             created=planned["create"], updated=planned["update"] + planned["unarchive"],
                             archived=planned["archive"] + planned["wont_do"] + planned["remove"], cascade_writes=0)
                 context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
                 return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
                                                       **{f"planned_{op}": n for op, n in planned.items()}})
             with context.resources.cascade.client(ws.key) as client:
-                with _failing_run(con, ws.key, context.run.run_id):
+                with _failing_run(con, ws.key, run_id):
                     try:
                         result = publish.publish(con, client, ws)
                     finally:
-                        runs.update(con, ws.key, context.run.run_id, cascade_writes=client.writes)
-            runs.update(con, ws.key, context.run.run_id, dry_run=False, created=result.created, updated=result.updated,
+                        runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+            runs.update(con, ws.key, run_id, dry_run=False, created=result.created, updated=result.updated,
                         archived=result.archived)
         context.log.info(f"workspace '{ws.key}': {result.created} created, {result.updated} updated, "
                          f"{result.archived} archived, {result.writes} Cascade writes")
@@ -176,18 +172,19 @@ def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.Par
         workspace's `cascade_id_field`, "Cascade ID" by default), once: never when the source holds
         it already or it was written before."""
         ws = workspaces[context.partition_key]
+        run_id = context.run.run_id
         with context.resources.warehouse.get().connect() as con:
-            run = runs.get(con, ws.key, context.run.run_id) or {}
-            if run.get("dry_run"):
+            runs.start(con, ws.key, run_id, _started_at(context), ws.dry_run)
+            run = runs.get(con, ws.key, run_id)
+            if run["dry_run"]:
                 return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
-            source_client, make_target = _id_field(source, context, ws)
-            with source_client as client, _failing_run(con, ws.key, context.run.run_id):
+            with getattr(context.resources, source).client(ws) as client, _failing_run(con, ws.key, run_id):
                 try:
-                    result = writeback.write_back(con, ws, make_target(client))
+                    result = writeback.write_back(con, ws, ID_FIELDS[source](client, ws))
                 finally:
                     requests = _source_requests(context, source) + client.stats.requests
-                    runs.update(con, ws.key, context.run.run_id, source_requests=requests)
-            runs.update(con, ws.key, context.run.run_id, status="succeeded", finished_at=runs.now())
+                    runs.update(con, ws.key, run_id, source_requests=requests)
+            runs.update(con, ws.key, run_id, status="succeeded", finished_at=runs.now())
         return dg.MaterializeResult(metadata={
             "workspace": ws.key, "written": result.written, "already_held": result.already_held,
             "source_write_requests": client.stats.requests})

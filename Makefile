@@ -33,5 +33,9 @@ sandbox: install
 dev: install
 	$(BIN)/cascade-sync dev
 
+## Every benchmark on the sandbox (request economy, rate limits, 1M-task staging): figures beside goals.
+benchmark: install
+	$(BIN)/python -m benchmarks
+
 clean:
 	rm -rf data .dagster_home

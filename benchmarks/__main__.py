@@ -1,0 +1,71 @@
+"""Run the benchmarks on the sandbox and print each figure beside its goal (JSON, then a table).
+
+    python -m benchmarks                         # everything (about 6 minutes on 2 cores)
+    python -m benchmarks --only economy,rate     # some of them
+    python -m benchmarks --tasks 100000          # a smaller compute-at-scale run
+    python -m benchmarks --json out.json         # also write the JSON document to a file
+
+Benchmarks: economy (request economy and publish economy on the sandbox company), rate (rate-limit
+saturation), scale (staging of 1,000,000 tasks already in raw, beside pandas). Exit status 1 when a
+goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from benchmarks.report import Report
+
+BENCHMARKS = ("economy", "rate", "scale")
+
+
+def _run(name: str, report: Report, args: argparse.Namespace) -> None:
+    if name == "economy":
+        from benchmarks import economy
+        economy.run(report)
+    elif name == "rate":
+        from benchmarks import ratelimit
+        ratelimit.run(report)
+    elif name == "scale":
+        from benchmarks import scale
+        scale.run(report, tasks=args.tasks, with_pandas=not args.no_pandas)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument("--tasks", type=int, default=1_000_000, help="tasks in raw for the scale benchmark")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas reference of the scale benchmark")
+    parser.add_argument("--json", help="also write the JSON document here")
+    args = parser.parse_args(argv)
+    chosen = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)  # Dagster's per-event debug lines drown the table
+    warnings.filterwarnings("ignore")
+    report = Report()
+    for name in chosen:
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        try:
+            _run(name, report, args)
+        except Exception as err:  # one broken benchmark must not hide the others' figures
+            report.skipped[name] = f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+    document = report.dump()
+    print(document)
+    print()
+    print(report.table())
+    if args.json:
+        Path(args.json).write_text(document)
+    return 1 if report.as_dict()["goals_missed"] or report.skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

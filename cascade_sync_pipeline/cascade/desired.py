@@ -18,7 +18,7 @@ def build_desired_state(con: duckdb.DuckDBPyConnection, client: CascadeClient,
     mapping.register_lookups(con, client, ws.key, ws.mapping)
     params = mapping.sql_params(ws.key, ws.source, ws.mapping)
     with Warehouse.transaction(con):
-        count = Warehouse.replace_partition(con, "sync.desired_state", ws.key,
+        count = Warehouse.merge_partition(con, "sync.desired_state", ws.key,
                                             sql_text(SQL_PACKAGE, "desired_state.sql"), params)
     _require_parents(con, ws.key)
     return count

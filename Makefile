@@ -18,7 +18,6 @@ install: $(VENV)/.installed
 
 ## Full sync of every configured workspace against the embedded sandbox.
 demo: install
-	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/cascade-sync demo
 
 ## The whole test suite.

@@ -13,18 +13,12 @@ import argparse
 import sys
 import time
 
-import dagster as dg
 
 from cascade_sync_pipeline.cascade import runs
 from cascade_sync_pipeline.config import ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
+from cascade_sync_pipeline.orchestration.instance import local_instance
 from cascade_sync_pipeline.warehouse.store import Warehouse
-
-
-def _instance() -> dg.DagsterInstance:
-    import os
-
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
 def _root_cause(error) -> str:
@@ -38,7 +32,7 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
                     dry_run: bool = False) -> dict[str, dict]:
     """Materialize each workspace's partition of its source's job; one failure does not stop the rest."""
     defs = build_definitions(config)
-    instance = _instance()
+    instance = local_instance()
     outcomes = {}
     for key in keys:
         ws = config.workspace(key)

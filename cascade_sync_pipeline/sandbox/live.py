@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.orchestration.instance import ROOT, dagster_home
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
 from cascade_sync_pipeline.orchestration.webhooks.register import (
@@ -27,7 +27,6 @@ from cascade_sync_pipeline.sandbox.company import start_sandbox
 from cascade_sync_pipeline.sandbox.server import EmulatorServer
 
 RECEIVER_PORT = 8710
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
@@ -50,14 +49,6 @@ def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
             os.environ[env] = registration.secret
         done.append(f"{ws.key}: webhook {registration.action} -> {registration.endpoint}")
     return done
-
-
-def dagster_home() -> Path:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(ROOT / "config/dagster.yaml", home / "dagster.yaml")
-    return home
 
 
 def run_dev(config: SyncConfig, *, port: int = 3000) -> int:

@@ -2,6 +2,9 @@
 
     python -m benchmarks.scale_child fill   DB WORKSPACE TASKS
     python -m benchmarks.scale_child sql    DB WORKSPACE          # the project's staging build
+    python -m benchmarks.scale_child desired DB WORKSPACE         # sync.desired_state (Cascade names looked up)
+    python -m benchmarks.scale_child publish DB WORKSPACE SHARE   # setup: Cascade holds it all, SHARE renamed there
+    python -m benchmarks.scale_child diff   DB WORKSPACE          # sync.diff against what Cascade holds
     python -m benchmarks.scale_child pandas DB WORKSPACE SAMPLE   # the pandas reference, checked on SAMPLE items
     python -m benchmarks.scale_child touch  DB WORKSPACE SHARE    # change SHARE of the raw tasks (a rename)
 
@@ -28,9 +31,13 @@ KEYS = {"work_items": ["item_id"], "custom_field_values": ["item_id", "field_id"
         "checklist_items": ["checklist_item_id"]}
 
 
+MAPPING = {"target": {"objective": "Launch self-serve pricing"}, "status_rules": {"review": "In Progress"},
+           "custom_fields": {"Story Points": "Story Points", "Priority Tier": "Priority Tier"}}
+
+
 def workspace_config(key: str):
     return parse_config({"workspaces": [{"key": key, "source": "clickup", "team_id": "1", "token_env": "UNUSED_TOKEN",
-                                         "status_categories": STATUS_OVERRIDES}]}).workspaces[0]
+                                         "status_categories": STATUS_OVERRIDES, "mapping": MAPPING}]}).workspaces[0]
 
 
 def _usage() -> tuple[float, float]:
@@ -48,6 +55,40 @@ def fill(db: str, workspace: str, tasks: int) -> dict[str, Any]:
 def sql(db: str, workspace: str) -> dict[str, Any]:
     with Warehouse(db).connect() as con:
         return {"counts": load.build_staging(con, workspace_config(workspace))}
+
+
+def desired_state(db: str, workspace: str) -> dict[str, Any]:
+    """The desired state, with the mapping's names looked up in a sandbox Cascade whose people are the
+    workspace's users (so owners match by email)."""
+    from cascade_sync_pipeline.cascade import desired
+    from cascade_sync_pipeline.cascade.client import CascadeClient
+    from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN, CascadeEmulator
+
+    with Warehouse(db).connect() as con:
+        people = [{"name": n, "email": e} for n, e in con.execute(
+            "SELECT name, email FROM staging.users WHERE workspace = ?", [workspace]).fetchall()]
+        emulator = CascadeEmulator(users=people, rate_limit=100_000)
+        with emulator.serve() as server, CascadeClient(f"{server.url}/api/v2", SANDBOX_TOKEN) as client:
+            count = desired.build_desired_state(con, client, workspace_config(workspace))
+        kinds = dict(con.execute("SELECT cascade_type, count(*) FROM sync.desired_state WHERE workspace = ? "
+                                 "GROUP BY ALL", [workspace]).fetchall())
+    return {"counts": {"sync.desired_state": count}, "kinds": kinds}
+
+
+def publish(db: str, workspace: str, share: float) -> dict[str, Any]:
+    from benchmarks.synth_cascade import drift, publish_all
+
+    with Warehouse(db).connect() as con:
+        return {"cascade_items": publish_all(con, workspace), "renamed_in_cascade": drift(con, workspace, share)}
+
+
+def diff_step(db: str, workspace: str) -> dict[str, Any]:
+    from cascade_sync_pipeline.cascade import diff
+
+    with Warehouse(db).connect() as con:
+        ops = diff.build_diff(con, workspace_config(workspace), "scale-benchmark")
+        rows = con.execute("SELECT count(*) FROM sync.diff WHERE workspace = ?", [workspace]).fetchall()[0][0]
+    return {"ops": ops, "counts": {"sync.diff": rows}}
 
 
 def touch(db: str, workspace: str, share: float) -> dict[str, Any]:
@@ -98,6 +139,8 @@ def main(argv: list[str]) -> int:
         result = pandas_build(db, workspace, int(rest[0]))
     else:
         result = {"fill": lambda: fill(db, workspace, int(rest[0])), "sql": lambda: sql(db, workspace),
+                  "desired": lambda: desired_state(db, workspace), "diff": lambda: diff_step(db, workspace),
+                  "publish": lambda: publish(db, workspace, float(rest[0])),
                   "touch": lambda: touch(db, workspace, float(rest[0]))}[step]()
         cpu, rss = _usage()
         result = {"wall_s": time.perf_counter() - wall0, "cpu_s": cpu - cpu0, "peak_rss_mib": rss, **result}

@@ -27,8 +27,10 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
         if partitions_def is None:
             continue
         source_assets = build(config, partitions_def)
-        staging = [key for a in source_assets for key in a.keys if key.path[-1] in STAGING_TABLES]
-        assets += source_assets + build_cascade_assets(config, source, partitions_def, staging)
+        keys = [key for a in source_assets for key in a.keys]
+        staging = [key for key in keys if key.path[-1] in STAGING_TABLES]
+        field_definitions = [key for key in keys if key.path[-1] == "raw_custom_fields"]
+        assets += source_assets + build_cascade_assets(config, source, partitions_def, staging, field_definitions)
         jobs.append(dg.define_asset_job(
             sync_job_name(source), selection=dg.AssetSelection.key_prefixes([source]),
             description=f"Sync one {source} workspace (pick its partition): extract, staging, the Cascade "

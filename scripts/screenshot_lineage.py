@@ -25,7 +25,7 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"{args.url}/asset-groups/{args.group}~cascade_sync_pipeline@cascade_sync_pipeline/lineage")
+        page.goto(f"{args.url}/locations/cascade_sync_pipeline/asset-groups/{args.group}/lineage")
         skip = page.get_by_role("button", name="Skip")
         try:  # the first visit asks to join the community; dismiss it
             skip.click(timeout=10_000)

@@ -73,8 +73,9 @@ def _check_result(outcome: checks.Outcome, workspace: str) -> dg.AssetCheckResul
 
 
 def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
-                         upstream: Sequence[dg.AssetKey]) -> list:
-    """The Cascade chain of ``source``; ``upstream`` are the source's staging assets."""
+                         upstream: Sequence[dg.AssetKey], field_definitions: Sequence[dg.AssetKey] = ()) -> list:
+    """The Cascade chain of ``source``; ``upstream`` are the source's staging assets and
+    ``field_definitions`` its raw custom field definitions (the write-back looks its field up there)."""
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     keys = cascade_keys(source)
     common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
@@ -165,7 +166,7 @@ def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.Par
             "archived": result.archived, "linked": result.linked, "recovered_creates": result.recovered,
             "cascade_writes": result.writes, "cascade_requests": client.stats.requests})
 
-    @dg.asset(key=keys["write_back"], deps=[keys["publish"]], kinds={source, "cascade"},
+    @dg.asset(key=keys["write_back"], deps=[keys["publish"], *field_definitions], kinds={source, "cascade"},
               required_resource_keys={"warehouse", source}, **common)
     def cascade_write_back(context: dg.AssetExecutionContext):
         """Each new Cascade ID written into the source item's cross-system-ID custom field (the

@@ -53,9 +53,9 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
             dg.AssetSpec(RAW_HIERARCHY, kinds={"clickup", "duckdb"}, **common,
                          description="The Workspace, its spaces, folders and lists in scope, as ClickUp sent them "
                                      "(table raw.clickup_hierarchy)."),
-            dg.AssetSpec(RAW_CUSTOM_FIELDS, kinds={"clickup", "duckdb"}, skippable=True, **common,
+            dg.AssetSpec(RAW_CUSTOM_FIELDS, kinds={"clickup", "duckdb"}, **common,
                          description="Custom field definitions of every list in scope (raw.clickup_custom_fields); "
-                                     "refreshed by full extracts."),
+                                     "re-read by full extracts, kept as they were by incremental ones."),
             dg.AssetSpec(RAW_TASKS, kinds={"clickup", "duckdb"}, **common,
                          description="Every task in scope — closed, archived and subtasks included — verbatim, "
                                      "one row per task (raw.clickup_tasks)."),
@@ -82,9 +82,10 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         yield dg.MaterializeResult(asset_key=RAW_HIERARCHY, metadata={
             **run, "dagster/row_count": counts["raw.clickup_hierarchy"],
             "lists_in_scope": len(extract.scoped_list_ids)})
-        if extract.custom_fields is not None:
-            yield dg.MaterializeResult(asset_key=RAW_CUSTOM_FIELDS, metadata={
-                **run, "dagster/row_count": counts["raw.clickup_custom_fields"]})
+        # Always reported, so steps that read the definitions are not skipped on incremental runs.
+        yield dg.MaterializeResult(asset_key=RAW_CUSTOM_FIELDS, metadata={
+            **run, "dagster/row_count": counts["raw.clickup_custom_fields"],
+            "refreshed": extract.custom_fields is not None})
         preview = pd.DataFrame([{"id": t["id"], "name": t.get("name"), "status": (t.get("status") or {}).get("status"),
                                  "list": (t.get("list") or {}).get("name"), "archived": t.get("archived")}
                                 for t in extract.tasks[:10]])

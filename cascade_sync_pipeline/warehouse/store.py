@@ -8,6 +8,7 @@ which deletes the workspace's rows and inserts the new ones in one transaction.
 from __future__ import annotations
 
 import contextlib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -16,6 +17,18 @@ import duckdb
 from filelock import FileLock
 
 LOCK_TIMEOUT_S = 600
+_WRITE_FAILURE = re.compile(r"Could not (write|open|truncate|sync)|Cannot open file|No space left|Read-only file system|"
+                            r"Permission denied|Disk quota|File too large")
+
+
+class WarehouseWriteError(RuntimeError):
+    """The warehouse file could not be written (disk full, read-only, ...); the transaction was rolled back."""
+
+    def __init__(self, path: Path, err: Exception) -> None:
+        detail = str(err).strip().splitlines()[0]
+        super().__init__(f"the warehouse {path} could not be written ({detail}); nothing of this step was stored "
+                         "and the data already there is intact: free space on that disk (or set CASCADE_SYNC_DUCKDB "
+                         "to a file on a disk with room) and run again")
 
 
 def sql_text(package: str, name: str) -> str:
@@ -44,7 +57,7 @@ class Warehouse:
             finally:
                 con.close()
             return
-        with FileLock(f"{self.path}.lock", timeout=LOCK_TIMEOUT_S):
+        with FileLock(f"{self.path}.lock", timeout=LOCK_TIMEOUT_S), self._write_failures():
             con = duckdb.connect(str(self.path))
             try:
                 con.execute("SET TimeZone = 'UTC'")
@@ -53,6 +66,16 @@ class Warehouse:
                 yield con
             finally:
                 con.close()
+
+    @contextlib.contextmanager
+    def _write_failures(self) -> Iterator[None]:
+        """DuckDB's I/O errors, restated with the file and what to do (its own text is kept in the message)."""
+        try:
+            yield
+        except duckdb.Error as err:
+            if not _WRITE_FAILURE.search(str(err)):
+                raise
+            raise WarehouseWriteError(self.path, err) from None
 
     @staticmethod
     @contextlib.contextmanager

@@ -21,6 +21,10 @@ DEFAULT_DUCKDB_PATH = "data/cascade_sync.duckdb"
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_SHAPES = (re.compile(r"^pk_\w{6,}"), re.compile(r"^eyJ[\w-]{10,}"))
+# A part (between underscores) that looks generated rather than named: long, with digits in it
+# (OAuth client secrets, API keys); names like CLICKUP_TOKEN_ACME_2024 have short parts.
+_GENERATED_PART = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9]{16,}$"
+                             r"|^(?=(?:\D*\d){4})(?:[A-Z0-9]{20,}|[a-z0-9]{20,})$")
 
 StatusCategory = Literal["not_started", "in_progress", "done", "deferred", "cancelled"]
 Frequency = Literal["hourly", "daily", "weekly"]
@@ -35,7 +39,8 @@ class _Strict(BaseModel):
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value) or any(p.match(value) for p in _SECRET_SHAPES):
+    if (not _ENV_NAME.match(value) or any(p.match(value) for p in _SECRET_SHAPES)
+            or any(_GENERATED_PART.match(part) for part in value.split("_"))):
         raise ValueError(
             "must be the NAME of an environment variable (e.g. CLICKUP_TOKEN), never the secret itself"
         )

@@ -1,9 +1,6 @@
 """ClickUp assets, one partition per ClickUp workspace: raw extracts, then the staging slice."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
-from datetime import datetime, timedelta, timezone
-from typing import Literal
-
 import dagster as dg
 import pandas as pd
 
@@ -11,6 +8,7 @@ from cascade_sync_pipeline.clickup import load
 from cascade_sync_pipeline.clickup.extract import extract_workspace
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
+from cascade_sync_pipeline.warehouse.assets import ExtractConfig, choose_since, markdown_preview, staging_results
 
 GROUP = "clickup"
 OWNERS = ["team:data"]
@@ -18,29 +16,6 @@ RAW_HIERARCHY = dg.AssetKey(["clickup", "raw_hierarchy"])
 RAW_CUSTOM_FIELDS = dg.AssetKey(["clickup", "raw_custom_fields"])
 RAW_TASKS = dg.AssetKey(["clickup", "raw_tasks"])
 STAGING_KEYS = {table: dg.AssetKey(["clickup", table]) for table in load.STAGING_TABLES}
-
-
-class ExtractConfig(dg.Config):
-    """How much to read: `auto` reads only changes unless a reconciliation is due."""
-
-    mode: Literal["auto", "full", "incremental"] = "auto"
-
-
-def choose_since(mode: str, watermark: int | None, last_full_at: datetime | None, full_every_hours: float,
-                 now: datetime | None = None) -> int | None:
-    """The `date_updated` lower bound for an incremental read, or None for a full read."""
-    if mode == "full" or watermark is None:
-        return None
-    if mode == "incremental":
-        return watermark
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    if last_full_at is None or now - last_full_at >= timedelta(hours=full_every_hours):
-        return None
-    return watermark
-
-
-def markdown_preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
-    return dg.MetadataValue.md(df.head(rows).to_markdown(index=False) if len(df) else "_no rows_")
 
 
 def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
@@ -115,17 +90,6 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         ws = workspaces[context.partition_key]
         with warehouse.get().connect() as con:
             counts = load.build_staging(con, ws)
-            items = con.execute(
-                "SELECT item_id, item_type, title, status, status_category, due_at, assignee_ids, cascade_id "
-                "FROM staging.work_items WHERE workspace = ? ORDER BY updated_at DESC LIMIT 10", [ws.key]).df()
-            by_category = con.execute(
-                "SELECT status_category, item_type, count(*) AS items FROM staging.work_items WHERE workspace = ? "
-                "GROUP BY ALL ORDER BY ALL", [ws.key]).df()
-        for table, key in STAGING_KEYS.items():
-            metadata = {"workspace": ws.key, "dagster/row_count": counts[f"staging.{table}"],
-                        "table": f"staging.{table}"}
-            if table == "work_items":
-                metadata |= {"preview": markdown_preview(items), "by_status_category": markdown_preview(by_category, 50)}
-            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 
     return [clickup_raw_extract, clickup_staging]

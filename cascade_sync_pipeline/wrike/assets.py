@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from cascade_sync_pipeline.clickup.assets import ExtractConfig, choose_since, markdown_preview
+from cascade_sync_pipeline.warehouse.assets import ExtractConfig, choose_since, markdown_preview, staging_results
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
 from cascade_sync_pipeline.wrike import load
@@ -102,17 +102,6 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
         ws = workspaces[context.partition_key]
         with warehouse.get().connect() as con:
             counts = load.build_staging(con, ws)
-            items = con.execute(
-                "SELECT item_id, item_type, title, status, status_category, due_at, assignee_ids, cascade_id "
-                "FROM staging.work_items WHERE workspace = ? ORDER BY updated_at DESC LIMIT 10", [ws.key]).df()
-            by_category = con.execute(
-                "SELECT status_category, item_type, count(*) AS items FROM staging.work_items WHERE workspace = ? "
-                "GROUP BY ALL ORDER BY ALL", [ws.key]).df()
-        for table, key in STAGING_KEYS.items():
-            metadata = {"workspace": ws.key, "dagster/row_count": counts[f"staging.{table}"],
-                        "table": f"staging.{table}"}
-            if table == "work_items":
-                metadata |= {"preview": markdown_preview(items), "by_status_category": markdown_preview(by_category, 50)}
-            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 
     return [wrike_raw_extract, wrike_staging]

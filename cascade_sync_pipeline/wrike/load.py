@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from cascade_sync_pipeline.config import WrikeWorkspace
+from cascade_sync_pipeline.warehouse.staging import rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 from cascade_sync_pipeline.wrike.extract import KnownReferences, WrikeExtract
 
@@ -130,15 +131,4 @@ def build_staging(con: duckdb.DuckDBPyConnection, ws: WrikeWorkspace) -> dict[st
     """Rebuild the workspace's rows of the four staging tables from `raw`; return the row counts."""
     ensure_raw_tables(con)
     con.execute(sql_text(SQL_PACKAGE, "macros.sql"))
-    con.execute("CREATE OR REPLACE TEMP TABLE status_overrides (status VARCHAR PRIMARY KEY, category VARCHAR)")
-    if ws.status_categories:
-        con.executemany("INSERT INTO status_overrides VALUES (?, ?)",
-                        [(name.lower(), cat) for name, cat in ws.status_categories.items()])
-    params = {"workspace": ws.key}
-    counts = {}
-    with Warehouse.transaction(con):
-        for table in STAGING_TABLES:
-            sql = sql_text(SQL_PACKAGE, f"{table}.sql")
-            table_params = dict(params, cascade_id_field=ws.cascade_id_field) if table == "work_items" else params
-            counts[f"staging.{table}"] = Warehouse.replace_partition(con, f"staging.{table}", ws.key, sql, table_params)
-    return counts
+    return rebuild_staging(con, ws, SQL_PACKAGE, STAGING_TABLES)

@@ -8,6 +8,7 @@ which deletes the workspace's rows and inserts the new ones in one transaction.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,9 @@ import duckdb
 from filelock import FileLock
 
 LOCK_TIMEOUT_S = 600
+# DuckDB's memory budget per connection (it spills to <file>.tmp beyond it); its own default is 80 % of RAM.
+MEMORY_ENV = "CASCADE_SYNC_DUCKDB_MEMORY"
+DEFAULT_MEMORY_LIMIT = "1536MB"
 _WRITE_FAILURE = re.compile(r"Could not (write|open|truncate|sync)|Cannot open file|No space left|Read-only file system|"
                             r"Permission denied|Disk quota|File too large")
 
@@ -61,6 +65,7 @@ class Warehouse:
             con = duckdb.connect(str(self.path))
             try:
                 con.execute("SET TimeZone = 'UTC'")
+                con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT])
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "macros.sql"))
                 yield con

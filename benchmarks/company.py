@@ -56,6 +56,7 @@ class Company:
     sandbox: Sandbox
     config: object
     workdir: Path
+    raw_config: dict
 
     def emulator(self, source: str):
         return {"clickup": self.sandbox.clickup, "wrike": self.sandbox.wrike, "cascade": self.sandbox.cascade}[source]
@@ -96,7 +97,7 @@ def company(*, clickup_tasks_per_team: int | None = None, workdir: str | None = 
         os.environ.pop("DAGSTER_HOME", None)
         sandbox.export_env(config)
         try:
-            yield Company(sandbox, config, Path(tmp))
+            yield Company(sandbox, config, Path(tmp), raw)
         finally:
             os.environ.clear()
             os.environ.update(saved)

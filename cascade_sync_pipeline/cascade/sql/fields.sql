@@ -65,20 +65,31 @@ FROM (SELECT item_id, cascade_type, unnest(custom_fields) AS cf
       FROM sync.desired_state WHERE workspace = $workspace) AS d;
 
 CREATE OR REPLACE TEMP TABLE current_fields AS
-WITH wide AS (
-    SELECT c.cascade_type, c.cascade_id, c.item_id,
-        p ->> 'name' AS name, NULLIF(p ->> 'description', '') AS description,
-        p ->> 'plan_id' AS plan_id, p ->> 'focus_area_id' AS focus_area_id,
-        p ->> 'parent_objective_id' AS parent_objective_id, p ->> 'objective_id' AS objective_id,
-        CAST(list_sort(CAST(COALESCE(p -> 'owner_ids', '[]') AS BIGINT[])) AS VARCHAR) AS owner_ids,
-        CAST(list_sort(list_distinct(CAST(COALESCE(p -> 'collaborator_ids', '[]') AS BIGINT[]))) AS VARCHAR)
+WITH parsed AS (
+    -- Each payload is parsed once into the scalar fields compared here (kept as JSON, read as text below),
+    -- the two id lists are read as before, so a JSON null there stays what it was.
+    SELECT cascade_type, cascade_id, item_id, payload -> 'owner_ids' AS owner_ids,
+        payload -> 'collaborator_ids' AS collaborator_ids,
+        json_transform(payload, '{"name": "JSON", "description": "JSON", "plan_id": "JSON", "focus_area_id": "JSON",
+            "parent_objective_id": "JSON", "objective_id": "JSON", "start_date": "JSON", "due_date": "JSON",
+            "status": "JSON", "progress": "JSON", "completed": "JSON", "position": "JSON", "initial_value": "JSON",
+            "target_value": "JSON", "unit": "JSON", "current_value": "JSON", "progress_value": "JSON"}') AS p
+    FROM sync.cascade_items WHERE workspace = $workspace
+),
+wide AS (
+    SELECT cascade_type, cascade_id, item_id,
+        p.name ->> '$' AS name, NULLIF(p.description ->> '$', '') AS description,
+        p.plan_id ->> '$' AS plan_id, p.focus_area_id ->> '$' AS focus_area_id,
+        p.parent_objective_id ->> '$' AS parent_objective_id, p.objective_id ->> '$' AS objective_id,
+        CAST(list_sort(CAST(COALESCE(owner_ids, '[]') AS BIGINT[])) AS VARCHAR) AS owner_ids,
+        CAST(list_sort(list_distinct(CAST(COALESCE(collaborator_ids, '[]') AS BIGINT[]))) AS VARCHAR)
             AS collaborator_ids,
-        p ->> 'start_date' AS start_date, p ->> 'due_date' AS due_date, p ->> 'status' AS status,
-        number_text(p ->> 'progress') AS progress, p ->> 'completed' AS completed, p ->> 'position' AS position,
-        number_text(p ->> 'initial_value') AS initial_value, number_text(p ->> 'target_value') AS target_value,
-        p ->> 'unit' AS unit, number_text(p ->> 'current_value') AS current_value,
-        number_text(p ->> 'progress_value') AS progress_value
-    FROM (SELECT *, payload AS p FROM sync.cascade_items WHERE workspace = $workspace) AS c
+        p.start_date ->> '$' AS start_date, p.due_date ->> '$' AS due_date, p.status ->> '$' AS status,
+        number_text(p.progress ->> '$') AS progress, p.completed ->> '$' AS completed, p.position ->> '$' AS position,
+        number_text(p.initial_value ->> '$') AS initial_value, number_text(p.target_value ->> '$') AS target_value,
+        p.unit ->> '$' AS unit, number_text(p.current_value ->> '$') AS current_value,
+        number_text(p.progress_value ->> '$') AS progress_value
+    FROM parsed
 ),
 long AS (
     FROM wide UNPIVOT INCLUDE NULLS (value FOR field IN (COLUMNS(* EXCLUDE (cascade_type, cascade_id, item_id))))

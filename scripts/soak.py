@@ -228,6 +228,7 @@ class Soak:
         emu.deny_list(os.environ[ws.token_env], lost)
         self.denied.setdefault(ws.key, set()).add(lost)
         self.co.sync(ws.key, "full")
+        self.co.sync(ws.key, "full")  # the first run's write-back changed tasks after its extract read them
         problems = self.staging_problems(ws)
         if problems:
             raise AssertionError(f"after losing list {lost}: {problems[:3]}")

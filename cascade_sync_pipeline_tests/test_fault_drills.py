@@ -199,8 +199,7 @@ FAULTS = {
 def test_transient_faults_end_in_the_staging_of_a_clean_run(tmp_path, monkeypatch, name):
     drill = Drill(tmp_path, monkeypatch, rate_window=1.0)
     try:
-        for fault in FAULTS[name]:
-            drill.emulator.faults.add(**fault)
+        added = [drill.emulator.faults.add(**fault) for fault in FAULTS[name]]
         result = drill.materialize(timeout_s=0.75)
         assert result.success, failure(result)
         drill.assert_clean_result()
@@ -210,7 +209,7 @@ def test_transient_faults_end_in_the_staging_of_a_clean_run(tmp_path, monkeypatc
             assert meta["rate_limited_responses"] == injected == drill.emulator.log.count(status=429)
         else:
             assert meta["retries"] == injected
-        assert all(f.times == 0 for f in drill.emulator.faults._faults), "every injected fault was hit"
+        assert all(f.times == 0 for f in added), "every injected fault was hit"
     finally:
         drill.stop()
 

@@ -185,9 +185,25 @@ class Soak:
             release.set()
         return "killed during the extract" if code == -signal.SIGKILL else f"finished before the kill (exit {code})"
 
+    def _rename_synced(self, ws, count: int) -> None:
+        """Rename some source items that have a Cascade action, so the next publish has writes to do."""
+        with Warehouse(self.co.config.duckdb_path).connect(read_only=True) as con:
+            items = [i for (i,) in con.execute("SELECT item_id FROM sync.id_map WHERE workspace = ? AND "
+                                               "cascade_type = 'action' ORDER BY item_id", [ws.key]).fetchall()]
+        emu = self.co.emulator(ws.source)
+        for item in self.rng.sample(items, min(count, len(items))):
+            try:
+                if ws.source == "clickup":
+                    emu.update_task(item, name=f"Soak publish {self.rng.randrange(10**6)}")
+                else:
+                    emu.update_task(item, title=f"Soak publish {self.rng.randrange(10**6)}")
+            except Exception:  # deleted meanwhile
+                pass
+
     def _kill_publish(self, ws) -> str:
+        self._rename_synced(ws, 8)
         cascade = self.co.sandbox.cascade
-        start, after = cascade.writes, self.rng.randint(1, 4)
+        start, after = cascade.writes, self.rng.randint(1, 6)
         code, _ = self._cli(ws.key, kill_when=lambda: cascade.writes >= start + after)
         return (f"killed after {cascade.writes - start} Cascade writes" if code == -signal.SIGKILL
                 else f"finished before the kill (exit {code}, {cascade.writes - start} writes)")

@@ -6,14 +6,16 @@
     python -m benchmarks --json out.json         # also write the JSON document to a file
 
 Benchmarks: economy (request economy and publish economy on the sandbox company), rate (rate-limit
-saturation), scale (staging of 1,000,000 tasks already in raw, beside pandas). Exit status 1 when a
-goal is missed.
+saturation), scale (staging of 1,000,000 tasks already in raw, beside pandas). Missed goals are
+listed under "goals_missed" and marked MISSED in the table; the exit status is 1 only when a
+benchmark could not run.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
+import io
 import sys
 import traceback
 import warnings
@@ -48,15 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
 
-    logging.getLogger("dagster").setLevel(logging.WARNING)  # Dagster's per-event debug lines drown the table
     warnings.filterwarnings("ignore")
     report = Report()
     for name in chosen:
         print(f"running {name}…", file=sys.stderr, flush=True)
+        chatter = io.StringIO()  # the runs' Dagster event lines; shown only when a benchmark breaks
         try:
-            _run(name, report, args)
+            with contextlib.redirect_stderr(chatter):
+                _run(name, report, args)
         except Exception as err:  # one broken benchmark must not hide the others' figures
             report.skipped[name] = f"{type(err).__name__}: {err}"
+            print(chatter.getvalue()[-5000:], file=sys.stderr)
             traceback.print_exc()
     document = report.dump()
     print(document)
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     if args.json:
         Path(args.json).write_text(document)
-    return 1 if report.as_dict()["goals_missed"] or report.skipped else 0
+    return 1 if report.skipped else 0
 
 
 if __name__ == "__main__":

@@ -183,12 +183,12 @@ class WrikeClient(ApiSession):
                         fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
         """Tasks of a folder or project (and its subfolders), subtasks included, every page."""
         params = self._task_params(updated_since, fields, descendants=descendants, subtasks=subtasks)
-        return _dedupe(self.iter_tasks(f"/folders/{folder_id}/tasks", params))
+        return latest_versions(self.iter_tasks(f"/folders/{folder_id}/tasks", params))
 
     def tasks_in_space(self, space_id: str, *, updated_since: datetime | str | None = None,
                        subtasks: bool = True, fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
         params = self._task_params(updated_since, fields, descendants=True, subtasks=subtasks)
-        return _dedupe(self.iter_tasks(f"/spaces/{space_id}/tasks", params))
+        return latest_versions(self.iter_tasks(f"/spaces/{space_id}/tasks", params))
 
     def tasks_in_folders(self, folder_ids: Iterable[str], *, updated_since: datetime | str | None = None,
                          fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
@@ -196,13 +196,13 @@ class WrikeClient(ApiSession):
         merged: list[dict] = []
         for folder_id in dict.fromkeys(folder_ids):
             merged += self.tasks_in_folder(folder_id, updated_since=updated_since, fields=fields)
-        return _dedupe(merged)
+        return latest_versions(merged)
 
     def recycled_tasks(self, *, updated_since: datetime | str | None = None,
                        fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
         """Tasks in the Recycle Bin (``scope: RbTask``), so deletions reach Cascade as archives."""
         params = self._task_params(updated_since, fields, descendants=True, subtasks=True)
-        return _dedupe(self.iter_tasks(f"/folders/{self.recycle_bin_id()}/tasks", params))
+        return latest_versions(self.iter_tasks(f"/folders/{self.recycle_bin_id()}/tasks", params))
 
     def recycle_bin_id(self) -> str:
         if self._recycle_bin_id is None:
@@ -359,7 +359,7 @@ def api_base_for_host(host: str, configured_base_url: str) -> str:
     return f"{scheme}://{host}/api/v4"
 
 
-def _dedupe(tasks: Iterable[dict]) -> list[dict]:
+def latest_versions(tasks: Iterable[dict]) -> list[dict]:
     """One entry per id, the most recently updated version winning; first-seen order kept."""
     by_id: dict[str, dict] = {}
     for task in tasks:

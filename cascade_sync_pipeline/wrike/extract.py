@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from cascade_sync_pipeline.config import WrikeWorkspace
-from cascade_sync_pipeline.wrike.client import WrikeClient, latest_update
+from cascade_sync_pipeline.wrike.client import WrikeClient, latest_update, latest_versions
 from cascade_sync_pipeline.wrike.errors import WrikeApiError
 
 REFERENCE_LISTS = ("custom_fields", "workflows", "contacts")
@@ -132,16 +132,6 @@ def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> 
     )
 
 
-def _merge(tasks: Iterable[dict]) -> list[dict]:
-    """One entry per task id; the most recently updated version wins, first-seen order kept."""
-    by_id: dict[str, dict] = {}
-    for task in tasks:
-        current = by_id.get(task["id"])
-        if current is None or task.get("updatedDate", "") >= current.get("updatedDate", ""):
-            by_id[task["id"]] = task
-    return list(by_id.values())
-
-
 def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | None,
                updated_since: str | None = None) -> list[dict]:
     tasks: list[dict] = []
@@ -149,7 +139,7 @@ def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | No
         tasks += client.tasks_in_space(space["id"], updated_since=updated_since)
     if recycle_bin_id:
         tasks += client.tasks_in_folder(recycle_bin_id, updated_since=updated_since)
-    return _merge(tasks)
+    return latest_versions(tasks)
 
 
 def _referenced(items: list[dict], contacts_field_ids: frozenset[str]) -> tuple[set[str], set[str], set[str]]:
@@ -198,7 +188,7 @@ def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | Non
         # deletions in a scoped workspace surface at the next full read, as the task disappears.
         scoped = apply_scope(ws, spaces, folders)
         spaces, folders, recycle_bin = scoped.spaces, scoped.folders, None
-        tasks = _merge([t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
+        tasks = latest_versions([t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
                        + client.tasks_in_folders(scoped.folder_listings, updated_since=since))
     if since is None:
         return WrikeExtract("full", spaces, folders, tasks, client.custom_fields(), client.workflows(),

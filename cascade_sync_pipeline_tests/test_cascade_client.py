@@ -12,21 +12,12 @@ from cascade_sync_pipeline.cascade import CascadeApiError, CascadeClient, Extern
 from cascade_sync_pipeline.cascade.client import _retry_after_seconds
 from cascade_sync_pipeline.config import CascadeConnection
 from cascade_sync_pipeline.http import RetryPolicy, SourceApiError
-from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN, CascadeEmulator
+from cascade_sync_pipeline.sandbox.cascade import CascadeEmulator
 from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
+from cascade_sync_pipeline_tests.helpers import AppSwitch
 
 SECRET = "s3cr3t-cascade-token-value"
 READ_TOKEN = "reader-token"
-
-
-class AppSwitch:
-    """One loopback server per module, answered by each test's fresh emulator
-    (stopping a server costs its 0.5 s poll interval, too much to pay per test)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,10 @@ from referencing.jsonschema import DRAFT202012
 from cascade_sync_pipeline.cascade import OPENAPI_PATH
 from cascade_sync_pipeline.sandbox.cascade import PLAN_NAME, SANDBOX_TOKEN, CascadeEmulator
 from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
+from cascade_sync_pipeline_tests.helpers import AppSwitch
 
 TODAY = date(2027, 7, 2)  # day 182 of the 364-day window 2027-01-01 → 2027-12-31: expected 50 %
 READ_TOKEN = "read-only-token"
-
-
-class AppSwitch:
-    """One loopback server per module, each test answered by its own fresh emulator's app
-    (stopping a server costs its 0.5 s poll interval, too much to pay per test)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from cascade_sync_pipeline.sandbox.clickup.generator import expected_staging, ge
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline_tests import wrike_fixtures
+from cascade_sync_pipeline_tests.helpers import failure_message
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "drill"
@@ -152,14 +153,7 @@ class Drill:
         self.server.stop()
 
 
-def failure(result: dg.ExecuteInProcessResult) -> str:
-    """The step failure's message and its causes' (Dagster wraps what the op raised)."""
-    failures = [e for e in result.all_events if e.is_step_failure]
-    error, messages = (failures[0].step_failure_data.error if failures else None), []
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
+
 
 
 def extract_metadata(result: dg.ExecuteInProcessResult) -> dict:
@@ -201,7 +195,7 @@ def test_transient_faults_end_in_the_staging_of_a_clean_run(tmp_path, monkeypatc
     try:
         added = [drill.emulator.faults.add(**fault) for fault in FAULTS[name]]
         result = drill.materialize(timeout_s=0.75)
-        assert result.success, failure(result)
+        assert result.success, failure_message(result)
         drill.assert_clean_result()
         injected = sum(f["times"] for f in FAULTS[name])
         meta = extract_metadata(result)
@@ -225,7 +219,7 @@ def test_token_revoked_mid_run_fails_clearly_and_leaves_the_partition_as_it_was(
 
     result = drill.materialize()
     assert not result.success
-    text = failure(result)
+    text = failure_message(result)
     assert f"workspace '{KEY}'" in text and TOKEN_ENV in text and "Settings > Apps" in text and "OAUTH_025" in text
     assert drill.token not in text
     assert drill.partition() == before
@@ -246,13 +240,13 @@ def test_access_lost_to_one_list(drill):
     drill.triggers.on(r"/list/\d+/field$", lambda: drill.emulator.deny_list(drill.token, lost))
     result = drill.materialize()
     assert not result.success
-    text = failure(result)
+    text = failure_message(result)
     assert f"/list/{lost}/field" in text and "lacks access" in text and drill.team_id in text
     assert drill.partition() == before
 
     # The next run: the list is no longer visible to the token, so it and its tasks drop out.
     result = drill.materialize()
-    assert result.success, failure(result)
+    assert result.success, failure_message(result)
     drill.assert_clean_result(denied_lists=(lost,))
     staged = {r["item_id"] for r in drill.staged("work_items")}
     assert not staged & lost_tasks
@@ -261,7 +255,7 @@ def test_access_lost_to_one_list(drill):
     before = drill.partition()
     result = drill.materialize(scope={"lists": [lost]})
     assert not result.success
-    assert f"scope.lists[0] = '{lost}' matches no list the token can see" in failure(result)
+    assert f"scope.lists[0] = '{lost}' matches no list the token can see" in failure_message(result)
     assert drill.partition() == before
 
 
@@ -347,7 +341,7 @@ def test_process_killed_during_extract_then_rerun(drill, tmp_path):
     assert drill.partition() == before  # the killed run wrote nothing
 
     result = drill.materialize()
-    assert result.success, failure(result)
+    assert result.success, failure_message(result)
     drill.assert_clean_result()
     assert {r["item_id"]: r["title"] for r in drill.staged("work_items")}[renamed.id] == "Renamed before the killed run"
 
@@ -376,7 +370,7 @@ def test_disk_full_fails_the_run_clearly_and_keeps_the_previous_partition(drill,
     drill.duckdb = str(out / "warehouse.duckdb")  # what the failed run left behind
     assert drill.partition() == before
     result = drill.materialize()  # space again: the next run catches up
-    assert result.success, failure(result)
+    assert result.success, failure_message(result)
     drill.assert_clean_result()
 
 
@@ -417,7 +411,7 @@ def test_wrike_oauth_refresh_failure_names_the_fix_and_keeps_the_partition(tmp_p
     finally:
         server.stop()
     assert not result.success
-    text = wrike_fixtures.failure_message(result)
+    text = failure_message(result)
     assert "workspace 'wrike-1'" in text and "invalid_grant" in text
     assert "python -m cascade_sync_pipeline.wrike authorize --workspace wrike-1" in text  # the fix, spelled out
     for secret in (tokens["access_token"], tokens["refresh_token"], dataset.oauth_client_secret):

@@ -13,13 +13,11 @@ from contextlib import closing
 
 import httpx
 import pytest
-from flask import Flask, jsonify, request
 
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.orchestration.webhooks import __main__ as webhooks_cli
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
-from cascade_sync_pipeline.orchestration.webhooks.register import register_clickup
 from cascade_sync_pipeline.sandbox.server import EmulatorServer
 
 CLICKUP_SECRET = "O94IM25S7PXBPYTMNXLLET230SRP0S89COR7B1YOJ2ZIE8WQNK5UUKEF26W0Z5GA"

@@ -16,8 +16,9 @@ from cascade_sync_pipeline.definitions import build_definitions
 from cascade_sync_pipeline.sandbox.wrike.generator import expected_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import authorize_url, exchange_code
+from cascade_sync_pipeline_tests.helpers import failure_message
 from cascade_sync_pipeline_tests.wrike_fixtures import (
-    STAGING_KEYS, differences, failure_message, materialize, metadata, small_dataset, staged, start_emulator,
+    STAGING_KEYS, differences, materialize, metadata, small_dataset, staged, start_emulator,
     token_env, wrike_config,
 )
 

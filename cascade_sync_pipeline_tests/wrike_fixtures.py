@@ -60,14 +60,7 @@ def metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
             for e in result.get_asset_materialization_events()}
 
 
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The step failure's message and those of its causes (Dagster wraps the error the op raised)."""
-    failures = [e for e in result.all_events if e.is_step_failure]
-    error, messages = (failures[0].step_failure_data.error if failures else None), []
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
+
 
 
 def staged(config, table: str, workspace: str) -> list[dict]:

@@ -60,7 +60,7 @@ def sql(db: str, workspace: str) -> dict[str, Any]:
 def desired_state(db: str, workspace: str) -> dict[str, Any]:
     """The desired state, with the mapping's names looked up in a sandbox Cascade whose people are the
     workspace's users (so owners match by email)."""
-    from cascade_sync_pipeline.cascade import desired
+    from cascade_sync_pipeline.sync.goals import desired
     from cascade_sync_pipeline.cascade.client import CascadeClient
     from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN, CascadeEmulator
 
@@ -83,7 +83,7 @@ def publish(db: str, workspace: str, share: float) -> dict[str, Any]:
 
 
 def diff_step(db: str, workspace: str) -> dict[str, Any]:
-    from cascade_sync_pipeline.cascade import diff
+    from cascade_sync_pipeline.sync.goals import diff
 
     with Warehouse(db).connect() as con:
         ops = diff.build_diff(con, workspace_config(workspace), "scale-benchmark")

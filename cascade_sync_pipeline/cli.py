@@ -14,7 +14,7 @@ import sys
 import time
 
 
-from cascade_sync_pipeline.cascade import runs
+from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.config import ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 from cascade_sync_pipeline.orchestration.instance import local_instance

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from cascade_sync_pipeline.cascade.assets import build_cascade_assets, cascade_keys
+from cascade_sync_pipeline.sync.goals.assets import build_cascade_assets, cascade_keys
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import STAGING_TABLES

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from cascade_sync_pipeline.cascade.assets import build_cascade_assets
+from cascade_sync_pipeline.sync.goals.assets import build_cascade_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.partitions import workspace_partitions

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from cascade_sync_pipeline.cascade.client import CascadeClient, ExternalRef, changed_fields
-from cascade_sync_pipeline.cascade.runs import now
+from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse
 

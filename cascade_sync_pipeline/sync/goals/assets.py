@@ -9,7 +9,8 @@ from typing import Sequence
 import dagster as dg
 import pandas as pd
 
-from cascade_sync_pipeline.cascade import checks, desired, diff, publish, runs, writeback
+from cascade_sync_pipeline.sync import runs, writeback
+from cascade_sync_pipeline.sync.goals import checks, desired, diff, publish
 from cascade_sync_pipeline.config import SyncConfig
 
 OWNERS = ["team:data"]

@@ -12,7 +12,7 @@ from cascade_sync_pipeline.cascade.client import CascadeClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
-SQL_PACKAGE = "cascade_sync_pipeline.cascade.sql"
+SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
 STRATEGY_KINDS = ("objective", "action", "measure")
 CHILD_KINDS = ("milestone", "checklist_item")
 OPS = ("create", "update", "unarchive", "link", "archive", "wont_do", "remove")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import duckdb
 
-from cascade_sync_pipeline.cascade import mapping
+from cascade_sync_pipeline.sync.goals import mapping
 from cascade_sync_pipeline.cascade.client import CascadeClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
-SQL_PACKAGE = "cascade_sync_pipeline.cascade.sql"
+SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
 
 
 def build_desired_state(con: duckdb.DuckDBPyConnection, client: CascadeClient,

@@ -65,7 +65,8 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
                 if blocked := runs.blocked_reason(con, key, outcome["run_id"]):
                     print(f"    {blocked}")
                 continue
-            cascade = runs.summary_line(con, key, outcome["run_id"], ws.source)
+            linking = config.cascade is not None and config.cascade.api == "integrations"
+            cascade = runs.summary_line(con, key, outcome["run_id"], ws.source, linking=linking)
             if cascade_only:
                 print(f"✓ {key} ({ws.source}): {cascade}")
                 continue

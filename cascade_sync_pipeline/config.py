@@ -47,11 +47,75 @@ def _env_name(value: str) -> str:
     return value
 
 
-class CascadeConnection(_Strict):
-    base_url: str = "http://127.0.0.1:8703/api/v2"
-    token_env: str = "CASCADE_TOKEN"
+class CascadeOAuthSettings(_Strict):
+    """OAuth 2.0 (authorization code) of the Integrations API; secrets are env var NAMES.
 
-    _check_env = field_validator("token_env")(classmethod(lambda cls, v: _env_name(v)))
+    ``token_store`` is the file the bootstrap (``cascade-sync cascade authorize|exchange``) writes
+    and every run refreshes (JSON, mode 0600, replaced atomically)."""
+
+    client_id_env: str
+    client_secret_env: str
+    token_store: str
+    authorize_url: str = "https://integrations-router.go.cascade.app/authorize"
+    token_url: str = "https://auth.go.cascade.app/oauth/token"
+
+    _check_envs = field_validator("client_id_env", "client_secret_env")(classmethod(lambda cls, v: _env_name(v)))
+
+    @field_validator("authorize_url", "token_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+
+class CascadeConnection(_Strict):
+    """Which Cascade API the sync speaks and how it signs in.
+
+    ``integrations``: the current platform's Integrations API (links source work to existing
+    actions and measures and pushes their values; ``workspace_id`` required; a bearer token or
+    OAuth). ``contract``: the project's earlier draft contract (``cascade/openapi.yaml``), which no
+    real Cascade serves; kept for the create-and-maintain engine until the classic API replaces it.
+    """
+
+    api: Literal["integrations", "contract"]
+    base_url: str
+    token_env: str | None = None
+    oauth: CascadeOAuthSettings | None = None
+    workspace_id: str | None = None
+    reassert_hours: float | None = Field(
+        default=24, gt=0,
+        description="Re-send a value that has not changed when it was last pushed longer ago than this, so a "
+                    "value a person changed by hand in Cascade is put right; null: never.")
+
+    _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be the API's http(s) URL, e.g. https://integrations-region-redirect.go.cascade.app")
+        return v.rstrip("/")
+
+    @field_validator("workspace_id", mode="before")
+    @classmethod
+    def _id_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _credentials(self) -> CascadeConnection:
+        if self.api == "integrations":
+            if not self.workspace_id:
+                raise ValueError("workspace_id: name the Cascade workspace id (`cascade-sync cascade discover` lists "
+                                 "the ones the credential sees)")
+            if (self.token_env is None) == (self.oauth is None):
+                raise ValueError("token_env: give the NAME of the env var holding an access token, or an oauth block "
+                                 "(client_id_env, client_secret_env, token_store), exactly one")
+        elif self.token_env is None:
+            raise ValueError("token_env: give the NAME of the env var holding the Cascade API token")
+        elif self.oauth is not None:
+            raise ValueError("oauth: only the integrations API signs in with OAuth")
+        return self
 
 
 class ClickUpScope(_Strict):
@@ -114,8 +178,72 @@ class ProgressRule(_Strict):
         return self
 
 
+class LinkRule(_Strict):
+    """A link set in the config: a source container or item to one Cascade action or measure.
+
+    Each side is an id or an exact name; names are resolved at the first run and pinned.
+    An action takes the linked item's progress, or the share of done items of a container
+    (weighted by ``weight_field`` when given). A measure takes ``value``: ``count_done`` or
+    ``sum`` (of ``field``, done items) over a container, ``field`` (a numeric field) or
+    ``progress`` of an item."""
+
+    container: str | None = None
+    item: str | None = None
+    action: str | None = None
+    measure: str | None = None
+    weight_field: str | None = None
+    value: Literal["count_done", "sum", "field", "progress"] | None = None
+    field: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> LinkRule:
+        if (self.container is None) == (self.item is None):
+            raise ValueError("give exactly one of container (a list, folder, space or project) or item (a task)")
+        if (self.action is None) == (self.measure is None):
+            raise ValueError("give exactly one of action or measure (its id or exact name in the plan)")
+        if self.action is not None and self.value is not None:
+            raise ValueError("value: an action takes progress; value applies to measures")
+        if self.weight_field is not None and (self.action is None or self.container is None):
+            raise ValueError("weight_field: only for an action linked to a container")
+        allowed = ("count_done", "sum") if self.container is not None else ("field", "progress")
+        if self.value is not None and self.value not in allowed:
+            raise ValueError(f"value: a measure linked to a{' container' if self.container else 'n item'} takes "
+                             f"one of {', '.join(allowed)}")
+        if self.value in ("sum", "field") and not self.field:
+            raise ValueError(f"field: name the numeric source field that value '{self.value}' reads")
+        return self
+
+    @property
+    def measure_value(self) -> str:
+        if self.value is not None:
+            return self.value
+        if self.container is not None:
+            return "sum" if self.field else "count_done"
+        return "field" if self.field else "progress"
+
+    @property
+    def label(self) -> str:
+        source = f"container '{self.container}'" if self.container is not None else f"item '{self.item}'"
+        target = f"action '{self.action}'" if self.action is not None else f"measure '{self.measure}'"
+        return f"{source} -> {target}"
+
+
 class MappingRules(_Strict):
-    """How one workspace's items become Cascade items."""
+    """How one workspace's items become Cascade items.
+
+    On the Integrations API only ``plan``, ``links``, ``progress``, ``measure_field`` and
+    ``max_zeroed_share`` apply (it links to existing items); the rest drive the create-and-maintain
+    engine."""
+
+    plan: str | None = Field(default=None, description="The Cascade plan (id or exact name) the links point into.")
+    links: list[LinkRule] = Field(default_factory=list)
+    measure_field: str | None = Field(
+        default=None, description="Numeric source field a measure linked through the Cascade ID field takes "
+                                  "(default: the item's progress).")
+    max_zeroed_share: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A run that would drop more than this share of the linked values (that were above 0) to 0 "
+                    "at once stops before writing, naming the cause.")
 
     target: CascadeTarget = Field(default_factory=CascadeTarget)
     by_container: list[ContainerTarget] = Field(default_factory=list)
@@ -257,7 +385,8 @@ class WarehouseSettings(_Strict):
 
 
 class SyncConfig(_Strict):
-    cascade: CascadeConnection = Field(default_factory=CascadeConnection)
+    cascade: CascadeConnection | None = Field(
+        default=None, description="Without it the code location extracts and stages only (no Cascade assets).")
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     workspaces: list[Workspace] = Field(default_factory=list)
 
@@ -268,6 +397,9 @@ class SyncConfig(_Strict):
             if ws.key in seen:
                 raise ValueError(f"workspaces.{i}.key: '{ws.key}' is used by two workspaces; keys must be unique")
             seen.add(ws.key)
+            if self.cascade is not None and self.cascade.api == "integrations" and not ws.mapping.plan:
+                raise ValueError(f"workspaces.{i}(key={ws.key}).mapping.plan: name the Cascade plan (id or exact "
+                                 "name) this workspace's links point into")
         return self
 
     def workspace(self, key: str) -> ClickUpWorkspace | WrikeWorkspace:

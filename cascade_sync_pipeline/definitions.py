@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cascade_sync_pipeline.sync.goals.assets import build_cascade_assets
+from cascade_sync_pipeline.sync.assets import build_cascade_assets
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import SyncConfig, load_config
 from cascade_sync_pipeline.orchestration import build_orchestration_defs

@@ -11,11 +11,20 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import httpx
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret of six or more characters replaced by ``***``; an answer (or a
+    proxy) may echo a token back, and such text must not reach a log or a traceback."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return text
 
 
 class SourceApiError(RuntimeError):

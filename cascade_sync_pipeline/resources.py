@@ -4,13 +4,14 @@ Source tokens are read from the env var each workspace names, when a run needs t
 workspace with a missing token fails alone instead of failing every workspace's runs.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
+from typing import Optional, Union
+
 from cascade_sync_pipeline.cascade.client import CascadeClient
+from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.clickup.client import ClickUpClient
-from cascade_sync_pipeline.config import CascadeConnection, ClickUpWorkspace, SyncConfig, WrikeWorkspace
+from cascade_sync_pipeline.config import CascadeConnection, CascadeOAuthSettings, ClickUpWorkspace, SyncConfig, WrikeWorkspace
 from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.client import WrikeClient
@@ -49,25 +50,53 @@ class WrikeResource(dg.ConfigurableResource):
 
 
 class CascadeResource(dg.ConfigurableResource):
-    """The Cascade API (see cascade/openapi.yaml). The token is read from ``token_env`` when a step
-    calls Cascade, like the source tokens: a missing token fails that step with the variable's name
-    instead of failing the config of every run (extract-only runs and schedule ticks included)."""
+    """The Cascade API the config names (``cascade.api``). Credentials are read from the env vars
+    the config names when a step calls Cascade, like the source tokens: a missing one fails that
+    step with the variable's name instead of failing every run (extract-only runs included)."""
 
+    api: str
     base_url: str
-    token_env: str = "CASCADE_TOKEN"
+    token_env: Optional[str] = None
+    workspace_id: Optional[str] = None
+    oauth_client_id_env: Optional[str] = None
+    oauth_client_secret_env: Optional[str] = None
+    oauth_token_store: Optional[str] = None
+    oauth_authorize_url: Optional[str] = None
+    oauth_token_url: Optional[str] = None
     timeout_s: float = 30.0
     max_rate_limit_wait_s: float = 300.0
 
-    def client(self, workspace: str = "cascade") -> CascadeClient:
-        return CascadeClient.from_connection(
-            CascadeConnection(base_url=self.base_url, token_env=self.token_env), workspace=workspace,
-            timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+    @classmethod
+    def from_connection(cls, connection: CascadeConnection) -> "CascadeResource":
+        oauth = connection.oauth
+        return cls(api=connection.api, base_url=connection.base_url, token_env=connection.token_env,
+                   workspace_id=connection.workspace_id,
+                   oauth_client_id_env=oauth.client_id_env if oauth else None,
+                   oauth_client_secret_env=oauth.client_secret_env if oauth else None,
+                   oauth_token_store=oauth.token_store if oauth else None,
+                   oauth_authorize_url=oauth.authorize_url if oauth else None,
+                   oauth_token_url=oauth.token_url if oauth else None)
+
+    def connection(self) -> CascadeConnection:
+        oauth = None
+        if self.oauth_token_store:
+            oauth = CascadeOAuthSettings(client_id_env=self.oauth_client_id_env,
+                                         client_secret_env=self.oauth_client_secret_env,
+                                         token_store=self.oauth_token_store, authorize_url=self.oauth_authorize_url,
+                                         token_url=self.oauth_token_url)
+        return CascadeConnection(api=self.api, base_url=self.base_url, token_env=self.token_env, oauth=oauth,
+                                 workspace_id=self.workspace_id)
+
+    def client(self, workspace: str = "cascade") -> Union[CascadeClient, IntegrationsClient]:
+        retry = RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
+        kind = IntegrationsClient if self.api == "integrations" else CascadeClient
+        return kind.from_connection(self.connection(), workspace=workspace, timeout=self.timeout_s, retry=retry)
 
 
 def build_resources(config: SyncConfig) -> dict:
     return {
         "warehouse": WarehouseResource(path=config.duckdb_path),
-        "cascade": CascadeResource(base_url=config.cascade.base_url, token_env=config.cascade.token_env),
+        **({"cascade": CascadeResource.from_connection(config.cascade)} if config.cascade else {}),
         "clickup": ClickUpResource(),
         "wrike": WrikeResource(),
     }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from cascade_sync_pipeline.sync.goals.assets import build_cascade_assets, cascade_keys
+from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import STAGING_TABLES
@@ -93,7 +93,7 @@ class World:
               "token_env": TOKEN_ENV, "status_categories": STATUS_OVERRIDES,
               "mapping": {"target": {"objective": OBJECTIVE}} if mapping is None else mapping, **workspace}
         return {"warehouse": {"path": self.duckdb},
-                "cascade": {"base_url": self.cascade_url, "token_env": CASCADE_TOKEN_ENV},
+                "cascade": {"api": "contract", "base_url": self.cascade_url, "token_env": CASCADE_TOKEN_ENV},
                 "workspaces": [ws]}
 
     def config(self, mapping: dict | None = None, **workspace):
@@ -121,7 +121,7 @@ class World:
         result = dg.materialize(
             assets, partition_key=KEY, instance=self.instance, raise_on_error=False, selection=selection,
             resources={"warehouse": WarehouseResource(path=self.duckdb), "clickup": ClickUpResource(),
-                       "cascade": CascadeResource(base_url=self.cascade_url, token_env=CASCADE_TOKEN_ENV)},
+                       "cascade": CascadeResource(api="contract", base_url=self.cascade_url, token_env=CASCADE_TOKEN_ENV)},
             run_config={"ops": {**({} if only else {"clickup_raw_extract": {"config": {"mode": mode}}}),
                                 **({} if until else {"clickup__cascade_publish": {"config": {"dry_run": dry_run}}})}},
         )

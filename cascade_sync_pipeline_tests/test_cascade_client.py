@@ -281,7 +281,7 @@ def test_forbidden_and_validation_errors_name_item_field_and_fix(emulator, clien
 
 
 def test_from_connection_reads_the_named_env_var(monkeypatch, switch, emulator):
-    connection = CascadeConnection(base_url=switch.url, token_env="CASCADE_TEST_TOKEN")
+    connection = CascadeConnection(api="contract", base_url=switch.url, token_env="CASCADE_TEST_TOKEN")
     monkeypatch.delenv("CASCADE_TEST_TOKEN", raising=False)
     with pytest.raises(CascadeApiError, match="env CASCADE_TEST_TOKEN is empty or not set"):
         CascadeClient.from_connection(connection)

@@ -70,7 +70,7 @@ class Company:
         self.dagster_home = tmp_path / "dagster_home"
         self.config = parse_config({
             "warehouse": {"path": str(tmp_path / "warehouse.duckdb")},
-            "cascade": {"base_url": self.url("cascade", "/api/v2"), "token_env": "SEC_CASCADE_TOKEN"},
+            "cascade": {"api": "contract", "base_url": self.url("cascade", "/api/v2"), "token_env": "SEC_CASCADE_TOKEN"},
             "workspaces": [
                 {"key": "sec-clickup", "source": "clickup", "base_url": self.url("clickup", "/api/v2"),
                  "team_id": self.team_id, "token_env": "SEC_CLICKUP_TOKEN", "webhook_secret_env": "SEC_WEBHOOK_SECRET",

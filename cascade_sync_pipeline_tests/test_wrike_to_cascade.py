@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from cascade_sync_pipeline.sync.goals.assets import build_cascade_assets
+from cascade_sync_pipeline.sync.assets import build_cascade_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.partitions import workspace_partitions
@@ -34,7 +34,7 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_CASCADE_TOKEN", SANDBOX_TOKEN)
     config = parse_config({
         "warehouse": {"path": str(tmp_path / "wh.duckdb")},
-        "cascade": {"base_url": servers[1].url + "/api/v2", "token_env": "TEST_CASCADE_TOKEN"},
+        "cascade": {"api": "contract", "base_url": servers[1].url + "/api/v2", "token_env": "TEST_CASCADE_TOKEN"},
         "workspaces": [{"key": KEY, "source": "wrike", "base_url": servers[0].url + "/api/v4",
                         "token_env": "TEST_WRIKE_TOKEN",
                         "mapping": {"containers": PROJECTS,

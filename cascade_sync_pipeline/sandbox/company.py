@@ -15,6 +15,9 @@ from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN as CASCADE_SANDB
 from cascade_sync_pipeline.sandbox.cascade import CascadeEmulator
 from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_pipeline.sandbox.integrations import SANDBOX_TOKEN as INTEGRATIONS_SANDBOX_TOKEN
+from cascade_sync_pipeline.sandbox.integrations import IntegrationsEmulator
+from cascade_sync_pipeline.sandbox.integrations.company import clickup_claims, seed_plans, wrike_claims
 from cascade_sync_pipeline.sandbox.server import EmulatorServer
 from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
 from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
@@ -36,7 +39,7 @@ class Sandbox:
     servers: dict[str, EmulatorServer]
     clickup_team_tokens: dict[str, str] = field(default_factory=dict)
     wrike: WrikeEmulator | None = None
-    cascade: CascadeEmulator | None = None
+    cascade: CascadeEmulator | IntegrationsEmulator | None = None
 
     def env_for(self, config: SyncConfig) -> dict[str, str]:
         """Token env vars of every configured workspace that points at this sandbox."""
@@ -47,8 +50,11 @@ class Sandbox:
         for ws in config.workspaces_of("wrike"):
             if self.wrike is not None and ws.token_env and self._is_local(ws.base_url, "wrike"):
                 env[ws.token_env] = self.wrike.dataset.permanent_token
-        if self.cascade is not None and self._is_local(config.cascade.base_url, "cascade"):
-            env[config.cascade.token_env] = CASCADE_SANDBOX_TOKEN
+        cascade = config.cascade
+        if self.cascade is not None and cascade is not None and cascade.token_env \
+                and self._is_local(cascade.base_url, "cascade"):
+            integrations = isinstance(self.cascade, IntegrationsEmulator)
+            env[cascade.token_env] = INTEGRATIONS_SANDBOX_TOKEN if integrations else CASCADE_SANDBOX_TOKEN
         return env
 
     def _is_local(self, base_url: str, api: str) -> bool:
@@ -72,8 +78,11 @@ class Sandbox:
 
 
 def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TASKS_PER_TEAM,
-                  ports: dict[str, int] | None = None) -> Sandbox:
-    """Generate the company's data and serve every emulator; ports of 0 pick free ones (tests)."""
+                  ports: dict[str, int] | None = None, cascade_api: str = "integrations") -> Sandbox:
+    """Generate the company's data and serve every emulator; ports of 0 pick free ones (tests).
+
+    ``cascade_api`` picks the Cascade emulator: ``integrations`` (the plan seeded from the sources'
+    Cascade ID fields) or ``contract`` (the earlier draft contract)."""
     ports = {**PORTS, **(ports or {})}
     dataset = generate_clickup(seed, teams=2, tasks_per_team=clickup_tasks_per_team)
     clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
@@ -82,8 +91,12 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS), rate_limit=WRIKE_RATE_LIMIT_PER_MIN,
                           rate_window=60.0)
     servers["wrike"] = wrike.serve(port=ports["wrike"])
-    cascade = CascadeEmulator(users=sandbox_people(dataset, wrike.dataset), rate_limit=CASCADE_RATE_LIMIT_PER_MIN,
-                              rate_window=60.0)
+    if cascade_api == "integrations":
+        cascade = IntegrationsEmulator(rate_limit=CASCADE_RATE_LIMIT_PER_MIN, rate_window=60.0)
+        seed_plans(cascade, clickup_claims(dataset) + wrike_claims(wrike.dataset))
+    else:
+        cascade = CascadeEmulator(users=sandbox_people(dataset, wrike.dataset),
+                                  rate_limit=CASCADE_RATE_LIMIT_PER_MIN, rate_window=60.0)
     servers["cascade"] = cascade.serve(port=ports["cascade"])
     return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike,
                    cascade=cascade)

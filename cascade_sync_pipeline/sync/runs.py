@@ -42,16 +42,22 @@ def get(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str) -> dict | N
     return dict(zip([d[0] for d in cursor.description], rows[0]))
 
 
-def summary_line(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str, source: str) -> str:
+def summary_line(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str, source: str, *,
+                 linking: bool = False) -> str:
     """What the run did in Cascade, in one line (read from sync.runs)."""
     run = get(con, workspace, run_id)
     if run is None:
         return "Cascade: not reached"
     requests = f"{run['source_requests']} {source} requests" if run["source_requests"] is not None else ""
     if run["status"] == "dry_run":
+        if linking:
+            return f"Cascade (dry run, nothing written): would push {run['updated']} values; see sync.diff"
         return (f"Cascade (dry run, nothing written): would create {run['created']}, update {run['updated']}, "
                 f"archive {run['archived']}; see sync.diff")
     changed = (run["created"] or 0) + (run["updated"] or 0) + (run["archived"] or 0)
+    if linking and run["status"] == "succeeded" and changed:
+        return (f"Cascade: {run['updated']} linked values pushed, {run['unchanged']} unchanged; "
+                f"{run['cascade_writes']} Cascade writes" + (f", {requests}" if requests else ""))
     if run["status"] == "succeeded" and changed == 0 and not run["cascade_writes"]:
         return (f"Cascade: nothing changed ({run['unchanged']} items already in step), 0 Cascade writes"
                 + (f", {requests}" if requests else ""))
@@ -69,7 +75,8 @@ def blocked_reason(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str) 
 
 
 SYNC_TABLES = ("sync.id_map", "sync.desired_state", "sync.cascade_items", "sync.diff", "sync.runs",
-               "sync.extract_state")
+               "sync.extract_state", "sync.links", "sync.link_problems", "sync.desired_values",
+               "sync.desired_history", "sync.pushed_values", "sync.pushed_history")
 
 
 def forget(con: duckdb.DuckDBPyConnection, workspaces: list[str]) -> None:

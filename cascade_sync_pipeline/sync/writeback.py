@@ -118,6 +118,7 @@ def pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[Pending]:
         JOIN staging.work_items AS w ON w.workspace = m.workspace AND w.item_id = m.item_id
         WHERE m.workspace = $ws
           AND COALESCE(m.written_back_id, '') <> CAST(m.cascade_id AS VARCHAR)
+          AND COALESCE(m.linked_by, 'created') NOT IN ('field', 'config_container')
         ORDER BY m.item_id
         """, {"ws": workspace}).fetchall()
     return [Pending(*row) for row in rows]

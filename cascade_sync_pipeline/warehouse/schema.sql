@@ -84,12 +84,13 @@ CREATE TABLE IF NOT EXISTS sync.id_map (
     workspace         VARCHAR NOT NULL,
     source            VARCHAR NOT NULL,
     item_id           VARCHAR NOT NULL,
-    cascade_type      VARCHAR NOT NULL,   -- objective | action | measure | milestone | checklist_item
-    cascade_id        BIGINT NOT NULL,
+    cascade_type      VARCHAR NOT NULL,   -- action | measure | objective | milestone | checklist_item | goal | task
+    cascade_id        VARCHAR NOT NULL,   -- text: the Integrations API's ids are strings
     first_synced_at   TIMESTAMP NOT NULL,
     last_synced_at    TIMESTAMP NOT NULL,
     written_back_id   VARCHAR,            -- the Cascade ID last written into the source's ID field
     parent_item_id    VARCHAR,            -- milestones and checklist items: the item of their action
+    linked_by         VARCHAR,            -- field | config_item | config_container | created
     PRIMARY KEY (workspace, item_id),
     UNIQUE (cascade_type, cascade_id)
 );
@@ -139,10 +140,10 @@ CREATE TABLE IF NOT EXISTS sync.cascade_items (
 CREATE TABLE IF NOT EXISTS sync.diff (
     workspace     VARCHAR NOT NULL,
     run_id        VARCHAR NOT NULL,
-    op            VARCHAR NOT NULL,        -- create | update | archive | unarchive | wont_do | link | remove
+    op            VARCHAR NOT NULL,        -- set | history (links); create | update | archive | unarchive | wont_do | link | remove
     cascade_type  VARCHAR NOT NULL,
     item_id       VARCHAR NOT NULL,
-    cascade_id    BIGINT,
+    cascade_id    VARCHAR,
     field         VARCHAR NOT NULL,
     before        VARCHAR,
     after         VARCHAR,
@@ -169,7 +170,77 @@ CREATE TABLE IF NOT EXISTS sync.runs (
     PRIMARY KEY (workspace, run_id)
 );
 
+-- Links set in the config (Integrations API), each side resolved once and pinned by id.
+CREATE TABLE IF NOT EXISTS sync.links (
+    workspace     VARCHAR NOT NULL,
+    link          VARCHAR NOT NULL,        -- the config entry as a person reads it
+    source_kind   VARCHAR NOT NULL,        -- container | item
+    source_id     VARCHAR NOT NULL,
+    source_name   VARCHAR,                 -- its name when pinned
+    cascade_type  VARCHAR NOT NULL,        -- action | measure
+    cascade_id    VARCHAR NOT NULL,
+    cascade_name  VARCHAR,
+    pinned_at     TIMESTAMP NOT NULL,
+    PRIMARY KEY (workspace, link)
+);
+
+-- What a run found wrong with the links (ids naming nothing, renamed or vanished pins), one row each.
+CREATE TABLE IF NOT EXISTS sync.link_problems (
+    workspace     VARCHAR NOT NULL,
+    problem       VARCHAR NOT NULL,        -- unknown_id | other_plan | unresolved | renamed | vanished | shadowed
+    item_id       VARCHAR,
+    cascade_id    VARCHAR,
+    message       VARCHAR NOT NULL
+);
+
+-- The value each linked Cascade action or measure should hold, and how it was computed.
+CREATE TABLE IF NOT EXISTS sync.desired_values (
+    workspace     VARCHAR NOT NULL,
+    source        VARCHAR NOT NULL,
+    cascade_type  VARCHAR NOT NULL,        -- action (progress 0-100) | measure (current value)
+    cascade_id    VARCHAR NOT NULL,
+    cascade_name  VARCHAR,
+    plan_id       VARCHAR NOT NULL,
+    item_id       VARCHAR NOT NULL,        -- the linked source item or container
+    linked_by     VARCHAR NOT NULL,
+    value         DOUBLE NOT NULL,
+    basis         VARCHAR,                 -- e.g. '5 of 8 done'
+    blocked       VARCHAR,                 -- why the value is held back (two sources disagree), else NULL
+    PRIMARY KEY (workspace, cascade_type, cascade_id, item_id)
+);
+
+-- A measure's daily values up to yesterday, from the completion dates of its linked scope.
+CREATE TABLE IF NOT EXISTS sync.desired_history (
+    workspace   VARCHAR NOT NULL,
+    cascade_id  VARCHAR NOT NULL,
+    day         DATE NOT NULL,
+    value       DOUBLE NOT NULL,
+    PRIMARY KEY (workspace, cascade_id, day)
+);
+
+-- What the sync last pushed (the Integrations API reads no value back).
+CREATE TABLE IF NOT EXISTS sync.pushed_values (
+    workspace     VARCHAR NOT NULL,
+    cascade_type  VARCHAR NOT NULL,
+    cascade_id    VARCHAR NOT NULL,
+    value         DOUBLE NOT NULL,
+    basis         VARCHAR,
+    pushed_at     TIMESTAMP NOT NULL,
+    run_id        VARCHAR,
+    PRIMARY KEY (workspace, cascade_type, cascade_id)
+);
+
+CREATE TABLE IF NOT EXISTS sync.pushed_history (
+    workspace   VARCHAR NOT NULL,
+    cascade_id  VARCHAR NOT NULL,
+    day         DATE NOT NULL,
+    value       DOUBLE NOT NULL,
+    pushed_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (workspace, cascade_id, day)
+);
+
 -- Columns added after the tables first shipped: files created earlier gain them on open.
 ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS written_back_id VARCHAR;
 ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS parent_item_id VARCHAR;
 ALTER TABLE sync.runs ADD COLUMN IF NOT EXISTS message VARCHAR;
+ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS linked_by VARCHAR;

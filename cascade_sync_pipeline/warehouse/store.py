@@ -46,6 +46,21 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | Mapping 
     return rows[0][0] if rows else None
 
 
+def _text_cascade_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Files made before Cascade ids became text (0.2.0) get text ids, rows kept."""
+    types = dict(con.execute("SELECT table_name, data_type FROM duckdb_columns() WHERE schema_name = 'sync' "
+                             "AND table_name IN ('id_map', 'diff') AND column_name = 'cascade_id'").fetchall())
+    if types.get("diff") == "BIGINT":
+        con.execute("ALTER TABLE sync.diff ALTER cascade_id TYPE VARCHAR")
+    if types.get("id_map") == "BIGINT":  # a UNIQUE column cannot change type in place
+        with Warehouse.transaction(con):
+            con.execute("ALTER TABLE sync.id_map RENAME TO id_map_bigint")
+            con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
+            con.execute("INSERT INTO sync.id_map BY NAME SELECT * REPLACE (CAST(cascade_id AS VARCHAR) AS cascade_id) "
+                        "FROM sync.id_map_bigint")
+            con.execute("DROP TABLE sync.id_map_bigint")
+
+
 class Warehouse:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -67,6 +82,7 @@ class Warehouse:
                 con.execute("SET TimeZone = 'UTC'")
                 con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT])
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
+                _text_cascade_ids(con)
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "macros.sql"))
                 yield con
             finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.http import SourceApiError, redact
 
 _ENTITY = re.compile(r"/(folders|spaces|tasks|contacts|customfields|webhooks)/([^/?]+)")
 _NOUN = {"folders": "folder", "spaces": "space", "tasks": "task", "contacts": "contact",
@@ -23,13 +23,6 @@ class WrikeApiError(SourceApiError):
 
 class WrikeAuthError(WrikeApiError):
     """The credentials cannot be used (rejected, expired for good, or the token store is unusable)."""
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "***")
-    return text
 
 
 def entity_of(path: str) -> str | None:

@@ -5,41 +5,15 @@ Plain SQL over the sync tables; the Dagster asset checks in ``assets.py`` only r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import duckdb
 
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
-
-SHOWN = 15
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    problems: list[str] = field(default_factory=list)
-    fix: str = ""
-    blocking: bool = True
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-    def message(self, workspace: str) -> str:
-        if self.passed:
-            return f"workspace '{workspace}': {self.name} passed"
-        shown = "; ".join(self.problems[:SHOWN])
-        more = f" (and {len(self.problems) - SHOWN} more)" if len(self.problems) > SHOWN else ""
-        return f"workspace '{workspace}': {len(self.problems)} problem(s): {shown}{more}. Fix: {self.fix}"
-
-
-def _lines(con: duckdb.DuckDBPyConnection, sql: str, workspace: str, **params: str) -> list[str]:
-    return [row[0] for row in con.execute(sql, {"ws": workspace, **params}).fetchall()]
+from cascade_sync_pipeline.sync.checks import Outcome, lines
 
 
 def status_rules_complete(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> Outcome:
     """Every synced item's source status has a status rule or a fallback for its category."""
-    problems = _lines(con, """
+    problems = lines(con, """
         SELECT 'status ''' || COALESCE(source_status, '(none)') || ''' (category '
                || COALESCE(status_category, 'unknown') || ') of ' || count(*) || ' item(s): '
                || array_to_string(list(item_id || ' ''' || left(name, 40) || '''' ORDER BY item_id)[:3], ', ')
@@ -53,7 +27,7 @@ def status_rules_complete(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace |
 
 def unique_cascade_claims(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> Outcome:
     """No Cascade item is claimed by two source items (through the Cascade ID field or the ID map)."""
-    problems = _lines(con, """
+    problems = lines(con, """
         WITH claims AS (
             SELECT item_id, trim(claimed_cascade_id) AS claim, 'its ' || $field || ' field' AS via
             FROM sync.desired_state
@@ -72,7 +46,7 @@ def unique_cascade_claims(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace |
 
 def owners_found(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> Outcome:
     """Every assignee of a synced item is a Cascade user (matched by email)."""
-    problems = _lines(con, """
+    problems = lines(con, """
         SELECT person || ' (assigned to ' || count(*) || ' item(s), e.g. '
                || array_to_string(list(item_id ORDER BY item_id)[:3], ', ') || ')'
         FROM (SELECT item_id, unnest(unmatched_assignees) AS person FROM sync.desired_state WHERE workspace = $ws)
@@ -86,7 +60,7 @@ def owners_found(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWor
 
 def cascade_items_present(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> Outcome:
     """Every Cascade item in the ID map still exists in Cascade."""
-    problems = _lines(con, """
+    problems = lines(con, """
         SELECT m.cascade_type || ' ' || m.cascade_id || ' (source item ' || m.item_id || ')'
         FROM sync.id_map AS m
         WHERE m.workspace = $ws

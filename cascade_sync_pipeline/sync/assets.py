@@ -1,0 +1,121 @@
+"""The Cascade chain of one source, in the source's workspace partitions: desired state, diff (with
+checks), publish and write-back, on the engine of the configured Cascade API. Thin Dagster code
+over the plain modules of ``sync/``; what both engines share lives here."""
+
+# No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
+import contextlib
+from datetime import datetime, timezone
+from typing import Sequence
+
+import dagster as dg
+import pandas as pd
+
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.sync import runs, writeback
+from cascade_sync_pipeline.sync.checks import Outcome
+
+OWNERS = ["team:data"]
+STAGES = ("desired_state", "diff", "publish", "write_back")
+ID_FIELDS = {"clickup": writeback.ClickUpIdField, "wrike": writeback.WrikeIdField}
+
+
+def cascade_keys(source: str) -> dict[str, dg.AssetKey]:
+    return {stage: dg.AssetKey([source, f"cascade_{stage}"]) for stage in STAGES}
+
+
+class PublishConfig(dg.Config):
+    """`dry_run` stops at the diff for this run, as a workspace's `dry_run: true` does for every run."""
+
+    dry_run: bool = False
+
+
+def md(df: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(df.to_markdown(index=False) if len(df) else "_nothing_")
+
+
+def started_at(context) -> datetime | None:
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    if record is None or record.start_time is None:
+        return None
+    return datetime.fromtimestamp(record.start_time, timezone.utc).replace(tzinfo=None)
+
+
+@contextlib.contextmanager
+def failing_run(con, workspace: str, run_id: str, **values):
+    """Any error marks the workspace's sync.runs row failed before it propagates."""
+    try:
+        yield
+    except BaseException as err:
+        runs.update(con, workspace, run_id, status="failed", finished_at=runs.now(), message=str(err)[:4000],
+                    **values)
+        raise
+
+
+def source_requests(context, source: str) -> int:
+    """HTTP calls this run made to the source, as its extract steps reported them."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    per_step: dict[str, int] = {}
+    for record in records:
+        entry = record.event_log_entry
+        materialization = entry.asset_materialization
+        requests = materialization.metadata.get("requests") if materialization else None
+        if requests is not None and materialization.asset_key.path[0] == source:
+            per_step[entry.step_key] = max(per_step.get(entry.step_key, 0), int(requests.value))
+    return sum(per_step.values())
+
+
+def check_result(outcome: Outcome, workspace: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=outcome.name, passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN,
+        description=outcome.message(workspace),
+        metadata={"workspace": workspace, "problems": len(outcome.problems),
+                  "items": dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems[:50]) or "_none_")})
+
+
+def build_write_back_asset(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
+                           field_definitions: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+    workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
+    keys = cascade_keys(source)
+    common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
+
+    @dg.asset(key=keys["write_back"], deps=[keys["publish"], *field_definitions], kinds={source, "cascade"},
+              required_resource_keys={"warehouse", source}, **common)
+    def cascade_write_back(context: dg.AssetExecutionContext):
+        """Each new Cascade ID written into the source item's cross-system-ID custom field (the
+        workspace's `cascade_id_field`, "Cascade ID" by default), once: never when the source holds
+        it already or it was written before."""
+        ws = workspaces[context.partition_key]
+        run_id = context.run.run_id
+        with context.resources.warehouse.get().connect() as con:
+            runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
+            run = runs.get(con, ws.key, run_id)
+            if run["dry_run"]:
+                return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
+            with getattr(context.resources, source).client(ws) as client, failing_run(con, ws.key, run_id):
+                try:
+                    result = writeback.write_back(con, ws, ID_FIELDS[source](client, ws))
+                finally:
+                    requests = source_requests(context, source) + client.stats.requests
+                    runs.update(con, ws.key, run_id, source_requests=requests)
+            runs.update(con, ws.key, run_id, status="succeeded", finished_at=runs.now())
+        return dg.MaterializeResult(metadata={
+            "workspace": ws.key, "written": result.written, "already_held": result.already_held,
+            "source_write_requests": client.stats.requests})
+
+    return cascade_write_back
+
+
+def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
+                         upstream: Sequence[dg.AssetKey], field_definitions: Sequence[dg.AssetKey] = ()) -> list:
+    """The Cascade chain of ``source``; ``upstream`` are the source's staging assets and
+    ``field_definitions`` its raw custom field definitions (the write-back looks its field up there)."""
+    if config.cascade is None:
+        return []
+    if config.cascade.api == "integrations":
+        from cascade_sync_pipeline.sync.linking.assets import build_link_assets as build
+    else:
+        from cascade_sync_pipeline.sync.goals.assets import build_goal_assets as build
+    return [*build(config, source, partitions_def, upstream),
+            build_write_back_asset(config, source, partitions_def, field_definitions)]

@@ -1,0 +1,105 @@
+"""Desired values, diff and publish of one source on the Integrations API, in the source's
+workspace partitions. Thin Dagster code over links.py, values.py, push.py and checks.py."""
+
+# No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
+from typing import Sequence
+
+import dagster as dg
+
+from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.sync import runs
+from cascade_sync_pipeline.sync.assets import (
+    OWNERS, PublishConfig, cascade_keys, check_result, failing_run, md, started_at,
+)
+from cascade_sync_pipeline.sync.linking import checks, push, values
+
+
+def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
+                      upstream: Sequence[dg.AssetKey]) -> list:
+    workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
+    connection = config.cascade
+    keys = cascade_keys(source)
+    common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
+
+    @dg.asset(key=keys["desired_state"], deps=list(upstream), kinds={"cascade", "duckdb", "sql"},
+              required_resource_keys={"warehouse", "cascade"}, **common)
+    def cascade_desired_state(context: dg.AssetExecutionContext):
+        """The value each linked Cascade action and measure should hold (sync.desired_values) and the
+        measures' daily history (sync.desired_history): links from the items' Cascade ID field and
+        from mapping.links (pinned in sync.links), values from staging and the progress rules."""
+        ws = workspaces[context.partition_key]
+        run_id = context.run.run_id
+        with context.resources.cascade.client(ws.key) as client, \
+                context.resources.warehouse.get().connect() as con:
+            runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
+            with failing_run(con, ws.key, run_id):
+                built = values.build(con, client, connection.workspace_id, ws)
+            summary = values.summary(con, ws.key)
+        return dg.MaterializeResult(metadata={
+            "workspace": ws.key, "plan": f"{built.plan.name} ({built.plan.id})", "dagster/row_count": built.values,
+            "table": "sync.desired_values", "links": md(summary), "link_problems": built.problems,
+            "held_back": built.blocked, "cascade_requests": client.stats.requests})
+
+    check_specs = [dg.AssetCheckSpec(fn.__name__, asset=keys["diff"], blocking=True,
+                                     description=(fn.__doc__ or "").strip() or None) for fn in checks.CHECKS]
+
+    @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
+              check_specs=check_specs, required_resource_keys={"warehouse"}, **common)
+    def cascade_diff(context: dg.AssetExecutionContext):
+        """The values to push (sync.diff): each action's progress and measure's value that differs from
+        what this sync last pushed (before → after, and why), plus the measures' new history days.
+        The preview is the dry run. A run that would zero many values at once is stopped."""
+        ws = workspaces[context.partition_key]
+        run_id = context.run.run_id
+        with context.resources.warehouse.get().connect() as con:
+            runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
+            with failing_run(con, ws.key, run_id):
+                counts = push.build_diff(con, ws, run_id, connection.reassert_hours)
+            outcomes = checks.run_all(con, ws)
+            blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
+            items_read = con.execute("SELECT count(*) FROM staging.work_items WHERE workspace = ?",
+                                     [ws.key]).fetchall()[0][0]
+            runs.update(con, ws.key, run_id, items_read=items_read, unchanged=push.unchanged_count(con, ws.key),
+                        **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)}
+                           if blocked else {}))
+            preview = push.preview(con, ws.key)
+        for message in blocked:
+            context.log.error(message)
+        return dg.MaterializeResult(
+            metadata={"workspace": ws.key, "dagster/row_count": sum(counts.values()), "table": "sync.diff",
+                      **{f"to_{op}": n for op, n in counts.items()}, "preview": md(preview)},
+            check_results=[check_result(o, ws.key) for o in outcomes])
+
+    @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
+              required_resource_keys={"warehouse", "cascade"}, **common)
+    def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
+        """This workspace's changed values sent to Cascade, each recorded in sync.pushed_values as soon
+        as Cascade took it (a killed run resumes where it stopped); the run's figures go to sync.runs."""
+        ws = workspaces[context.partition_key]
+        dry_run = ws.dry_run or config.dry_run
+        run_id = context.run.run_id
+        with context.resources.warehouse.get().connect() as con:
+            runs.start(con, ws.key, run_id, started_at(context), dry_run)
+            planned = push.op_counts(con, ws.key, pending_only=True)
+            if dry_run:
+                runs.update(con, ws.key, run_id, status="dry_run", dry_run=True, finished_at=runs.now(), created=0,
+                            updated=planned["set_action"] + planned["set_measure"], archived=0, cascade_writes=0)
+                context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
+                return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
+                                                      **{f"planned_{op}": n for op, n in planned.items()}})
+            with context.resources.cascade.client(ws.key) as client:
+                with failing_run(con, ws.key, run_id):
+                    try:
+                        result = push.publish(con, client, connection.workspace_id, ws, run_id)
+                    finally:
+                        runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+            runs.update(con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures,
+                        archived=0)
+        context.log.info(f"workspace '{ws.key}': {result.actions} action and {result.measures} measure values, "
+                         f"{result.history_days} history days, {result.writes} Cascade writes")
+        return dg.MaterializeResult(metadata={
+            "workspace": ws.key, "dry_run": False, "actions_set": result.actions, "measures_set": result.measures,
+            "history_days": result.history_days, "cascade_writes": result.writes,
+            "cascade_requests": client.stats.requests})
+
+    return [cascade_desired_state, cascade_diff, cascade_publish]

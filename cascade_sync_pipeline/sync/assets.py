@@ -16,7 +16,6 @@ from cascade_sync_pipeline.sync.checks import Outcome
 
 OWNERS = ["team:data"]
 STAGES = ("desired_state", "diff", "publish", "write_back")
-ID_FIELDS = {"clickup": writeback.ClickUpIdField, "wrike": writeback.WrikeIdField}
 
 
 def cascade_keys(source: str) -> dict[str, dg.AssetKey]:
@@ -95,7 +94,7 @@ def build_write_back_asset(config: SyncConfig, source: str, partitions_def: dg.P
                 return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
             with getattr(context.resources, source).client(ws) as client, failing_run(con, ws.key, run_id):
                 try:
-                    result = writeback.write_back(con, ws, ID_FIELDS[source](client, ws))
+                    result = writeback.write_back(con, ws, writeback.ID_FIELDS[source](client, ws))
                 finally:
                     requests = source_requests(context, source) + client.stats.requests
                     runs.update(con, ws.key, run_id, source_requests=requests)

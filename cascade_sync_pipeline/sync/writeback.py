@@ -108,6 +108,9 @@ class WrikeIdField:
         self.client.set_custom_field(item.item_id, field_id, item.cascade_id)
 
 
+ID_FIELDS = {"clickup": ClickUpIdField, "wrike": WrikeIdField}
+
+
 def pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[Pending]:
     """Mapped source items whose Cascade ID is neither in the source nor written before."""
     rows = con.execute(

@@ -20,6 +20,8 @@ CONFIG_LINKED = {
     "action": ["Launch Plan delivered", "Ship the mobile app", "EMEA Expansion"],
     "measure": ["Roadmap tasks done", "Launch story points delivered", "EMEA tasks done"],
 }
+# Not linked anywhere: `cascade-sync links suggest` offers the containers of the same name.
+UNLINKED = {"action": ["Website Relaunch", "Data Platform Migration"], "measure": ["Pricing Refresh"]}
 TYPOS_EVERY = 50        # every 50th stored id names nothing
 OTHER_PLAN_EVERY = 37   # every 37th belongs to last year's plan
 MEASURE_EVERY = 10
@@ -30,12 +32,13 @@ def seed_plans(emulator: IntegrationsEmulator, claims: Iterable[tuple[str, str]]
     emulator.add_workspace("Acme", id=WORKSPACE_ID)
     emulator.add_plan(WORKSPACE_ID, "FY2027 Strategy", id=PLAN_ID)
     emulator.add_plan(WORKSPACE_ID, "FY2026 Strategy", id=OLD_PLAN_ID)
-    for kind, names in CONFIG_LINKED.items():
-        add = emulator.add_action if kind == "action" else emulator.add_measure
-        for name in names:
-            add(PLAN_ID, name)
-    counts = {"actions": len(CONFIG_LINKED["action"]), "measures": len(CONFIG_LINKED["measure"]), "typos": 0,
-              "other_plan": 0}
+    for table in (CONFIG_LINKED, UNLINKED):
+        for kind, names in table.items():
+            add = emulator.add_action if kind == "action" else emulator.add_measure
+            for name in names:
+                add(PLAN_ID, name)
+    counts = {"actions": len(CONFIG_LINKED["action"]) + len(UNLINKED["action"]),
+              "measures": len(CONFIG_LINKED["measure"]) + len(UNLINKED["measure"]), "typos": 0, "other_plan": 0}
     for n, (cascade_id, title) in enumerate(sorted(set(claims)), start=1):
         if n % TYPOS_EVERY == 0:
             counts["typos"] += 1

@@ -42,8 +42,9 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
     for key in keys:
         ws = config.workspace(key)
         job = defs.resolve_job_def(sync_job_name(ws.source))
-        run_config = {"ops": {f"{ws.source}_raw_extract": {"config": {"mode": mode}},
-                              f"{ws.source}__cascade_publish": {"config": {"dry_run": dry_run}}}}
+        run_config = {"ops": {f"{ws.source}_raw_extract": {"config": {"mode": mode}}}}
+        if config.cascade is not None:
+            run_config["ops"][f"{ws.source}__cascade_publish"] = {"config": {"dry_run": dry_run}}
         started = time.monotonic()
         result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config,
                                         raise_on_error=False)
@@ -75,6 +76,8 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
             if cascade_only:
                 print(f"✓ {key} ({ws.source}): {cascade}")
                 continue
+            if linking:
+                cascade += "\n    " + _links_line(con, key)
             counts = dict(con.execute(
                 "SELECT item_type, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
                 [key]).fetchall())
@@ -90,6 +93,19 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
                   f"{others['containers']} containers, {others['users']} users")
             print(f"    {cascade}")
     print(f"Warehouse: {config.duckdb_path} (schemas raw, staging, sync)")
+
+
+def _links_line(con, key: str) -> str:
+    """How the workspace's links were made, and the first problem found with them."""
+    by = dict(con.execute("SELECT linked_by, count(DISTINCT cascade_id) FROM sync.desired_values WHERE workspace = ? "
+                          "GROUP BY 1", [key]).fetchall())
+    problems = con.execute("SELECT count(*), min(message) FROM sync.link_problems WHERE workspace = ?",
+                           [key]).fetchall()[0]
+    line = (f"links: {by.get('field', 0)} by the Cascade ID field, "
+            f"{by.get('config_item', 0) + by.get('config_container', 0)} from the config")
+    if problems[0]:
+        line += f"; {problems[0]} skipped (sync.link_problems), e.g. {problems[1]}"
+    return line
 
 
 def _demo(args: argparse.Namespace) -> int:

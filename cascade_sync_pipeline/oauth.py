@@ -176,6 +176,8 @@ class TokenStore:
 
     def _damaged(self) -> SourceApiError:
         message = f"token store {self.path} is damaged (bad checksum or not JSON); re-run the OAuth bootstrap"
+        if self.workspace:
+            message = f"workspace '{self.workspace}': {message}"
         if self.provider is None:
             return OAuthError(message, code="token_store_damaged", workspace=self.workspace)
         workspace = self.workspace or _default_workspace(self.provider)

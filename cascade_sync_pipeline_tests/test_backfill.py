@@ -4,6 +4,7 @@ side into one DuckDB file without lock failures, and one workspace's failure sto
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def sandbox_config(sandbox) -> dict:
     for name, port in ports.items():
         real = str(sandbox.servers[name].port)
         for section in [data["cascade"], *data["workspaces"]]:
-            section["base_url"] = section["base_url"].replace(f":{port}/", f":{real}/")
+            section["base_url"] = re.sub(rf":{port}(?=/|$)", f":{real}", section["base_url"])
     return data
 
 

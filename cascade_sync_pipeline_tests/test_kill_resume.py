@@ -85,7 +85,7 @@ def test_a_run_killed_in_publish_and_in_write_back_resumes_to_the_clean_result(t
         rows = world.rows("SELECT * FROM sync.id_map")
         assert {r["item_id"]: r["cascade_type"] for r in rows} == want_map, context
         synced = {kind: world.synced(kind) for kind in KINDS}
-        assert all(synced[r["cascade_type"]][r["item_id"]]["id"] == r["cascade_id"] for r in rows), context
+        assert all(str(synced[r["cascade_type"]][r["item_id"]]["id"]) == r["cascade_id"] for r in rows), context
 
         actions = synced["action"]
         assert {t: world.cascade_id_value(t) for t in actions} == {t: str(a["id"]) for t, a in actions.items()}

@@ -57,8 +57,8 @@ def test_first_sync_creates_the_ground_truth_and_a_rerun_writes_nothing(world):
 
     id_map = {r["item_id"]: r for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ?", [KEY])}
     assert {k: (r["cascade_type"], r["cascade_id"]) for k, r in id_map.items()} == \
-        {**{k: ("action", a["id"]) for k, a in actions.items()},
-         **{k: ("checklist_item", c["id"]) for k, c in checklist.items()}}
+        {**{k: ("action", str(a["id"])) for k, a in actions.items()},
+         **{k: ("checklist_item", str(c["id"])) for k, c in checklist.items()}}
     # Write-back: every synced task holds its Cascade ID in ClickUp, written once.
     assert {t: world.cascade_id_value(t) for t in tasks} == {t: str(actions[t]["id"]) for t in tasks}
     assert first.field_writes == len(tasks) and first.writes == len(actions) + len(checklist)

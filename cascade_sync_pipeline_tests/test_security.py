@@ -213,7 +213,7 @@ ENV_FIELDS = {
                                                       "token_env": v}]},
     "webhook_secret_env": lambda v: {"workspaces": [{"key": "acme", "source": "clickup", "team_id": "1",
                                                      "token_env": "CLICKUP_TOKEN", "webhook_secret_env": v}]},
-    "cascade token_env": lambda v: {"cascade": {"token_env": v}},
+    "cascade token_env": lambda v: {"cascade": {"api": "contract", "base_url": "https://acme.example", "token_env": v}},
     "Wrike oauth client_secret_env": lambda v: {"workspaces": [{"key": "acme", "source": "wrike", "oauth": {
         "client_id_env": "WRIKE_CLIENT_ID", "client_secret_env": v, "token_store": "data/acme.tokens.json"}}]},
 }

@@ -54,7 +54,7 @@ def sync(config, cascade: CascadeEmulator) -> tuple[dg.ExecuteInProcessResult, i
     writes = cascade.writes
     result = dg.materialize(assets, partition_key=KEY, raise_on_error=False, resources={
         "warehouse": WarehouseResource(path=config.duckdb_path), "wrike": WrikeResource(),
-        "cascade": CascadeResource(base_url=config.cascade.base_url, token_env=config.cascade.token_env)})
+        "cascade": CascadeResource.from_connection(config.cascade)})
     return result, cascade.writes - writes
 
 

@@ -56,7 +56,7 @@ def _pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[_Group]:
         "SELECT cascade_type, item_id, max(cascade_id), list(DISTINCT op), map_from_entries(list((field, before))) "
         "FROM sync.diff WHERE workspace = ? AND applied_at IS NULL GROUP BY cascade_type, item_id "
         "ORDER BY cascade_type, item_id", [workspace]).fetchall()
-    return [_Group(t, i, c, set(ops), dict(changes)) for t, i, c, ops, changes in rows]
+    return [_Group(t, i, None if c is None else int(c), set(ops), dict(changes)) for t, i, c, ops, changes in rows]
 
 
 def _desired(con: duckdb.DuckDBPyConnection, workspace: str) -> dict[str, dict]:
@@ -88,7 +88,7 @@ class Publisher:
     def _parent_id(self, row: dict) -> int | None:
         if row["parent_item_id"] is None:
             return row["parent_cascade_id"]
-        found = self.con.execute("SELECT cascade_id FROM sync.id_map WHERE workspace = ? AND item_id = ?",
+        found = self.con.execute("SELECT CAST(cascade_id AS BIGINT) FROM sync.id_map WHERE workspace = ? AND item_id = ?",
                                  [self.ws.key, row["parent_item_id"]]).fetchall()
         return found[0][0] if found else None
 

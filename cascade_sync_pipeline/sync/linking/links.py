@@ -168,6 +168,10 @@ def _config_link(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspac
                     f"link {rule.label}: item {source_id}'s '{ws.cascade_id_field}' field holds "
                     f"'{claimed[source_id]}', which wins over the config; remove one of the two")
         return
+    if kind == "item" and claimed.get(source_id) == cascade_id:
+        # The field holds the config's own id (the write-back put it there after the first run): one link,
+        # and the config says how its value is computed.
+        out.links = [link for link in out.links if not (link[9] == "field" and link[2] == source_id)]
     out.links.append([rule.label, kind, source_id, cascade_type, cascade_id, plan.items[cascade_id][1],
                       rule.measure_value, rule.field, rule.weight_field, f"config_{kind}"])
 

@@ -23,6 +23,10 @@ SQL_PACKAGE = "cascade_sync_pipeline.sync.linking.sql"
 HISTORY_DAYS_PER_CALL = 366
 
 
+class BlockedDiffError(RuntimeError):
+    """The diff waiting to be published was stopped by a blocking check; it must not be sent."""
+
+
 @dataclass
 class PushResult:
     actions: int = 0
@@ -74,7 +78,18 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
 
 def publish(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspace_id: str,
             ws: ClickUpWorkspace | WrikeWorkspace, run_id: str) -> PushResult:
-    """Send every pending value of the workspace's diff, recording each as soon as Cascade took it."""
+    """Send every pending value of the workspace's diff, recording each as soon as Cascade took it.
+
+    A diff whose run was blocked by a check (e.g. mass zeroing) is refused: publishing it alone later
+    (re-materializing this asset) would push exactly what the check stopped."""
+    blocked = con.execute("SELECT run_id, message FROM sync.runs WHERE workspace = $ws AND status = 'blocked' "
+                          "AND run_id IN (SELECT run_id FROM sync.diff WHERE workspace = $ws)",
+                          {"ws": ws.key}).fetchall()
+    if blocked:
+        raise BlockedDiffError(
+            f"workspace '{ws.key}': the diff waiting to be published was stopped by its checks in run "
+            f"{blocked[0][0]} ({(blocked[0][1] or '')[:600]}); nothing was written to Cascade. Fix the cause, then "
+            "run the whole sync again: it rebuilds the diff and checks it again")
     result = PushResult()
     writes_before = client.writes
     pending = con.execute(
@@ -121,9 +136,11 @@ def _push_history(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, wo
         chunk = days[start:start + HISTORY_DAYS_PER_CALL]
         client.set_measure_history(workspace_id, plan_id, cascade_id, chunk)
         at = now()
+        # One statement per chunk: executemany costs DuckDB milliseconds per row (a year of days: ~1 s).
+        pushed = pd.DataFrame([[workspace, cascade_id, day, value, at] for day, value in chunk],
+                              columns=["workspace", "cascade_id", "day", "value", "pushed_at"])
         with Warehouse.transaction(con):
-            con.executemany("INSERT OR REPLACE INTO sync.pushed_history VALUES (?, ?, ?, ?, ?)",
-                            [[workspace, cascade_id, day, value, at] for day, value in chunk])
+            con.execute("INSERT OR REPLACE INTO sync.pushed_history SELECT * FROM pushed")
     with Warehouse.transaction(con):
         con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' AND cascade_id = ?",
                     [now(), workspace, cascade_id])

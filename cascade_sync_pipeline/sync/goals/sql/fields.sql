@@ -20,7 +20,7 @@ SELECT * FROM (VALUES
 -- Identity: the ID map first; else an item Cascade already holds under this item's external_ref
 -- (created by a run that died before it could record the ID).
 CREATE OR REPLACE TEMP TABLE identity AS
-SELECT d.item_id, d.cascade_type, COALESCE(m.cascade_id, c.cascade_id) AS cascade_id,
+SELECT d.item_id, d.cascade_type, COALESCE(TRY_CAST(m.cascade_id AS BIGINT), c.cascade_id) AS cascade_id,
        m.cascade_id IS NOT NULL AS in_map
 FROM sync.desired_state AS d
 LEFT JOIN sync.id_map AS m

@@ -34,6 +34,7 @@ class Plan:
     id: str
     name: str
     items: dict[str, tuple[str, str]]  # cascade id -> (action | measure, name)
+    others: list[tuple[str, str]] = field(default_factory=list)  # the workspace's other plans: (id, name)
 
     def find(self, kind: str, value: str) -> list[str]:
         """Ids of ``kind`` matching ``value`` as an id, else as an exact name."""
@@ -64,7 +65,8 @@ def load_plan(client: IntegrationsClient, workspace_id: str, ws: ClickUpWorkspac
     plan = found[0]
     items = {a["id"]: ("action", a.get("name") or "") for a in client.actions(workspace_id, plan["id"])}
     items |= {m["id"]: ("measure", m.get("name") or "") for m in client.measures(workspace_id, plan["id"])}
-    return Plan(workspace_id, plan["id"], plan.get("name") or plan["id"], items)
+    others = [(p["id"], p.get("name") or p["id"]) for p in plans if p["id"] != plan["id"]]
+    return Plan(workspace_id, plan["id"], plan.get("name") or plan["id"], items, others)
 
 
 def resolve(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, plan: Plan,
@@ -105,12 +107,9 @@ def _field_claims(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, pl
 def _other_plans(client: IntegrationsClient, plan: Plan) -> dict[str, tuple[str, str]]:
     """Actions and measures of the workspace's other plans, to say where a foreign id belongs."""
     found: dict[str, tuple[str, str]] = {}
-    for other in client.plans(plan.workspace_id):
-        if other["id"] == plan.id:
-            continue
-        name = other.get("name") or other["id"]
-        found |= {a["id"]: ("an action", name) for a in client.actions(plan.workspace_id, other["id"])}
-        found |= {m["id"]: ("a measure", name) for m in client.measures(plan.workspace_id, other["id"])}
+    for other_id, name in plan.others:
+        found |= {a["id"]: ("an action", name) for a in client.actions(plan.workspace_id, other_id)}
+        found |= {m["id"]: ("a measure", name) for m in client.measures(plan.workspace_id, other_id)}
     return found
 
 

@@ -10,7 +10,7 @@ WITH done AS (
     GROUP BY ALL
 ),
 days AS (
-    SELECT cascade_id, CAST(unnest(generate_series(min(day), CAST($today AS DATE), INTERVAL 1 DAY)) AS DATE)
+    SELECT cascade_id, CAST(unnest(generate_series(min(day), CAST($today AS DATE) - 1, INTERVAL 1 DAY)) AS DATE)
            AS day
     FROM done GROUP BY cascade_id
 )

@@ -2,19 +2,12 @@
 -- below the container, not archived, not cancelled), with what values.sql and history.sql need.
 -- Needs the temp table links_now. Params: $workspace.
 CREATE OR REPLACE TEMP TABLE link_scope AS
-WITH RECURSIVE
+WITH
 items AS (
     SELECT * FROM staging.work_items WHERE workspace = $workspace
 ),
-containers AS (
-    SELECT container_id, parent_id FROM staging.containers WHERE workspace = $workspace
-),
-chain(item_id, container_id, depth) AS (
-    SELECT item_id, container_id, 0 FROM items WHERE container_id IS NOT NULL
-    UNION ALL
-    SELECT chain.item_id, c.parent_id, chain.depth + 1
-    FROM chain JOIN containers AS c ON c.container_id = chain.container_id
-    WHERE c.parent_id IS NOT NULL AND chain.depth < 32
+chain AS (
+    SELECT * FROM container_chain($workspace)
 ),
 numbers AS (
     SELECT item_id, field_name, TRY_CAST(trim(replace(value, '%', '')) AS DOUBLE) AS number

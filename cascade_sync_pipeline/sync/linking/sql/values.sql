@@ -1,47 +1,14 @@
 -- sync.desired_values for one workspace: the value each linked Cascade action or measure should hold.
--- Temp tables links_now (from links.py) and link_scope (scope.sql): link, source_kind, source_id, cascade_type, cascade_id,
--- cascade_name, measure_value, field, weight_field, linked_by.
+-- Temp tables links_now (from links.py: link, source_kind, source_id, cascade_type, cascade_id,
+-- cascade_name, measure_value, field, weight_field, linked_by) and link_scope (scope.sql).
 -- Params: $workspace, $source, $plan_id, $progress_rule, $progress_field.
 WITH
-items AS (
-    SELECT * FROM staging.work_items WHERE workspace = $workspace
-),
-subtask_share AS (
-    SELECT parent_id AS item_id, count(*) AS total, count(*) FILTER (WHERE status_category = 'done') AS done
-    FROM items WHERE item_type = 'subtask' AND NOT is_archived AND parent_id IS NOT NULL
-    GROUP BY parent_id
-),
-checklist_share AS (
-    SELECT item_id, count(*) AS total, count(*) FILTER (WHERE is_resolved) AS done
-    FROM staging.checklist_items WHERE workspace = $workspace
-    GROUP BY item_id
-),
 numbers AS (
     SELECT item_id, field_name, TRY_CAST(trim(replace(value, '%', '')) AS DOUBLE) AS number
     FROM staging.custom_field_values WHERE workspace = $workspace
 ),
--- An item's own progress: done is 100; otherwise the workspace's progress rule, then its status.
 progress AS (
-    SELECT i.item_id,
-        CASE
-            WHEN i.status_category = 'done' THEN 100.0
-            WHEN $progress_rule = 'subtasks' AND s.total > 0 THEN round(100.0 * s.done / s.total, 2)
-            WHEN $progress_rule = 'checklist' AND c.total > 0 THEN round(100.0 * c.done / c.total, 2)
-            WHEN $progress_rule = 'custom_field' AND n.number IS NOT NULL THEN least(greatest(n.number, 0), 100)
-            WHEN i.status_category = 'in_progress' THEN 50.0
-            ELSE 0.0
-        END AS value,
-        CASE
-            WHEN i.status_category = 'done' THEN 'done'
-            WHEN $progress_rule = 'subtasks' AND s.total > 0 THEN s.done || ' of ' || s.total || ' subtasks done'
-            WHEN $progress_rule = 'checklist' AND c.total > 0 THEN c.done || ' of ' || c.total || ' checklist items done'
-            WHEN $progress_rule = 'custom_field' AND n.number IS NOT NULL THEN $progress_field || ' ' || n.number
-            ELSE 'status ' || COALESCE(i.status, '?') || ' (' || COALESCE(i.status_category, '?') || ')'
-        END AS basis
-    FROM items AS i
-    LEFT JOIN subtask_share AS s ON s.item_id = i.item_id
-    LEFT JOIN checklist_share AS c ON c.item_id = i.item_id
-    LEFT JOIN numbers AS n ON n.item_id = i.item_id AND n.field_name = $progress_field
+    SELECT item_id, progress AS value, basis FROM item_progress($workspace, $progress_rule, $progress_field)
 ),
 container_values AS (
     SELECT l.link, l.cascade_type, l.cascade_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ import pytest
 from cascade_sync_pipeline.sandbox.integrations import SANDBOX_CLIENT_SECRET
 from cascade_sync_pipeline.sandbox.server import Fault
 from cascade_sync_pipeline.sync.linking import values as linking_values
+from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.linking_world import (
     CASCADE_TOKEN_ENV, CU, OLD_PLAN, PLAN, PUT_PATH, WR, Expected, World, approx_equal, utc_today,
 )
@@ -438,3 +440,27 @@ def test_a_missing_cascade_token_names_the_env_var(world, monkeypatch):
     assert not run.success
     assert CASCADE_TOKEN_ENV in run.failure(), run.failure()
     assert world.cascade.writes == 0 and run.requests == []
+
+
+def test_cascade_is_called_with_no_warehouse_lock_held(world):
+    """While Cascade is slow to answer a PUT, another run opens the warehouse at once: the publish
+    holds the lock only to record results (before, it held it for the whole publish)."""
+    config = world.config()
+    assert world.sync(config, until="diff").success
+    slow = world.cascade.faults.add(Fault(kind="delay", method="PUT", path=r"^/v2/", seconds=1.5, times=1))
+    waited: list[float] = []
+
+    def another_run() -> None:
+        deadline = time.monotonic() + 60
+        while slow.times and time.monotonic() < deadline:  # until the slow PUT is being answered
+            time.sleep(0.01)
+        started = time.monotonic()
+        with Warehouse(world.duckdb).connect():
+            waited.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=another_run)
+    thread.start()
+    published = world.sync(config, only="publish")
+    thread.join()
+    assert published.success, published.failure()
+    assert waited and waited[0] < 0.5, waited

@@ -13,6 +13,7 @@ import pandas as pd
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs, writeback
 from cascade_sync_pipeline.sync.checks import Outcome
+from cascade_sync_pipeline.warehouse.store import Warehouse
 
 OWNERS = ["team:data"]
 STAGES = ("desired_state", "diff", "publish", "write_back")
@@ -41,12 +42,17 @@ def started_at(context) -> datetime | None:
 
 @contextlib.contextmanager
 def failing_run(con, workspace: str, run_id: str, **values):
-    """Any error marks the workspace's sync.runs row failed before it propagates."""
+    """Any error marks the workspace's sync.runs row failed before it propagates. ``con`` is an open
+    connection, or the Warehouse to open one from (for steps that hold no lock while calling APIs)."""
     try:
         yield
     except BaseException as err:
-        runs.update(con, workspace, run_id, status="failed", finished_at=runs.now(), message=str(err)[:4000],
-                    **values)
+        fields = dict(status="failed", finished_at=runs.now(), message=str(err)[:4000], **values)
+        if isinstance(con, Warehouse):
+            with con.connect() as opened:
+                runs.update(opened, workspace, run_id, **fields)
+        else:
+            runs.update(con, workspace, run_id, **fields)
         raise
 
 

@@ -11,7 +11,7 @@ from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
     OWNERS, PublishConfig, cascade_keys, check_result, failing_run, md, started_at,
 )
-from cascade_sync_pipeline.sync.linking import checks, push, values
+from cascade_sync_pipeline.sync.linking import checks, links, push, values
 
 
 def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
@@ -29,12 +29,18 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
         from mapping.links (pinned in sync.links), values from staging and the progress rules."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.cascade.client(ws.key) as client, \
-                context.resources.warehouse.get().connect() as con:
+        warehouse = context.resources.warehouse.get()
+        with warehouse.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
-            with failing_run(con, ws.key, run_id):
-                built = values.build(con, client, connection.workspace_id, ws)
-            summary = values.summary(con, ws.key)
+        with failing_run(warehouse, ws.key, run_id), context.resources.cascade.client(ws.key) as client:
+            plan = links.load_plan(client, connection.workspace_id, ws)  # Cascade first, no lock held
+            with warehouse.connect() as con:
+                foreign = links.foreign_claims(con, plan, ws)
+            if foreign:
+                links.load_foreign(client, plan)
+            with warehouse.connect() as con:
+                built = values.build(con, plan, ws)
+                summary = values.summary(con, ws.key)
         return dg.MaterializeResult(metadata={
             "workspace": ws.key, "plan": f"{built.plan.name} ({built.plan.id})", "dagster/row_count": built.values,
             "table": "sync.desired_values", "links": md(summary), "link_problems": built.problems,
@@ -78,7 +84,8 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
         ws = workspaces[context.partition_key]
         dry_run = ws.dry_run or config.dry_run
         run_id = context.run.run_id
-        with context.resources.warehouse.get().connect() as con:
+        warehouse = context.resources.warehouse.get()
+        with warehouse.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), dry_run)
             planned = push.op_counts(con, ws.key, pending_only=True)
             if dry_run:
@@ -87,12 +94,15 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
                 context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
                 return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
                                                       **{f"planned_{op}": n for op, n in planned.items()}})
-            with context.resources.cascade.client(ws.key) as client:
-                with failing_run(con, ws.key, run_id):
-                    try:
-                        result = push.publish(con, client, connection.workspace_id, ws, run_id)
-                    finally:
-                        runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+            with failing_run(con, ws.key, run_id):
+                items = push.pending(con, ws)
+        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+            try:
+                result = push.publish(warehouse, client, connection.workspace_id, ws, run_id, items)
+            finally:
+                with warehouse.connect() as con:
+                    runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+        with warehouse.connect() as con:
             runs.update(con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures,
                         archived=0)
         context.log.info(f"workspace '{ws.key}': {result.actions} action and {result.measures} measure values, "

@@ -35,6 +35,7 @@ class Plan:
     name: str
     items: dict[str, tuple[str, str]]  # cascade id -> (action | measure, name)
     others: list[tuple[str, str]] = field(default_factory=list)  # the workspace's other plans: (id, name)
+    foreign: dict[str, tuple[str, str]] = field(default_factory=dict)  # their items: id -> (what, plan name)
 
     def find(self, kind: str, value: str) -> list[str]:
         """Ids of ``kind`` matching ``value`` as an id, else as an exact name."""
@@ -69,21 +70,34 @@ def load_plan(client: IntegrationsClient, workspace_id: str, ws: ClickUpWorkspac
     return Plan(workspace_id, plan["id"], plan.get("name") or plan["id"], items, others)
 
 
-def resolve(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, plan: Plan,
-            ws: ClickUpWorkspace | WrikeWorkspace) -> Resolution:
-    """Every link of the workspace this run, pins recorded, problems collected."""
+def foreign_claims(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace) -> int:
+    """How many stored Cascade IDs name nothing in the plan (then ``load_foreign`` says where they belong)."""
+    claims = [c for (c,) in con.execute("SELECT DISTINCT trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
+                                        "AND NULLIF(trim(cascade_id), '') IS NOT NULL", [ws.key]).fetchall()]
+    return sum(c not in plan.items for c in claims)
+
+
+def load_foreign(client: IntegrationsClient, plan: Plan) -> None:
+    """Actions and measures of the workspace's other plans, to say where a foreign id belongs."""
+    for other_id, name in plan.others:
+        plan.foreign |= {a["id"]: ("an action", name) for a in client.actions(plan.workspace_id, other_id)}
+        plan.foreign |= {m["id"]: ("a measure", name) for m in client.measures(plan.workspace_id, other_id)}
+
+
+def resolve(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace) -> Resolution:
+    """Every link of the workspace this run, pins recorded, problems collected. No Cascade call: the
+    plan (and the other plans' items, when needed) were read before the warehouse was opened."""
     out = Resolution()
-    claimed = _field_claims(con, client, plan, ws, out)
+    claimed = _field_claims(con, plan, ws, out)
     for rule in ws.mapping.links:
         _config_link(con, plan, ws, rule, claimed, out)
     return out
 
 
-def _field_claims(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, plan: Plan,
-                  ws: ClickUpWorkspace | WrikeWorkspace, out: Resolution) -> dict[str, str]:
+def _field_claims(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
+                  out: Resolution) -> dict[str, str]:
     rows = con.execute("SELECT item_id, title, trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
                        "AND NULLIF(trim(cascade_id), '') IS NOT NULL ORDER BY item_id", [ws.key]).fetchall()
-    elsewhere: dict[str, tuple[str, str]] | None = None
     claimed: dict[str, str] = {}
     for item_id, title, cascade_id in rows:
         claimed[item_id] = cascade_id
@@ -93,24 +107,13 @@ def _field_claims(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, pl
             out.links.append([f"{ws.cascade_id_field} of item {item_id}", "item", item_id, kind, cascade_id,
                               plan.items[cascade_id][1], rule, ws.mapping.measure_field, None, "field"])
             continue
-        if elsewhere is None:
-            elsewhere = _other_plans(client, plan)
-        where = elsewhere.get(cascade_id)
+        where = plan.foreign.get(cascade_id)
         said = (f"{where[0]} of plan '{where[1]}', not of plan '{plan.name}' (the workspace's mapping.plan)"
                 if where else f"no action or measure of plan '{plan.name}' (a typo, or an item deleted in Cascade)")
         out.problem("other_plan" if where else "unknown_id", item_id, cascade_id,
                     f"item {item_id} '{(title or '')[:60]}': its '{ws.cascade_id_field}' field holds '{cascade_id}', "
                     f"which is {said}; fix the field in the source item")
     return claimed
-
-
-def _other_plans(client: IntegrationsClient, plan: Plan) -> dict[str, tuple[str, str]]:
-    """Actions and measures of the workspace's other plans, to say where a foreign id belongs."""
-    found: dict[str, tuple[str, str]] = {}
-    for other_id, name in plan.others:
-        found |= {a["id"]: ("an action", name) for a in client.actions(plan.workspace_id, other_id)}
-        found |= {m["id"]: ("a measure", name) for m in client.measures(plan.workspace_id, other_id)}
-    return found
 
 
 def _source_names(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,

@@ -1,15 +1,16 @@
 """Diff and publish on the Integrations API: push exactly the values that changed.
 
 The API reads no value back, so "what Cascade holds" is what this sync last pushed
-(``sync.pushed_values``, ``sync.pushed_history``). Each PUT is recorded at once; a PUT sets a
-value, so one whose answer was lost is simply sent again, and a killed run re-run ends where an
+(``sync.pushed_values``, ``sync.pushed_history``). Cascade is called with no warehouse lock held;
+results are recorded in short transactions. A PUT sets a value, so one whose answer was lost, or
+that was not recorded yet when a run died, is simply sent again: a killed run re-run ends where an
 uninterrupted run ends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -76,12 +77,20 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
         """, {"ws": workspace, "limit": limit}).df()
 
 
-def publish(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspace_id: str,
-            ws: ClickUpWorkspace | WrikeWorkspace, run_id: str) -> PushResult:
-    """Send every pending value of the workspace's diff, recording each as soon as Cascade took it.
+@dataclass(frozen=True)
+class Pending:
+    op: str
+    cascade_type: str
+    cascade_id: str
+    plan_id: str
+    value: float
+    basis: str | None
+    days: list[tuple[date, float]]  # history: the days after the last one pushed, oldest first
 
-    A diff whose run was blocked by a check (e.g. mass zeroing) is refused: publishing it alone later
-    (re-materializing this asset) would push exactly what the check stopped."""
+
+def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[Pending]:
+    """What the workspace's diff still has to push. A diff whose run was blocked by a check (e.g. mass
+    zeroing) is refused: publishing it alone later would push exactly what the check stopped."""
     blocked = con.execute("SELECT run_id, message FROM sync.runs WHERE workspace = $ws AND status = 'blocked' "
                           "AND run_id IN (SELECT run_id FROM sync.diff WHERE workspace = $ws)",
                           {"ws": ws.key}).fetchall()
@@ -90,58 +99,90 @@ def publish(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspac
             f"workspace '{ws.key}': the diff waiting to be published was stopped by its checks in run "
             f"{blocked[0][0]} ({(blocked[0][1] or '')[:600]}); nothing was written to Cascade. Fix the cause, then "
             "run the whole sync again: it rebuilds the diff and checks it again")
-    result = PushResult()
-    writes_before = client.writes
-    pending = con.execute(
+    rows = con.execute(
         "SELECT x.op, x.cascade_type, x.cascade_id, any_value(v.plan_id), min(v.value), any_value(v.basis) "
         "FROM sync.diff AS x JOIN sync.desired_values AS v ON v.workspace = x.workspace "
         "AND v.cascade_type = x.cascade_type AND v.cascade_id = x.cascade_id AND v.blocked IS NULL "
         "WHERE x.workspace = ? AND x.applied_at IS NULL GROUP BY ALL ORDER BY x.op, x.cascade_type, x.cascade_id",
         [ws.key]).fetchall()
-    for op, kind, cascade_id, plan_id, value, basis in pending:
-        if op == "history":
-            result.history_days += _push_history(con, client, workspace_id, plan_id, ws.key, cascade_id)
-        else:
-            setter = client.set_action_value if kind == "action" else client.set_measure_value
-            setter(workspace_id, plan_id, cascade_id, value)
-            _record_value(con, ws.key, kind, cascade_id, value, basis, run_id)
-            result.actions += kind == "action"
-            result.measures += kind == "measure"
-    result.writes = client.writes - writes_before
+    out = []
+    for op, kind, cascade_id, plan_id, value, basis in rows:
+        days = con.execute(
+            "SELECT day, value FROM sync.desired_history WHERE workspace = $ws AND cascade_id = $id AND day > "
+            "COALESCE((SELECT max(day) FROM sync.pushed_history WHERE workspace = $ws AND cascade_id = $id), "
+            "DATE '0001-01-01') ORDER BY day", {"ws": ws.key, "id": cascade_id}).fetchall() if op == "history" else []
+        out.append(Pending(op, kind, cascade_id, plan_id, value, basis, days))
+    return out
+
+
+class _Recorder:
+    """Results kept in memory and written in short transactions (every ``batch`` values, and at the
+    end), so the warehouse lock is never held while Cascade is called. A value pushed but not yet
+    recorded when a run dies is pushed again by the next run: a PUT of a value is safe to repeat."""
+
+    def __init__(self, warehouse: Warehouse, workspace: str, run_id: str, batch: int) -> None:
+        self.warehouse, self.workspace, self.run_id, self.batch = warehouse, workspace, run_id, batch
+        self.values: list[list] = []
+        self.days: list[list] = []
+        self.histories: list[str] = []
+
+    def value(self, item: Pending) -> None:
+        self.values.append([self.workspace, item.cascade_type, item.cascade_id, item.value, item.basis, now(),
+                            self.run_id])
+        if len(self.values) >= self.batch:
+            self.flush()
+
+    def history(self, item: Pending, chunk: list[tuple[date, float]], done: bool) -> None:
+        self.days += [[self.workspace, item.cascade_id, day, value, now()] for day, value in chunk]
+        if done:
+            self.histories.append(item.cascade_id)
+        self.flush()
+
+    def flush(self) -> None:
+        if not (self.values or self.days):
+            return
+        values = pd.DataFrame(self.values, columns=["workspace", "cascade_type", "cascade_id", "value", "basis",
+                                                    "pushed_at", "run_id"]).astype(object)
+        days = pd.DataFrame(self.days, columns=["workspace", "cascade_id", "day", "value", "pushed_at"])
+        with self.warehouse.connect() as con, Warehouse.transaction(con):
+            if len(values):
+                con.execute("INSERT OR REPLACE INTO sync.pushed_values BY NAME SELECT * FROM values")
+                con.execute("UPDATE sync.id_map AS m SET last_synced_at = v.pushed_at FROM values AS v "
+                            "WHERE m.workspace = v.workspace AND m.cascade_type = v.cascade_type "
+                            "AND m.cascade_id = v.cascade_id")
+                con.execute("UPDATE sync.diff AS d SET applied_at = v.pushed_at FROM values AS v "
+                            "WHERE d.workspace = v.workspace AND d.op = 'set' AND d.cascade_type = v.cascade_type "
+                            "AND d.cascade_id = v.cascade_id")
+            if len(days):
+                con.execute("INSERT OR REPLACE INTO sync.pushed_history BY NAME SELECT * FROM days")
+            if self.histories:
+                con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' "
+                            "AND list_contains(?, cascade_id)", [now(), self.workspace, self.histories])
+        self.values, self.days, self.histories = [], [], []
+
+
+def publish(warehouse: Warehouse, client: IntegrationsClient, workspace_id: str,
+            ws: ClickUpWorkspace | WrikeWorkspace, run_id: str, items: list[Pending],
+            batch: int = 50) -> PushResult:
+    """Send every pending value, recording what Cascade took in short transactions (see _Recorder)."""
+    result = PushResult()
+    writes_before = client.writes
+    recorder = _Recorder(warehouse, ws.key, run_id, batch)
+    try:
+        for item in items:
+            if item.op == "history":
+                for start in range(0, len(item.days), HISTORY_DAYS_PER_CALL):
+                    chunk = item.days[start:start + HISTORY_DAYS_PER_CALL]
+                    client.set_measure_history(workspace_id, item.plan_id, item.cascade_id, chunk)
+                    recorder.history(item, chunk, done=start + HISTORY_DAYS_PER_CALL >= len(item.days))
+                result.history_days += len(item.days)
+                continue
+            setter = client.set_action_value if item.cascade_type == "action" else client.set_measure_value
+            setter(workspace_id, item.plan_id, item.cascade_id, item.value)
+            recorder.value(item)
+            result.actions += item.cascade_type == "action"
+            result.measures += item.cascade_type == "measure"
+    finally:
+        recorder.flush()
+        result.writes = client.writes - writes_before
     return result
-
-
-def _record_value(con: duckdb.DuckDBPyConnection, workspace: str, kind: str, cascade_id: str, value: float,
-                  basis: str | None, run_id: str) -> None:
-    at = now()
-    with Warehouse.transaction(con):
-        con.execute(
-            "INSERT INTO sync.pushed_values VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, cascade_type, "
-            "cascade_id) DO UPDATE SET value = excluded.value, basis = excluded.basis, pushed_at = excluded.pushed_at, "
-            "run_id = excluded.run_id", [workspace, kind, cascade_id, value, basis, at, run_id])
-        con.execute("UPDATE sync.id_map SET last_synced_at = ? WHERE workspace = ? AND cascade_type = ? "
-                    "AND cascade_id = ?", [at, workspace, kind, cascade_id])
-        con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'set' AND cascade_type = ? "
-                    "AND cascade_id = ?", [at, workspace, kind, cascade_id])
-
-
-def _push_history(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspace_id: str, plan_id: str,
-                  workspace: str, cascade_id: str) -> int:
-    """The days after the last one pushed, oldest first, in calls of at most a year each."""
-    days = con.execute(
-        "SELECT day, value FROM sync.desired_history WHERE workspace = $ws AND cascade_id = $id AND day > "
-        "COALESCE((SELECT max(day) FROM sync.pushed_history WHERE workspace = $ws AND cascade_id = $id), "
-        "DATE '0001-01-01') ORDER BY day", {"ws": workspace, "id": cascade_id}).fetchall()
-    for start in range(0, len(days), HISTORY_DAYS_PER_CALL):
-        chunk = days[start:start + HISTORY_DAYS_PER_CALL]
-        client.set_measure_history(workspace_id, plan_id, cascade_id, chunk)
-        at = now()
-        # One statement per chunk: executemany costs DuckDB milliseconds per row (a year of days: ~1 s).
-        pushed = pd.DataFrame([[workspace, cascade_id, day, value, at] for day, value in chunk],
-                              columns=["workspace", "cascade_id", "day", "value", "pushed_at"])
-        with Warehouse.transaction(con):
-            con.execute("INSERT OR REPLACE INTO sync.pushed_history SELECT * FROM pushed")
-    with Warehouse.transaction(con):
-        con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' AND cascade_id = ?",
-                    [now(), workspace, cascade_id])
-    return len(days)

@@ -13,7 +13,6 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
-from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.sync.linking import links
 from cascade_sync_pipeline.sync.runs import now
@@ -34,11 +33,11 @@ def today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def build(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspace_id: str,
-          ws: ClickUpWorkspace | WrikeWorkspace) -> DesiredValues:
-    """Resolve the links, compute every linked value and the measures' history, record the id map."""
-    plan = links.load_plan(client, workspace_id, ws)
-    found = links.resolve(con, client, plan, ws)
+def build(con: duckdb.DuckDBPyConnection, plan: links.Plan, ws: ClickUpWorkspace | WrikeWorkspace,
+          on: date | None = None) -> DesiredValues:
+    """Resolve the links, compute every linked value and the measures' history up to the day before
+    ``on`` (default today, UTC), and record the id map. Reads Cascade nothing: ``plan`` was loaded first."""
+    found = links.resolve(con, plan, ws)
     links.register(con, ws, found)
     con.execute(sql_text(SQL_PACKAGE, "scope.sql"), {"workspace": ws.key})
     params = {"workspace": ws.key, "source": ws.source, "plan_id": plan.id,
@@ -47,7 +46,7 @@ def build(con: duckdb.DuckDBPyConnection, client: IntegrationsClient, workspace_
         count = Warehouse.replace_partition(con, "sync.desired_values", ws.key, sql_text(SQL_PACKAGE, "values.sql"),
                                             params)
         Warehouse.replace_partition(con, "sync.desired_history", ws.key, sql_text(SQL_PACKAGE, "history.sql"),
-                                    {"workspace": ws.key, "today": today()})
+                                    {"workspace": ws.key, "today": on or today()})
         blocked = _hold_back_disagreements(con, ws.key)
         _record_links(con, ws)
     return DesiredValues(plan, count, len(found.problems), blocked)

@@ -220,11 +220,9 @@ def _links(args: argparse.Namespace) -> int:
             print(found.to_markdown(index=False) if len(found) else "no source container or item matches by name")
             return 0
         if args.container:
-            kind = plan.items.get(args.cascade_id, (None,))[0]
-            if kind is None:
-                raise ConfigError(f"'{args.cascade_id}' is no action or measure of plan '{plan.name}'")
-            print("Add to mapping.links of workspace " + repr(ws.key) + ":")
-            print("  " + discovery.config_entry(args.container, kind, args.cascade_id))
+            entry = discovery.config_entry(con, plan, ws, args.container, args.cascade_id)
+            print(f"Add to mapping.links of workspace '{ws.key}':")
+            print("  " + entry)
             return 0
         resource = ClickUpResource() if ws.source == "clickup" else WrikeResource()
         with resource.client(ws) as source_client:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
-from cascade_sync_pipeline.sync.linking.links import LinkError, Plan
+from cascade_sync_pipeline.sync.linking.links import LinkError, Plan, source_names
 from cascade_sync_pipeline.sync.writeback import Pending
 
 CLOSE_ENOUGH = 0.9
@@ -68,9 +68,20 @@ def suggestions(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace
         con.unregister("plan_items")
 
 
-def config_entry(container: str, cascade_type: str, cascade_id: str) -> str:
-    """The ``mapping.links`` entry that links a container, for a person to paste into the config."""
-    return f"- {{container: '{container}', {cascade_type}: '{cascade_id}'}}"
+def config_entry(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
+                 container: str, cascade_id: str) -> str:
+    """The ``mapping.links`` entry that links a container (id or exact name, checked against staging),
+    for a person to paste into the config."""
+    kind = plan.items.get(cascade_id, (None,))[0]
+    if kind is None:
+        raise LinkError(f"workspace '{ws.key}': '{cascade_id}' is no action or measure of plan '{plan.name}'; "
+                        "`cascade-sync links suggest` lists them")
+    names = source_names(con, ws, "container")
+    found = [container] if container in names else [i for i, n in names.items() if n == container]
+    if len(found) != 1:
+        raise LinkError(f"workspace '{ws.key}': container '{container}' matches {len(found) or 'no'} containers in "
+                        "staging; give its id (sync the workspace first if it is new)")
+    return f"- {{container: '{container}', {kind}: '{cascade_id}'}}"
 
 
 def confirm_item(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,

@@ -116,7 +116,7 @@ def _field_claims(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspa
     return claimed
 
 
-def _source_names(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
+def source_names(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
                   kind: str) -> dict[str, str]:
     if kind == "item":
         sql = "SELECT item_id, COALESCE(title, '') FROM staging.work_items WHERE workspace = ?"
@@ -133,7 +133,7 @@ def _config_link(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspac
     wanted_source = rule.container if rule.container is not None else rule.item
     cascade_type = "action" if rule.action is not None else "measure"
     wanted_cascade = rule.action if rule.action is not None else rule.measure
-    names = _source_names(con, ws, kind)
+    names = source_names(con, ws, kind)
     pin = con.execute("SELECT source_id, cascade_id FROM sync.links WHERE workspace = ? AND link = ?",
                       [ws.key, rule.label]).fetchall()
     if pin:

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev sandbox benchmark clean
+.PHONY: install demo demo-classic test dev sandbox benchmark fuzz receiver-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(VENV)/.installed
 ## Full sync of every configured workspace against the embedded sandbox.
 demo: install
 	$(BIN)/cascade-sync demo
+
+## The same sandbox company synced onto Cascade's classic API (creates goals and tasks).
+demo-classic: install
+	$(BIN)/cascade-sync demo --cascade classic
 
 ## The whole test suite.
 test: install
@@ -35,6 +39,16 @@ dev: install
 ## Every benchmark on the sandbox (request economy, rate limits, 1M-task staging): figures beside goals.
 benchmark: install
 	$(BIN)/python -m benchmarks
+
+## The fuzzing pass, longer than in the suite (FUZZ_SCALE times the suite's example budgets).
+FUZZ_SCALE ?= 50
+fuzz: install
+	CASCADE_SYNC_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/pytest -q -m fuzz -p no:cacheprovider
+
+## The webhook receiver under hostile load on loopback for RECEIVER_LOAD_SECONDS (default 60).
+RECEIVER_LOAD_SECONDS ?= 60
+receiver-load: install
+	$(BIN)/python -m benchmarks.receiver_load --seconds $(RECEIVER_LOAD_SECONDS)
 
 clean:
 	rm -rf data .dagster_home

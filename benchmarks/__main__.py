@@ -5,9 +5,9 @@
     python -m benchmarks --tasks 100000          # a smaller compute-at-scale run
     python -m benchmarks --json out.json         # also write the JSON document to a file
 
-Benchmarks: economy (request economy and publish economy on the sandbox company), linking (push
-economy on Cascade's Integrations API), rate (rate-limit
-saturation), scale (staging of 1,000,000 tasks already in raw, beside pandas). Missed goals are
+Benchmarks: economy (request economy, and publish economy on Cascade's classic API, on the sandbox
+company), linking (push economy on Cascade's Integrations API), rate (rate-limit saturation), scale
+(staging, desired state and diff of 1,000,000 tasks already in raw, beside pandas). Missed goals are
 listed under "goals_missed" and marked MISSED in the table; the exit status is 1 only when a
 benchmark could not run.
 """

@@ -1,5 +1,6 @@
-"""The sandbox company for benchmarks: every emulator on a free loopback port, the sandbox config
-(config/sandbox.yaml) pointed at them, a fresh warehouse, and the real sync jobs to run.
+"""The sandbox company for benchmarks: every emulator on a free loopback port, a sandbox config
+(config/sandbox.yaml, Integrations API; or config/sandbox-classic.yaml, classic API) pointed at
+them, a fresh warehouse, and the real sync jobs to run.
 
 The emulators' request logs are the meter: each figure is counted where the API answered.
 """
@@ -24,6 +25,7 @@ from cascade_sync_pipeline.warehouse.store import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CONFIG = ROOT / "config" / "sandbox.yaml"
+CLASSIC_CONFIG = ROOT / "config" / "sandbox-classic.yaml"
 
 # Request kinds, by (method, path) as the emulators log them.
 CLICKUP_KINDS = (
@@ -36,7 +38,7 @@ WRIKE_KINDS = (
     ("hierarchy", "GET", r"/api/v4/spaces$|/api/v4/folders(/[^/]+)?$"),
     ("reference lists", "GET", r"/api/v4/(customfields|workflows|contacts)$"),
     ("task listing", "GET", r"/api/v4/(tasks|spaces/[^/]+/tasks|folders/[^/]+/tasks)$"),
-    ("write-back", "PUT", r"/api/v4/tasks/[^/]+$"),
+    ("write-back", "PUT", r"/api/v4/(tasks|folders)/[^/]+$"),
 )
 
 
@@ -84,15 +86,21 @@ def _pointed(raw: dict, sandbox: Sandbox) -> dict:
 
 
 @contextlib.contextmanager
-def company(*, clickup_tasks_per_team: int | None = None, workdir: str | None = None) -> Iterator[Company]:
-    """The sandbox company on free ports with a fresh warehouse; env vars set for its tokens."""
+def company(*, clickup_tasks_per_team: int | None = None, workdir: str | None = None,
+            config_file: Path = SANDBOX_CONFIG) -> Iterator[Company]:
+    """The sandbox company on free ports with a fresh warehouse; env vars set for its tokens. The
+    Cascade emulator is the one of the API ``config_file`` speaks."""
     kwargs = {} if clickup_tasks_per_team is None else {"clickup_tasks_per_team": clickup_tasks_per_team}
     saved = dict(os.environ)
+    raw = yaml.safe_load(config_file.read_text())
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, \
-            start_sandbox(ports={"clickup": 0, "wrike": 0, "cascade": 0}, **kwargs) as sandbox:
-        raw = _pointed(yaml.safe_load(SANDBOX_CONFIG.read_text()), sandbox)
+            start_sandbox(ports={"clickup": 0, "wrike": 0, "cascade": 0}, cascade_api=raw["cascade"]["api"],
+                          **kwargs) as sandbox:
+        raw = _pointed(raw, sandbox)
         raw["warehouse"] = {"path": str(Path(tmp) / "company.duckdb")}
-        config = parse_config(raw, str(SANDBOX_CONFIG))
+        if raw["cascade"].get("users_file"):  # the raw config may be written elsewhere (the soak does)
+            raw["cascade"]["users_file"] = str(config_file.parent / raw["cascade"]["users_file"])
+        config = parse_config(raw, str(config_file))
         os.environ.pop("CASCADE_SYNC_DUCKDB", None)
         os.environ.pop("DAGSTER_HOME", None)
         sandbox.export_env(config)

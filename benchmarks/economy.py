@@ -1,11 +1,13 @@
-"""Request economy and publish economy on the sandbox company (every configured workspace).
+"""Request economy and publish economy on the sandbox company on Cascade's classic API
+(config/sandbox-classic.yaml, every configured workspace).
 
 Per workspace, counted in the emulators' request logs:
 
 * a full sync: source requests beside the minimum the seeded data allows (goal ≤ 1.05 ×);
 * a no-change incremental sync: task-listing requests (goal ≤ 1) plus the hierarchy check;
-* publish economy: Cascade write calls beside the items that changed (goal: equal), for the first
-  sync (everything new), a sync after edits in the source, and the no-change sync (0).
+* publish economy: Cascade write calls beside the goals and tasks that changed (goal: equal), for
+  the first sync (everything new), a sync after edits in the source, and the no-change sync (0);
+  Cascade reads (the read-back by id) beside the least they can be.
 
 Minimum of a full ClickUp read: the hierarchy (``/team``, ``/team/{id}/space``, and per space its
 folders and its folderless lists), one custom-field-definition call per list — counted as part
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks.company import CLICKUP_KINDS, WRIKE_KINDS, Company, classify, company
+from benchmarks.company import CLASSIC_CONFIG, CLICKUP_KINDS, WRIKE_KINDS, Company, classify, company
 from benchmarks.report import Figure, Report
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
@@ -68,9 +70,20 @@ def _source_counts(co: Company, source: str) -> dict[str, int]:
 def _measured_sync(co: Company, key: str, source: str, mode: str, dry_run: bool = False) -> tuple[dict, dict, int]:
     emulator, cascade = co.emulator(source), co.emulator("cascade")
     emulator.log.clear()
+    cascade.log.clear()
     writes = cascade.writes
     outcome = co.sync(key, mode, dry_run=dry_run)
+    outcome["cascade_reads"] = cascade.log.count("GET")
+    outcome["cascade_requests"] = len(cascade.log.entries)
     return outcome, _source_counts(co, source), cascade.writes - writes
+
+
+def _least_reads(co: Company, key: str) -> int:
+    """The read-back by id: one request per 50 ids of each kind (a page holds 100)."""
+    with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
+        counts = dict(con.execute("SELECT cascade_type, count(*) FROM sync.id_map WHERE workspace = ? GROUP BY 1",
+                                  [key]).fetchall())
+    return sum(math.ceil(n / 50) for n in counts.values())
 
 
 def _changed(run: dict) -> int:
@@ -82,7 +95,7 @@ def _edit_source(co: Company, key: str, source: str) -> str:
     with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
         items = [r[0] for r in con.execute(
             "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
-            "WHERE m.workspace = ? AND m.cascade_type = 'action' AND w.item_type = 'task' AND NOT w.is_archived "
+            "WHERE m.workspace = ? AND w.item_type = 'task' AND NOT w.is_archived "
             "ORDER BY m.item_id LIMIT 4", [key]).fetchall()]
     if len(items) < 4:
         return "no edits (fewer than 4 synced tasks)"
@@ -143,11 +156,16 @@ def _workspace(report: Report, co: Company, ws) -> None:
                _changed(run), "==", note=f"created {run['created']}, updated {run['updated']}, "
                                          f"archived {run['archived']}"),
         Figure(PUBLISH, f"{key}: first sync, source write-back calls", counts["write-back"], "req"),
+        Figure(PUBLISH, f"{key}: first sync, Cascade requests (writes, reads, 429s)", full["cascade_requests"], "req",
+               note=f"{full['cascade_reads']} reads"),
+        Figure(PUBLISH, f"{key}: first sync (extract → write-back), wall time", full["seconds"], "s"),
         Figure(NAME, f"{key}: first sync, source reads besides the write-back", sum(counts[k] for k in reads), "req",
                least, note=str(counts)),
     )
-    _, counts, writes = _measured_sync(co, key, source, "auto")
+    again, counts, writes = _measured_sync(co, key, source, "auto")
     report.add(
+        Figure(PUBLISH, f"{key}: no-change sync, Cascade reads (by id)", again["cascade_reads"], "req",
+               _least_reads(co, key)),
         Figure(NAME, f"{key}: incremental after the write-back, task-listing requests", counts["task listing"], "req",
                note="the write-back sets a custom field, which moves date_updated: those tasks are read once more "
                     "(and by every incremental within the 5-minute overlap of the newest change)"),
@@ -162,6 +180,6 @@ def _workspace(report: Report, co: Company, ws) -> None:
 
 
 def run(report: Report) -> None:
-    with company() as co:
+    with company(config_file=CLASSIC_CONFIG) as co:
         for ws in co.config.workspaces:
             _workspace(report, co, ws)

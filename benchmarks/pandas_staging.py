@@ -89,6 +89,7 @@ def work_items(tasks: list[dict], workspace: str, overrides: dict[str, str], cas
             "created_at": _ts(p.get("date_created")), "updated_at": _ts(p.get("date_updated")),
             "assignee_ids": [str(a["id"]) for a in p.get("assignees") or []], "url": p.get("url"),
             "cascade_id": cascade_id, "is_archived": _bool_text(p.get("archived")) == "true",
+            "priority": (p.get("priority") or {}).get("priority"),
         })
     return pd.DataFrame(rows)
 

@@ -3,8 +3,8 @@
 reference of the staging normalization.
 
 Scenarios, one after another on the same warehouse:
-  first build   – staging, desired state (names looked up in a sandbox Cascade), then the diff
-                  against a Cascade that holds every item already, 1 % of them renamed there
+  first build   – staging, desired state (goals and tasks of the classic API), then the diff
+                  against a Cascade that holds every item already, 1 % of the tasks renamed there
                   (written straight into sync.cascade_items / sync.id_map: no HTTP at this scale);
   nothing changed – the same three steps again (a scheduled full refresh);
   1 % changed   – 1 % of the raw tasks edited, the three steps again;
@@ -74,7 +74,7 @@ def run(report: Report, tasks: int = 1_000_000, workdir: str | None = None, with
                    " / ".join(str(first["staging"]["counts"][f"staging.{t}"])
                               for t in ("work_items", "custom_field_values", "checklist_items"))
                    + f" / {first['desired state']['counts']['sync.desired_state']} / {published['cascade_items']}"),
-            Figure(NAME, "first build: diff updates == actions renamed in Cascade", first["diff"]["ops"]["update"],
+            Figure(NAME, "first build: diff updates == tasks renamed in Cascade", first["diff"]["ops"]["update"],
                    "items", published["renamed_in_cascade"], "=="),
         )
         _scenario(report, db, "nothing changed")

@@ -2,7 +2,7 @@
 
     python -m benchmarks.scale_child fill   DB WORKSPACE TASKS
     python -m benchmarks.scale_child sql    DB WORKSPACE          # the project's staging build
-    python -m benchmarks.scale_child desired DB WORKSPACE         # sync.desired_state (Cascade names looked up)
+    python -m benchmarks.scale_child desired DB WORKSPACE         # sync.desired_state (classic API goals and tasks)
     python -m benchmarks.scale_child publish DB WORKSPACE SHARE   # setup: Cascade holds it all, SHARE renamed there
     python -m benchmarks.scale_child diff   DB WORKSPACE          # sync.diff against what Cascade holds
     python -m benchmarks.scale_child pandas DB WORKSPACE SAMPLE   # the pandas reference, checked on SAMPLE items
@@ -31,8 +31,8 @@ KEYS = {"work_items": ["item_id"], "custom_field_values": ["item_id", "field_id"
         "checklist_items": ["checklist_item_id"]}
 
 
-MAPPING = {"target": {"objective": "Launch self-serve pricing"}, "status_rules": {"review": "In Progress"},
-           "custom_fields": {"Story Points": "Story Points", "Priority Tier": "Priority Tier"}}
+MAPPING = {"target": {"focus_area_ids": [201]}, "goals_from": ["list"], "status_rules": {"review": "open"},
+           "templates": {"objective": 1}}
 
 
 def workspace_config(key: str):
@@ -58,18 +58,15 @@ def sql(db: str, workspace: str) -> dict[str, Any]:
 
 
 def desired_state(db: str, workspace: str) -> dict[str, Any]:
-    """The desired state, with the mapping's names looked up in a sandbox Cascade whose people are the
-    workspace's users (so owners match by email)."""
+    """The desired goals and tasks, owners matched through a users table holding the workspace's people."""
+    from cascade_sync_pipeline.config import CascadeUser
     from cascade_sync_pipeline.sync.goals import desired
-    from cascade_sync_pipeline.cascade.client import CascadeClient
-    from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN, CascadeEmulator
 
     with Warehouse(db).connect() as con:
-        people = [{"name": n, "email": e} for n, e in con.execute(
-            "SELECT name, email FROM staging.users WHERE workspace = ?", [workspace]).fetchall()]
-        emulator = CascadeEmulator(users=people, rate_limit=100_000)
-        with emulator.serve() as server, CascadeClient(f"{server.url}/api/v2", SANDBOX_TOKEN) as client:
-            count = desired.build_desired_state(con, client, workspace_config(workspace))
+        users = [CascadeUser(email=e, role_id=100 + i, user_id=i + 1) for i, (e,) in enumerate(con.execute(
+            "SELECT DISTINCT email FROM staging.users WHERE workspace = ? AND email IS NOT NULL ORDER BY 1",
+            [workspace]).fetchall())]
+        count = desired.build_desired_state(con, workspace_config(workspace), users)
         kinds = dict(con.execute("SELECT cascade_type, count(*) FROM sync.desired_state WHERE workspace = ? "
                                  "GROUP BY ALL", [workspace]).fetchall())
     return {"counts": {"sync.desired_state": count}, "kinds": kinds}

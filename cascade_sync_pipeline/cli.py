@@ -1,6 +1,7 @@
 """`cascade-sync`: the demo, the sandbox, and syncing chosen workspaces from a terminal.
 
     cascade-sync demo                 # sandbox + full sync of every configured workspace + summary
+    cascade-sync demo --cascade classic   # the same onto the classic API's emulator (config/sandbox-classic.yaml)
     cascade-sync sandbox              # the emulators alone, until Ctrl-C
     cascade-sync dev                  # sandbox + webhook receiver + the Dagster UI with schedules and sensors
     cascade-sync sync KEY [KEY ...]   # re-sync exactly these workspaces (one partition each)
@@ -17,8 +18,9 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
-from cascade_sync_pipeline.config import ConfigError, SyncConfig, load_config
+from cascade_sync_pipeline.config import CONFIG_ENV, ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import local_instance
@@ -108,11 +110,29 @@ def _links_line(con, key: str) -> str:
     return line
 
 
+SANDBOX_CONFIGS = {"integrations": "config/sandbox.yaml", "classic": "config/sandbox-classic.yaml"}
+
+
+def sandbox_api(config: SyncConfig) -> str:
+    """The Cascade emulator a sandbox run starts: the one of the API the config speaks."""
+    return config.cascade.api if config.cascade is not None else "integrations"
+
+
+def _sandbox_config(args: argparse.Namespace) -> SyncConfig:
+    """The config of a sandbox command: --config, else the sandbox config of --cascade, else the default."""
+    wanted = getattr(args, "cascade", None)
+    config = load_config(args.config or (SANDBOX_CONFIGS[wanted] if wanted else None))
+    if wanted and sandbox_api(config) != wanted:
+        raise ConfigError(f"--cascade {wanted}: the config speaks cascade.api: {sandbox_api(config)}; leave out "
+                          f"--config to use {SANDBOX_CONFIGS[wanted]}, or drop --cascade")
+    return config
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cascade_sync_pipeline.sandbox.company import start_sandbox
 
-    config = load_config(args.config)
-    with start_sandbox() as sandbox:
+    config = _sandbox_config(args)
+    with start_sandbox(cascade_api=sandbox_api(config)) as sandbox:
         sandbox.export_env(config)
         urls = ", ".join(f"{name} {server.url}" for name, server in sandbox.servers.items())
         keys = [ws.key for ws in config.workspaces]
@@ -130,8 +150,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from cascade_sync_pipeline.sandbox.company import start_sandbox
 
-    config = load_config(args.config)
-    with start_sandbox() as sandbox:
+    config = _sandbox_config(args)
+    with start_sandbox(cascade_api=sandbox_api(config)) as sandbox:
         for name, server in sandbox.servers.items():
             print(f"{name} emulator: {server.url}")
         print("Sandbox tokens for the configured workspaces (not secrets; sandbox only):")
@@ -147,7 +167,11 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from cascade_sync_pipeline.sandbox.live import run_dev
 
-    return run_dev(load_config(args.config), port=args.port)
+    config = _sandbox_config(args)
+    chosen = args.config or (SANDBOX_CONFIGS[args.cascade] if args.cascade else None)
+    if chosen:  # the Dagster processes load the code location from the same config
+        os.environ[CONFIG_ENV] = str(Path(chosen).resolve())
+    return run_dev(config, port=args.port)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -169,7 +193,8 @@ def _check_config(args: argparse.Namespace) -> int:
     else:
         auth = f"token from ${config.cascade.token_env}" if config.cascade.token_env else "OAuth"
         print(f"cascade: {config.cascade.api} API at {config.cascade.base_url} ({auth})"
-              + (f", workspace {config.cascade.workspace_id}" if config.cascade.workspace_id else ""))
+              + (f", workspace {config.cascade.workspace_id}" if config.cascade.workspace_id else "")
+              + (f", {len(config.cascade.users)} users" if config.cascade.api == "classic" else ""))
     print(f"warehouse: {config.duckdb_path}")
     return 0
 
@@ -239,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--mode", choices=["auto", "full", "incremental"], default="auto")
     demo.add_argument("--dry-run", action="store_true", help="stop at the diff: write nothing to Cascade")
     demo.set_defaults(func=_demo)
-    sub.add_parser("sandbox", help="serve the emulators until Ctrl-C").set_defaults(func=_sandbox)
+    sandbox = sub.add_parser("sandbox", help="serve the emulators until Ctrl-C")
+    sandbox.set_defaults(func=_sandbox)
     dev = sub.add_parser("dev", help="the sandbox, the webhook receiver and the Dagster UI, live")
     dev.add_argument("--port", type=int, default=3000)
+    for command in (demo, sandbox, dev):
+        command.add_argument("--cascade", choices=sorted(SANDBOX_CONFIGS),
+                             help=f"the Cascade API of the sandbox (its config: {', '.join(SANDBOX_CONFIGS.values())}); "
+                                  "default: the one the config names")
     dev.set_defaults(func=_dev)
     sync = sub.add_parser("sync", help="sync the given workspace keys (default: all)")
     sync.add_argument("keys", nargs="*")

@@ -5,13 +5,16 @@ Secrets never live here: a workspace names the *environment variable* that holds
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from cascade_sync_pipeline.config_rules import api_url, cron_or_frequency, read_yaml
+from cascade_sync_pipeline.mapping_rules import LinkRule, MappingRules, ProgressRule, StatusCategory, Strict
 
 CONFIG_ENV = "CASCADE_SYNC_CONFIG"
 DUCKDB_ENV = "CASCADE_SYNC_DUCKDB"
@@ -26,16 +29,14 @@ _SECRET_SHAPES = (re.compile(r"^pk_\w{6,}"), re.compile(r"^eyJ[\w-]{10,}"))
 _GENERATED_PART = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9]{16,}$"
                              r"|^(?=(?:\D*\d){4})(?:[A-Z0-9]{20,}|[a-z0-9]{20,})$")
 
-StatusCategory = Literal["not_started", "in_progress", "done", "deferred", "cancelled"]
 Frequency = Literal["hourly", "daily", "weekly"]
+__all__ = ["CascadeConnection", "CascadeOAuthSettings", "CascadeUser", "ClickUpWorkspace", "ConfigError", "LinkRule",
+           "MappingRules", "ProgressRule", "SyncConfig", "WrikeWorkspace", "load_config", "parse_config",
+           "secret_from_env"]
 
 
 class ConfigError(ValueError):
     """The configuration file cannot be used; the message names the field to fix."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _env_name(value: str) -> str:
@@ -47,7 +48,7 @@ def _env_name(value: str) -> str:
     return value
 
 
-class CascadeOAuthSettings(_Strict):
+class CascadeOAuthSettings(Strict):
     """OAuth 2.0 (authorization code) of the Integrations API; secrets are env var NAMES.
 
     ``token_store`` is the file the bootstrap (``cascade-sync cascade authorize|exchange``) writes
@@ -64,21 +65,38 @@ class CascadeOAuthSettings(_Strict):
     @field_validator("authorize_url", "token_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
+        return api_url(v, "https://auth.go.cascade.app/oauth/token")
+
+
+class CascadeUser(Strict):
+    """One Cascade person (classic API): the email the sources know them by, their user id and the
+    id of the role they hold (goals belong to roles). The API lists no users, so the table is
+    kept in the config (``cascade.users`` or a CSV file ``cascade.users_file``)."""
+
+    email: str
+    role_id: int = Field(gt=0)
+    user_id: int | None = Field(default=None, gt=0)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        v = v.strip().lower()
+        if "@" not in v:
+            raise ValueError(f"'{v}' is not an email address")
         return v
 
 
-class CascadeConnection(_Strict):
+class CascadeConnection(Strict):
     """Which Cascade API the sync speaks and how it signs in.
 
     ``integrations``: the current platform's Integrations API (links source work to existing
     actions and measures and pushes their values; ``workspace_id`` required; a bearer token or
-    OAuth). ``contract``: the project's earlier draft contract (``cascade/openapi.yaml``), which no
-    real Cascade serves; kept for the create-and-maintain engine until the classic API replaces it.
+    OAuth). ``classic``: the classic API of ``https://{instance}.executestrategy.net/api/v2``
+    (creates and maintains goals and tasks; a bearer token; ``users`` maps owners' emails to
+    Cascade users and roles).
     """
 
-    api: Literal["integrations", "contract"]
+    api: Literal["integrations", "classic"]
     base_url: str
     token_env: str | None = None
     oauth: CascadeOAuthSettings | None = None
@@ -87,20 +105,31 @@ class CascadeConnection(_Strict):
         default=24, gt=0,
         description="Re-send a value that has not changed when it was last pushed longer ago than this, so a "
                     "value a person changed by hand in Cascade is put right; null: never.")
+    users: list[CascadeUser] = Field(default_factory=list)
+    users_file: str | None = Field(
+        default=None, description="A CSV file (columns email, role_id and optionally user_id) read into users; "
+                                  "relative to the config file.")
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, v: str) -> str:
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must be the API's http(s) URL, e.g. https://integrations-region-redirect.go.cascade.app")
-        return v.rstrip("/")
+        return api_url(v, "https://integrations-region-redirect.go.cascade.app or "
+                          "https://acme.executestrategy.net/api/v2")
 
     @field_validator("workspace_id", mode="before")
     @classmethod
     def _id_text(cls, v: object) -> object:
         return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_users_file(cls, data: object, info: ValidationInfo) -> object:
+        if not isinstance(data, dict) or not data.get("users_file"):
+            return data
+        base = Path((info.context or {}).get("base_dir") or ".")
+        return {**data, "users": [*(data.get("users") or []), *_users_csv(base / str(data["users_file"]))]}
 
     @model_validator(mode="after")
     def _credentials(self) -> CascadeConnection:
@@ -111,14 +140,46 @@ class CascadeConnection(_Strict):
             if (self.token_env is None) == (self.oauth is None):
                 raise ValueError("token_env: give the NAME of the env var holding an access token, or an oauth block "
                                  "(client_id_env, client_secret_env, token_store), exactly one")
-        elif self.token_env is None:
-            raise ValueError("token_env: give the NAME of the env var holding the Cascade API token")
-        elif self.oauth is not None:
+            if self.users or self.users_file:
+                raise ValueError("users: only the classic API needs a table of Cascade users")
+            return self
+        if self.token_env is None:
+            raise ValueError("token_env: give the NAME of the env var holding the Cascade API token (Profile > "
+                             "System > Security > + Add Token)")
+        if self.oauth is not None:
             raise ValueError("oauth: only the integrations API signs in with OAuth")
+        if self.workspace_id is not None:
+            raise ValueError("workspace_id: only the integrations API has workspaces (a classic instance is its host)")
+        seen: set[str] = set()
+        for i, user in enumerate(self.users):
+            if user.email in seen:
+                raise ValueError(f"users.{i}.email: '{user.email}' is listed twice")
+            seen.add(user.email)
         return self
 
 
-class ClickUpScope(_Strict):
+def _users_csv(path: Path) -> list[dict]:
+    """The rows of a users CSV file (email, role_id[, user_id]), with errors naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ValueError(f"users_file: cannot read {path} ({err.strerror or err})") from None
+    rows = []
+    reader = csv.DictReader(text.splitlines())
+    missing = {"email", "role_id"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValueError(f"users_file: {path} needs a header line with email, role_id (and optionally user_id); "
+                         f"missing {', '.join(sorted(missing))}")
+    for line, row in enumerate(reader, start=2):
+        try:
+            rows.append({"email": row["email"], "role_id": int(row["role_id"]),
+                         **({"user_id": int(row["user_id"])} if (row.get("user_id") or "").strip() else {})})
+        except (TypeError, ValueError):
+            raise ValueError(f"users_file: {path} line {line}: role_id and user_id must be integers") from None
+    return rows
+
+
+class ClickUpScope(Strict):
     """What to sync inside the workspace; each entry is an ID or an exact name. Empty means everything."""
 
     spaces: list[str] = Field(default_factory=list)
@@ -130,7 +191,7 @@ class ClickUpScope(_Strict):
         return not (self.spaces or self.folders or self.lists)
 
 
-class WrikeScope(_Strict):
+class WrikeScope(Strict):
     """What to sync in a Wrike account; each entry is an ID or an exact title. Empty means everything."""
 
     spaces: list[str] = Field(default_factory=list)
@@ -142,133 +203,7 @@ class WrikeScope(_Strict):
         return not (self.spaces or self.folders or self.projects)
 
 
-CascadeStatus = Literal["To Do", "In Progress", "On Hold", "Done", "Won't Do"]
-ItemType = Literal["task", "subtask", "milestone", "project"]
-
-DEFAULT_STATUS_FALLBACK: dict[str, str] = {
-    "not_started": "To Do", "in_progress": "In Progress", "done": "Done",
-    "deferred": "On Hold", "cancelled": "Won't Do",
-}
-
-
-class CascadeTarget(_Strict):
-    """Where synced items land in Cascade; each value is a Cascade ID or an exact name."""
-
-    plan: str | None = None
-    focus_area: str | None = None
-    objective: str | None = None
-
-
-class ContainerTarget(CascadeTarget):
-    """A different Cascade target for the items of one source container (list, folder, space, project)."""
-
-    container: str
-
-
-class ProgressRule(_Strict):
-    """How an item's progress is computed when it is not done (done is always 100 %)."""
-
-    source: Literal["status", "subtasks", "checklist", "custom_field"] = "subtasks"
-    custom_field: str | None = None
-
-    @model_validator(mode="after")
-    def _field_named(self) -> ProgressRule:
-        if self.source == "custom_field" and not self.custom_field:
-            raise ValueError("custom_field: name the source custom field that holds the progress")
-        return self
-
-
-class LinkRule(_Strict):
-    """A link set in the config: a source container or item to one Cascade action or measure.
-
-    Each side is an id or an exact name; names are resolved at the first run and pinned.
-    An action takes the linked item's progress, or the share of done items of a container
-    (weighted by ``weight_field`` when given). A measure takes ``value``: ``count_done`` or
-    ``sum`` (of ``field``, done items) over a container, ``field`` (a numeric field) or
-    ``progress`` of an item."""
-
-    container: str | None = None
-    item: str | None = None
-    action: str | None = None
-    measure: str | None = None
-    weight_field: str | None = None
-    value: Literal["count_done", "sum", "field", "progress"] | None = None
-    field: str | None = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> LinkRule:
-        if (self.container is None) == (self.item is None):
-            raise ValueError("give exactly one of container (a list, folder, space or project) or item (a task)")
-        if (self.action is None) == (self.measure is None):
-            raise ValueError("give exactly one of action or measure (its id or exact name in the plan)")
-        if self.action is not None and self.value is not None:
-            raise ValueError("value: an action takes progress; value applies to measures")
-        if self.weight_field is not None and (self.action is None or self.container is None):
-            raise ValueError("weight_field: only for an action linked to a container")
-        allowed = ("count_done", "sum") if self.container is not None else ("field", "progress")
-        if self.value is not None and self.value not in allowed:
-            raise ValueError(f"value: a measure linked to a{' container' if self.container else 'n item'} takes "
-                             f"one of {', '.join(allowed)}")
-        if self.value in ("sum", "field") and not self.field:
-            raise ValueError(f"field: name the numeric source field that value '{self.value}' reads")
-        return self
-
-    @property
-    def measure_value(self) -> str:
-        if self.value is not None:
-            return self.value
-        if self.container is not None:
-            return "sum" if self.field else "count_done"
-        return "field" if self.field else "progress"
-
-    @property
-    def label(self) -> str:
-        source = f"container '{self.container}'" if self.container is not None else f"item '{self.item}'"
-        target = f"action '{self.action}'" if self.action is not None else f"measure '{self.measure}'"
-        return f"{source} -> {target}"
-
-
-class MappingRules(_Strict):
-    """How one workspace's items become Cascade items.
-
-    On the Integrations API only ``plan``, ``links``, ``progress``, ``measure_field`` and
-    ``max_zeroed_share`` apply (it links to existing items); the rest drive the create-and-maintain
-    engine."""
-
-    plan: str | None = Field(default=None, description="The Cascade plan (id or exact name) the links point into.")
-    links: list[LinkRule] = Field(default_factory=list)
-    measure_field: str | None = Field(
-        default=None, description="Numeric source field a measure linked through the Cascade ID field takes "
-                                  "(default: the item's progress).")
-    max_zeroed_share: float = Field(
-        default=0.5, ge=0, le=1,
-        description="A run that would drop more than this share of the linked values (that were above 0) to 0 "
-                    "at once stops before writing, naming the cause.")
-
-    target: CascadeTarget = Field(default_factory=CascadeTarget)
-    by_container: list[ContainerTarget] = Field(default_factory=list)
-    item_types: list[ItemType] = Field(
-        default_factory=lambda: ["task", "milestone", "project"],
-        description="Source item types that drive Cascade; subtasks left out still count for the subtasks progress rule.")
-    tasks_as: Literal["action", "measure"] = "action"
-    milestones_as: Literal["action_milestones", "actions", "ignore"] = "action_milestones"
-    checklists_as_items: bool = True
-    statuses: list[str] = Field(default_factory=list, description="Only items in these source statuses (empty: all).")
-    exclude_statuses: list[str] = Field(default_factory=list)
-    containers: list[str] = Field(default_factory=list, description="Only items of these lists/projects (ID or name).")
-    include_archived: bool = False
-    status_rules: dict[str, CascadeStatus] = Field(default_factory=dict)
-    status_fallback: dict[StatusCategory, CascadeStatus] = Field(
-        default_factory=lambda: dict(DEFAULT_STATUS_FALLBACK))
-    progress: ProgressRule = Field(default_factory=ProgressRule)
-    custom_fields: dict[str, str] = Field(
-        default_factory=dict, description="Source custom field name -> Cascade custom field name.")
-    on_delete: Literal["archive", "wont_do"] = "archive"
-    unmatched_owners: Literal["block", "warn"] = Field(
-        default="block", description="An assignee with no Cascade user (by email) stops the publish, or only warns.")
-
-
-class _WorkspaceBase(_Strict):
+class _WorkspaceBase(Strict):
     key: str
     name: str | None = None
     token_env: str
@@ -305,9 +240,7 @@ class _WorkspaceBase(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron_or_frequency(cls, v: str) -> str:
-        if v in ("hourly", "daily", "weekly") or len(v.split()) == 5:
-            return v
-        raise ValueError("must be hourly, daily, weekly or a five-field cron expression")
+        return cron_or_frequency(v)  # Dagster's own cron validation, so a bad one names its workspace here
 
     @property
     def display_name(self) -> str:
@@ -320,13 +253,16 @@ class ClickUpWorkspace(_WorkspaceBase):
     team_id: str
     scope: ClickUpScope = Field(default_factory=ClickUpScope)
 
+    _check_base_url = field_validator("base_url")(
+        classmethod(lambda cls, v: api_url(v, "https://api.clickup.com/api/v2")))
+
     @field_validator("team_id", mode="before")
     @classmethod
     def _team_id_text(cls, v: object) -> object:
         return str(v) if isinstance(v, int) else v
 
 
-class WrikeOAuthSettings(_Strict):
+class WrikeOAuthSettings(Strict):
     """OAuth 2.0 (authorization-code) credentials of a Wrike workspace; secrets are env var NAMES.
 
     ``token_store`` is the file the bootstrap (``python -m cascade_sync_pipeline.wrike.oauth``)
@@ -350,9 +286,7 @@ class WrikeOAuthSettings(_Strict):
     @field_validator("login_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL such as https://login.wrike.com")
-        return v.rstrip("/")
+        return api_url(v, "https://login.wrike.com")
 
 
 class WrikeWorkspace(_WorkspaceBase):
@@ -365,6 +299,8 @@ class WrikeWorkspace(_WorkspaceBase):
     scope: WrikeScope = Field(default_factory=WrikeScope)
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
+    _check_base_url = field_validator("base_url")(
+        classmethod(lambda cls, v: api_url(v, "https://www.wrike.com/api/v4 (or your data center's host)")))
 
     @model_validator(mode="after")
     def _one_credential(self) -> WrikeWorkspace:
@@ -380,11 +316,11 @@ class WrikeWorkspace(_WorkspaceBase):
 Workspace = Annotated[ClickUpWorkspace | WrikeWorkspace, Field(discriminator="source")]
 
 
-class WarehouseSettings(_Strict):
+class WarehouseSettings(Strict):
     path: str = DEFAULT_DUCKDB_PATH
 
 
-class SyncConfig(_Strict):
+class SyncConfig(Strict):
     cascade: CascadeConnection | None = Field(
         default=None, description="Without it the code location extracts and stages only (no Cascade assets).")
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
@@ -400,6 +336,9 @@ class SyncConfig(_Strict):
             if self.cascade is not None and self.cascade.api == "integrations" and not ws.mapping.plan:
                 raise ValueError(f"workspaces.{i}(key={ws.key}).mapping.plan: name the Cascade plan (id or exact "
                                  "name) this workspace's links point into")
+            problem = ws.mapping.classic_problem(ws.source) if self.cascade and self.cascade.api == "classic" else None
+            if problem:
+                raise ValueError(f"workspaces.{i}(key={ws.key}).mapping.{problem}")
         return self
 
     def workspace(self, key: str) -> ClickUpWorkspace | WrikeWorkspace:
@@ -437,10 +376,13 @@ def _describe(err: ValidationError, data: dict) -> str:
 
 
 def parse_config(data: dict, origin: str = "<config>") -> SyncConfig:
+    """Validate a config; files it names (``cascade.users_file``) are read relative to ``origin``'s
+    folder when ``origin`` is a file, else to the working directory."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the file must hold a mapping with 'workspaces' and 'cascade'")
+    base_dir = Path(origin).parent if Path(origin).is_file() else Path(".")
     try:
-        return SyncConfig.model_validate(data)
+        return SyncConfig.model_validate(data, context={"base_dir": str(base_dir)})
     except ValidationError as err:
         raise ConfigError(f"invalid configuration in {origin}:\n{_describe(err, data)}") from None
 
@@ -455,10 +397,10 @@ def load_config(path: str | Path | None = None) -> SyncConfig:
         raise ConfigError(
             f"configuration file '{path}' not found; set {CONFIG_ENV} to the path of your YAML config"
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    try:  # repeated keys and an empty file are errors, not silently "the last one" or "nothing"
+        data = read_yaml(path.read_text(), str(path))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     return parse_config(data, str(path))
 
 

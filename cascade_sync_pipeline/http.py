@@ -8,9 +8,12 @@ answer, and how to turn an error response into a message that names the fix.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable
 
 import httpx
@@ -25,6 +28,36 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 6:
             text = text.replace(secret, "***")
     return text
+
+
+def header_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """A delay header (``Retry-After``) as seconds: a number, or an HTTP date; None when absent or unreadable
+    (a proxy or an API change may send anything: the caller falls back to its default wait)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def header_epoch(value: str | None) -> float | None:
+    """An epoch-seconds header (ClickUp's ``X-RateLimit-Reset``); None when absent or not a finite number."""
+    if value is None:
+        return None
+    try:
+        epoch = float(value.strip())
+    except ValueError:
+        return None
+    return epoch if math.isfinite(epoch) else None
 
 
 class SourceApiError(RuntimeError):
@@ -84,7 +117,9 @@ class ApiSession:
         self.stats = RequestStats()
         self._sleep = sleep
         self._rate_waited = 0.0
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        # Redirects are never followed: the credential would go to whatever address the answer names.
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
+                                  follow_redirects=False)
 
     # --- hooks -------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -93,8 +128,8 @@ class ApiSession:
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Seconds to wait before retrying a rate-limited response, or None if it is not one."""
         if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After")
-            return float(retry_after) if retry_after else 1.0
+            wait = header_seconds(response.headers.get("Retry-After"))
+            return 1.0 if wait is None else wait
         return None
 
     def pace(self, response: httpx.Response) -> float:
@@ -123,6 +158,15 @@ class ApiSession:
             try:
                 response = self._http.request(method, path, params=params, json=json_body, data=data,
                                               headers=self.auth_headers())
+            except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:
+                # Not transient: the request itself cannot be sent (a header value with a line break or
+                # another character HTTP forbids, typically a pasted token; a base_url without http(s)).
+                # The transport's message may quote the header, so it is neither kept nor chained.
+                raise self.error_class(
+                    f"workspace '{self.workspace}': {self.source} could not be called ({type(exc).__name__} on "
+                    f"{method} {path}): the request is malformed; check that the token's env var holds the token "
+                    "alone (no line breaks or other control characters) and that base_url is an http(s) URL",
+                    workspace=self.workspace, code="BAD_REQUEST_SETUP") from None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self._retry_or_raise(attempt, f"{type(exc).__name__} on {method} {path}")
                 continue
@@ -138,6 +182,8 @@ class ApiSession:
             if status in TRANSIENT_STATUSES:
                 self._retry_or_raise(attempt, f"HTTP {status} on {method} {path}", status=status)
                 continue
+            if 300 <= status < 400:
+                raise self.redirect_error(response)
             if status == 401 and not refreshed and self.refresh_auth(response):
                 refreshed = True
                 attempt -= 1
@@ -157,16 +203,30 @@ class ApiSession:
                 self._wait_for_rate_limit(pause, path)
             return payload
 
+    def redirect_error(self, response: httpx.Response) -> SourceApiError:
+        """A 3xx is a configuration error: base_url is not the API's own address. Never followed, never
+        retried, so the credential is not sent to the address the answer names."""
+        target = httpx.URL(response.headers.get("Location", ""))
+        where = f" to {target.scheme}://{target.host}" if target.host else ""
+        return self.error_class(
+            f"workspace '{self.workspace}': {self.source} answered HTTP {response.status_code} (a redirect{where}) "
+            f"to {response.request.method} {response.request.url.path}; configuration error: base_url "
+            f"({self._http.base_url}) is not the API's address (an http URL redirected to https, another host or "
+            "data center, a proxy): set base_url to the address the API answers on itself; redirects are not "
+            "followed, so the token was not sent on", status=response.status_code, code="REDIRECT",
+            workspace=self.workspace)
+
     def get(self, path: str, params: Any = None) -> Any:
         return self.request("GET", path, params=params)
 
     def _retry_or_raise(self, attempt: int, what: str, status: int | None = None) -> None:
         if attempt >= self.retry.max_attempts:
+            # Called while handling a transport error: never chain it (its text may quote a request header).
             raise self.error_class(
                 f"workspace '{self.workspace}': {self.source} kept failing ({what}) after "
                 f"{attempt} attempts; the service may be down, retry the run later",
                 status=status, workspace=self.workspace, retryable=True,
-            )
+            ) from None
         self.stats.retries += 1
         self._sleep(self.retry.backoff(attempt))
 

@@ -40,10 +40,12 @@ tokens, it recovers with the previous token). Secrets never appear in reprs, log
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
+import stat
 import secrets as _secrets
 import sys
 import time
@@ -135,11 +137,42 @@ class TokenStore:
         return f"TokenStore('{self.path}')"
 
     def lock(self, timeout: float = 120.0) -> FileLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._private_directory()
+        self._refuse_link(self.lock_path)
         return FileLock(str(self.lock_path), timeout=timeout)
+
+    def _private_directory(self) -> None:
+        """The store's directory exists, is a directory of this user and has mode 0700 (created so, or
+        tightened); a directory of another user, or a shared one (sticky, e.g. /tmp), is refused."""
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise self._unsafe(f"{directory} is not a directory")
+        if info.st_uid != os.geteuid() or info.st_mode & stat.S_ISVTX:
+            raise self._unsafe(f"its directory {directory} is shared (another owner, or a sticky directory such as "
+                               "/tmp): put the token store in a directory of its own, e.g. data/tokens/")
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            os.chmod(directory, 0o700)
+            log.warning("made %s private (mode 0700, was %o): it holds the %s token store", directory,
+                        stat.S_IMODE(info.st_mode), self._name())
+
+    def _refuse_link(self, path: Path) -> None:
+        if path.is_symlink():
+            raise self._unsafe(f"{path} is a symbolic link, which the token store never follows (it could point "
+                               "the tokens at another file): replace the link with the file itself")
+
+    def _unsafe(self, reason: str) -> SourceApiError:
+        message = f"token store {self.path}: {reason}"
+        if self.workspace:
+            message = f"workspace '{self.workspace}': {message}"
+        error = self.provider.error if self.provider else OAuthError
+        return error(message, code="token_store_unsafe", workspace=self.workspace)
 
     def load(self) -> TokenState | None:
         """The newest complete version; adopts a fsynced temp file left by a crash. Call under lock."""
+        for path in (self.path, self.temp_path):
+            self._refuse_link(path)
         current = self._read(self.path)
         pending = self._read(self.temp_path) if self.temp_path.exists() else None
         if pending is not None and (current is None or pending.generation > current.generation):
@@ -161,8 +194,14 @@ class TokenStore:
         body = asdict(state)
         payload = {"version": STORE_VERSION, "state": body, "sha256": _digest(body)}
         data = json.dumps(payload, indent=1).encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._private_directory()
+        self._refuse_link(self.path)
+        try:  # O_NOFOLLOW: a link planted at the temp path is refused, not written through
+            fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise self._unsafe(f"{self.temp_path} is a symbolic link; remove it") from None
+            raise
         try:
             os.fchmod(fd, 0o600)
             os.write(fd, data)
@@ -189,7 +228,9 @@ class TokenStore:
 
     def _read(self, path: Path) -> TokenState | None:
         try:
-            payload = json.loads(path.read_text())
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as handle:
+                payload = json.loads(handle.read())
             body = payload["state"]
             if payload.get("version") != STORE_VERSION or payload.get("sha256") != _digest(body):
                 return None
@@ -248,6 +289,13 @@ class _TokenEndpoint(ApiSession):
 
     def post(self, form: dict[str, str]) -> Any:
         return self.request("POST", self.path, data=form)
+
+    def redirect_error(self, response: httpx.Response) -> SourceApiError:
+        """A redirect from the token URL is a configuration error of the provider's (never followed: the
+        client secret would go along)."""
+        err = super().redirect_error(response)
+        return self.provider.error(redact(str(err).replace("base_url", "the token URL"), self._secrets()),
+                                   status=err.status, code=err.code, workspace=self.workspace)
 
     def error_for(self, response: httpx.Response, payload: Any) -> SourceApiError:
         """RFC 6749 ``error``/``error_description`` (Wrike spells the latter ``errorDescription``)."""

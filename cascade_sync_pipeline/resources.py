@@ -8,7 +8,7 @@ import dagster as dg
 
 from typing import Optional, Union
 
-from cascade_sync_pipeline.cascade.client import CascadeClient
+from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.clickup.client import ClickUpClient
 from cascade_sync_pipeline.config import CascadeConnection, CascadeOAuthSettings, ClickUpWorkspace, SyncConfig, WrikeWorkspace
@@ -87,10 +87,13 @@ class CascadeResource(dg.ConfigurableResource):
         return CascadeConnection(api=self.api, base_url=self.base_url, token_env=self.token_env, oauth=oauth,
                                  workspace_id=self.workspace_id)
 
-    def client(self, workspace: str = "cascade") -> Union[CascadeClient, IntegrationsClient]:
+    def client(self, workspace: str = "cascade") -> Union[ClassicClient, IntegrationsClient]:
         retry = RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
-        kind = IntegrationsClient if self.api == "integrations" else CascadeClient
-        return kind.from_connection(self.connection(), workspace=workspace, timeout=self.timeout_s, retry=retry)
+        if self.api == "classic":
+            return ClassicClient.from_env(self.base_url, self.token_env, workspace=workspace, timeout=self.timeout_s,
+                                          retry=retry)
+        return IntegrationsClient.from_connection(self.connection(), workspace=workspace, timeout=self.timeout_s,
+                                                  retry=retry)
 
 
 def build_resources(config: SyncConfig) -> dict:

@@ -225,6 +225,28 @@ def test_two_matches_are_reported_never_guessed(base_url, client, emulator):
     assert adopted["id"] == max(emulator.goals) and informed.recovered_creates == 1 and len(emulator.goals) == 3
 
 
+def test_a_lost_answer_after_an_identical_create_adopts_the_new_item(client, emulator):
+    """Two source items with the same title, parent and dates: the second create's answer is lost.
+    The first one's id (answered to this client) is the floor, so only the new item matches."""
+    first = client.create_goal(GOAL_BODY)
+    emulator.faults.add(Fault(kind="reset_after_write", method="POST", path="/goals$"))
+    second = client.create_goal(GOAL_BODY)
+    assert second["id"] != first["id"] and sorted(emulator.goals) == [first["id"], second["id"]]
+    assert client.recovered_creates == 1 and client.last_known_id("goal") == second["id"]
+
+
+def test_an_earlier_runs_create_is_found_by_its_body_and_older_items_are_not(base_url, emulator):
+    older = emulator.add_goal(**{**GOAL_BODY, "start_time": "2025-01-01"})  # same fields, recorded before
+    with ClassicClient(base_url, SANDBOX_TOKEN) as run:
+        run.known_ids("goal", [older["id"]])
+        floor = run.last_known_id("goal")
+        assert run.find_created("goal", GOAL_BODY, after_id=floor) is None
+    stored = emulator.add_goal(**{**GOAL_BODY, "start_time": "2025-01-01"})  # the killed run's create
+    with ClassicClient(base_url, SANDBOX_TOKEN) as next_run:
+        assert next_run.find_created("goal", GOAL_BODY, after_id=floor)["id"] == stored["id"]
+        assert next_run.recovered_creates == 1 and next_run.writes == 0 and emulator.log.count("POST") == 0
+
+
 # --- split_title -----------------------------------------------------------------------------------
 def test_split_title_cuts_with_warnings():
     assert split_title("  Launch   the new  pricing page ") == ("Launch", "the new pricing page", [])

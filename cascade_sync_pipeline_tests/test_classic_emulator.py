@@ -7,8 +7,6 @@ behave as documented. Also: 400 naming the field, 401, 403, 404, 429 and the aft
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,20 +14,14 @@ import pytest
 from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
 from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
-from cascade_sync_pipeline_tests.connector_spec import ConnectorSpec
+from cascade_sync_pipeline_tests.connector_spec import CLASSIC_SWAGGER, classic_connector
 from cascade_sync_pipeline_tests.helpers import AppSwitch
 
-SWAGGER = Path(__file__).resolve().parents[2] / "shared/reference/cascade/classic-connector.swagger.json"
 BASE = "/api/v2"
 GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": "2025-01-01",
              "end_time": "2025-12-31", "weight_id": 1}
 
 
-@lru_cache(maxsize=1)
-def connector() -> ConnectorSpec:
-    """The connector definition; missing, every test using it FAILS naming where it was expected."""
-    assert SWAGGER.is_file(), f"classic connector definition missing: expected it at {SWAGGER}"
-    return ConnectorSpec(SWAGGER)
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +54,20 @@ def checked(response: httpx.Response) -> dict | None:
     """The answer, after checking it against the connector's schema for its operation and status."""
     body = response.json() if response.content else None
     if body is not None:
-        connector().validate_response(response.request.method, response.request.url.path, response.status_code, body)
+        classic_connector().validate_response(response.request.method, response.request.url.path, response.status_code, body)
     return body
 
 
 def send(api: httpx.Client, method: str, path: str, body: dict | None = None) -> httpx.Response:
     """A request whose body is first checked against the connector's request schema."""
     if body is not None:
-        connector().validate_request(method, BASE + path, body)
+        classic_connector().validate_request(method, BASE + path, body)
     return api.request(method, path, json=body)
 
 
 def test_connector_definition_is_where_the_tests_expect_it():
-    assert SWAGGER.is_file(), f"classic connector definition missing: expected it at {SWAGGER}"
-    assert connector().doc["basePath"].rstrip("/") == BASE
+    assert CLASSIC_SWAGGER.is_file(), f"classic connector definition missing: expected it at {CLASSIC_SWAGGER}"
+    assert classic_connector().doc["basePath"].rstrip("/") == BASE
 
 
 def test_every_goal_and_task_operation_is_served_with_its_documented_status(api, emulator):
@@ -86,7 +78,7 @@ def test_every_goal_and_task_operation_is_served_with_its_documented_status(api,
               "/tasks": {"task": {"task": "Write the plan", "goal_id": goal["id"]}},
               "/tasks/{id}": {"task": {"is_complete": 1}}}
     ids = {"/goals/{id}": spare["id"], "/tasks/{id}": task["id"]}
-    operations = [(m, t, op) for m, t, op in connector().operations() if t.split("/")[1] in ("goals", "tasks")]
+    operations = [(m, t, op) for m, t, op in classic_connector().operations() if t.split("/")[1] in ("goals", "tasks")]
     assert len(operations) == 10
     # DELETEs last, so the PUT and GET of the same item still find it
     for method, template, operation in sorted(operations, key=lambda o: (o[0] == "DELETE", o[1])):
@@ -113,7 +105,7 @@ def test_answers_conform_to_the_connector_schemas(api, emulator):
     goals = checked(api.get("/goals", params={"status": "APPRO,DRAFT"}))["goals"]
     tasks = checked(api.get("/tasks"))["tasks"]
     for goal in goals:  # each listed goal against the schema of the documented list item
-        connector().validate_response("GET", BASE + "/goals", 200, {"goal": goal})
+        classic_connector().validate_response("GET", BASE + "/goals", 200, {"goal": goal})
     assert {g["id"] for g in goals} == {parent["id"], child["id"]} and len(tasks) == 1
 
 
@@ -140,7 +132,7 @@ def test_every_body_the_client_sends_conforms_to_the_request_schemas(base_url, e
         client.delete_goal(child["id"])
     assert {m for m, *_ in sent} == {"GET", "POST", "PUT", "DELETE"}
     for method, path, body, query in sent:
-        connector().validate_request(method, path, body, query=query)
+        classic_connector().validate_request(method, path, body, query=query)
 
 
 def test_goal_list_status_defaults_to_draft(api, emulator):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from cascade_sync_pipeline.config import load_config
 from cascade_sync_pipeline.definitions import build_definitions
@@ -15,8 +16,9 @@ from cascade_sync_pipeline.definitions import build_definitions
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_definitions_are_loadable():
-    defs = build_definitions(load_config(ROOT / "config/sandbox.yaml"))
+@pytest.mark.parametrize("config", ["sandbox.yaml", "sandbox-classic.yaml"])
+def test_definitions_are_loadable(config):
+    defs = build_definitions(load_config(ROOT / "config" / config))
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {"clickup/raw_tasks", "clickup/work_items", "clickup/containers", "clickup/users"} <= keys
@@ -24,8 +26,9 @@ def test_definitions_are_loadable():
     assert job.partitions_def.get_partition_keys() == ["acme-product", "acme-ops"]
 
 
-def test_every_asset_has_a_description_group_and_owner():
-    defs = build_definitions(load_config(ROOT / "config/sandbox.yaml"))
+@pytest.mark.parametrize("config", ["sandbox.yaml", "sandbox-classic.yaml"])
+def test_every_asset_has_a_description_group_and_owner(config):
+    defs = build_definitions(load_config(ROOT / "config" / config))
     for spec in defs.resolve_all_asset_specs():
         assert spec.description, spec.key
         assert spec.group_name and spec.group_name != "default", spec.key

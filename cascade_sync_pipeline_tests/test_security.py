@@ -25,17 +25,17 @@ from dagster._serdes import serialize_value
 
 from cascade_sync_pipeline.cli import sync_workspaces
 from cascade_sync_pipeline.config import ConfigError, parse_config
-from cascade_sync_pipeline.sandbox.cascade import CascadeEmulator
+from cascade_sync_pipeline.sandbox.classic import ClassicEmulator
 from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.company import sandbox_people
+from cascade_sync_pipeline.sandbox.company import sandbox_people, seed_classic
 from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
 from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.oauth import authorize_url, exchange_code
 
-WRIKE_MAPPING = {"target": {"plan": "FY2027 Strategy", "focus_area": "Grow Revenue"}}
-CLICKUP_MAPPING = {"target": {"objective": "Launch self-serve pricing"}}
+WRIKE_MAPPING = {"target": {"focus_area_ids": [202]}}
+CLICKUP_MAPPING = {"target": {"focus_area_ids": [201]}}
 TEXT_TYPES = ("VARCHAR", "JSON")
 
 
@@ -47,10 +47,13 @@ class Company:
         self.team_id = next(iter(self.clickup_ds.teams))
         self.wrike_ds, self.oauth_ds = generate_wrike(32, tasks=40), generate_wrike(33, tasks=40)
         self.cascade_token = "cst_" + secrets.token_hex(20)
-        people = sandbox_people(self.clickup_ds, self.wrike_ds) + sandbox_people(wrike_dataset=self.oauth_ds)
+        people = {p["email"].lower(): p for p in sandbox_people(self.clickup_ds, self.wrike_ds)
+                  + sandbox_people(wrike_dataset=self.oauth_ds)}.values()
         self.clickup = ClickUpEmulator(self.clickup_ds, rate_limit=100_000)
         self.wrike, self.oauth = WrikeEmulator(self.wrike_ds, rate_limit=100_000), WrikeEmulator(self.oauth_ds)
-        self.cascade = CascadeEmulator(tokens={self.cascade_token: "write"}, users=people, rate_limit=100_000)
+        self.cascade = ClassicEmulator(rate_limit=100_000)
+        self.cascade.add_token(self.cascade_token, self.cascade.integration_user["id"])
+        users = seed_classic(self.cascade, list(people))
         self.servers = {name: emulator.serve(port=0) for name, emulator in
                         (("clickup", self.clickup), ("wrike", self.wrike), ("oauth", self.oauth),
                          ("cascade", self.cascade))}
@@ -70,7 +73,8 @@ class Company:
         self.dagster_home = tmp_path / "dagster_home"
         self.config = parse_config({
             "warehouse": {"path": str(tmp_path / "warehouse.duckdb")},
-            "cascade": {"api": "contract", "base_url": self.url("cascade", "/api/v2"), "token_env": "SEC_CASCADE_TOKEN"},
+            "cascade": {"api": "classic", "base_url": self.url("cascade", "/api/v2"), "token_env": "SEC_CASCADE_TOKEN",
+                        "users": users},
             "workspaces": [
                 {"key": "sec-clickup", "source": "clickup", "base_url": self.url("clickup", "/api/v2"),
                  "team_id": self.team_id, "token_env": "SEC_CLICKUP_TOKEN", "webhook_secret_env": "SEC_WEBHOOK_SECRET",
@@ -85,7 +89,7 @@ class Company:
 
     @staticmethod
     def wrike_mapping(dataset) -> dict:
-        """Two projects become objectives in the sandbox plan, their tasks actions under them."""
+        """Two projects become goals in a focus area, their tasks tasks on them."""
         return {**WRIKE_MAPPING, "containers": [p["title"] for p in dataset.projects[:2]]}
 
     def url(self, name: str, path: str) -> str:
@@ -185,7 +189,8 @@ def test_no_secret_in_logs_metadata_warehouse_or_errors(company, caplog, capsys)
     assert "sec-clickup" in surfaces["Dagster event log and run records"] and "requests" in surfaces[
         "Dagster event log and run records"]
     assert "Cascade answered HTTP 401" in surfaces["exception text"] and "OAUTH_025" in surfaces["exception text"]
-    assert "sec-wrike" in surfaces["Dagster instance files"] and "sec-clickup" in surfaces["python logs"]
+    assert "sec-wrike" in surfaces["Dagster instance files"]
+    assert f"port={company.servers['cascade'].port}" in surfaces["python logs"]  # the HTTP calls to Cascade
     task_name = next(t.name for t in company.clickup_ds.tasks.values())
     assert _warehouse_hits(company.config.duckdb_path, {"task": task_name})["task"]
     # ... and none of the secrets.
@@ -213,7 +218,7 @@ ENV_FIELDS = {
                                                       "token_env": v}]},
     "webhook_secret_env": lambda v: {"workspaces": [{"key": "acme", "source": "clickup", "team_id": "1",
                                                      "token_env": "CLICKUP_TOKEN", "webhook_secret_env": v}]},
-    "cascade token_env": lambda v: {"cascade": {"api": "contract", "base_url": "https://acme.example", "token_env": v}},
+    "cascade token_env": lambda v: {"cascade": {"api": "classic", "base_url": "https://acme.example", "token_env": v}},
     "Wrike oauth client_secret_env": lambda v: {"workspaces": [{"key": "acme", "source": "wrike", "oauth": {
         "client_id_env": "WRIKE_CLIENT_ID", "client_secret_env": v, "token_store": "data/acme.tokens.json"}}]},
 }

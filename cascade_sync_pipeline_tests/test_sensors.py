@@ -14,7 +14,7 @@ from cascade_sync_pipeline.definitions import build_definitions
 from cascade_sync_pipeline.orchestration.sensors import DEBOUNCE_ENV, build_webhook_sensor, debounce_from_env
 from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app, signature
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
+from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
 CONFIG = parse_config({"workspaces": [
@@ -49,6 +49,10 @@ def event(inbox: WebhookInbox, workspace: str, task_id: str, at: datetime, sourc
                      received_at=at)
 
 
+def run_key(inbox: WebhookInbox, workspace: str, event_id: int) -> str:
+    return f"{workspace}:webhook:{inbox.inbox_id()[:8]}:{event_id}"
+
+
 def evaluate(sensor: dg.SensorDefinition, repository, instance, cursor: str | None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repository)
     result = sensor.evaluate_tick(context)
@@ -63,7 +67,7 @@ def test_events_of_two_workspaces_give_one_run_each(repository, inbox):
     with dg.instance_for_test() as instance:
         requests, cursor, _ = evaluate(sensor, repository, instance, None)
         assert [(r.partition_key, r.run_key) for r in requests] == [
-            ("acme-eng", f"acme-eng:webhook:{ids[3]}"), ("acme-ops", f"acme-ops:webhook:{ids[4]}")]
+            ("acme-eng", run_key(inbox, "acme-eng", ids[3])), ("acme-ops", run_key(inbox, "acme-ops", ids[4]))]
         for request in requests:
             assert request.run_config == INCREMENTAL
             assert {"trigger": "webhook", "workspace": request.partition_key}.items() <= request.tags.items()
@@ -91,8 +95,8 @@ def test_a_burst_waits_until_quiet_then_gives_exactly_one_run(repository, inbox)
             assert json.loads(cursor)["last_event_id"] == 0  # nothing handled yet
         clock.now = T0 + timedelta(seconds=19)
         [request], cursor, _ = evaluate(sensor, repository, instance, cursor)
-        assert request.run_key == f"acme-eng:webhook:{ids[-1]}" and request.tags["webhook_events"] == "4"
-        assert json.loads(cursor) == {"last_event_id": ids[-1], "requested": {}}
+        assert request.run_key == run_key(inbox, "acme-eng", ids[-1]) and request.tags["webhook_events"] == "4"
+        assert json.loads(cursor) == {"last_event_id": ids[-1], "requested": {}, "inbox_id": inbox.inbox_id()}
         assert evaluate(sensor, repository, instance, cursor)[0] == []
 
 
@@ -105,16 +109,17 @@ def test_cursor_stops_before_a_workspace_still_settling(repository, inbox):
     ops_last = event(inbox, "acme-ops", "o2", T0 + timedelta(seconds=8))  # acme-ops not quiet yet at +12s
     with dg.instance_for_test() as instance:
         [request], cursor, _ = evaluate(sensor, repository, instance, None)
-        assert request.run_key == f"acme-eng:webhook:{eng}"
-        assert json.loads(cursor) == {"last_event_id": ops_first - 1, "requested": {"acme-eng": eng}}
+        assert request.run_key == run_key(inbox, "acme-eng", eng)
+        assert json.loads(cursor) == {"last_event_id": ops_first - 1, "requested": {"acme-eng": eng},
+                                      "inbox_id": inbox.inbox_id()}
 
         assert evaluate(sensor, repository, instance, cursor)[0] == []  # acme-eng not requested twice
 
         clock.now = T0 + timedelta(seconds=20)
         [request], cursor, _ = evaluate(sensor, repository, instance, cursor)
-        assert (request.partition_key, request.run_key) == ("acme-ops", f"acme-ops:webhook:{ops_last}")
+        assert (request.partition_key, request.run_key) == ("acme-ops", run_key(inbox, "acme-ops", ops_last))
         assert request.tags["webhook_events"] == "2"
-        assert json.loads(cursor) == {"last_event_id": ops_last, "requested": {}}
+        assert json.loads(cursor) == {"last_event_id": ops_last, "requested": {}, "inbox_id": inbox.inbox_id()}
 
 
 def test_other_sources_and_unconfigured_workspaces_are_passed_over(repository, inbox):
@@ -146,11 +151,43 @@ def test_code_location_sensor_turns_received_webhooks_into_runs(tmp_path, monkey
     assert sensor.minimum_interval_seconds == 15 and sensor.job_name == "clickup_sync"
     assert {s.name for s in repository.sensor_defs} == {"clickup_webhook_sensor"}  # no Wrike job, no Wrike sensor
 
-    with EmulatorServer(create_receiver_app(CONFIG, WebhookInbox())) as server:
+    with ReceiverServer(create_receiver_app(CONFIG, WebhookInbox())) as server:
         body = json.dumps({"event": "taskCreated", "task_id": "abc1", "webhook_id": "w"}).encode()
         answer = httpx.post(f"{server.url}/webhooks/clickup/acme-ops", content=body,
                             headers={"X-Signature": signature("sensor-test-secret", body)})
     assert answer.status_code == 200
     with dg.instance_for_test() as instance:
         [request], _, _ = evaluate(sensor, repository, instance, None)
-    assert (request.partition_key, request.run_key) == ("acme-ops", f"acme-ops:webhook:{answer.json()['id']}")
+    assert (request.partition_key, request.run_key) == ("acme-ops", run_key(WebhookInbox(), "acme-ops", answer.json()["id"]))
+
+
+def test_a_replaced_inbox_is_noticed_and_read_from_the_start(repository, tmp_path):
+    path = tmp_path / "inbox.sqlite"
+    inbox = WebhookInbox(path).create()
+    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=path, debounce_seconds=10,
+                                  clock=Clock(T0 + timedelta(minutes=5)))
+    with dg.instance_for_test() as instance:
+        ids = [event(inbox, "acme-eng", f"t{i}", T0) for i in range(5)]
+        [first], cursor, _ = evaluate(sensor, repository, instance, None)
+        assert json.loads(cursor)["last_event_id"] == ids[-1]
+
+        path.unlink()  # restored from a backup, moved, deleted by hand: ids start at 1 again
+        replaced = WebhookInbox(path).create()
+        new = event(replaced, "acme-eng", "after-the-swap", T0 + timedelta(seconds=1))
+        assert new == 1 and replaced.inbox_id() != json.loads(cursor)["inbox_id"]
+        [request], cursor, _ = evaluate(sensor, repository, instance, cursor)
+        assert request.partition_key == "acme-eng" and request.tags["webhook_events"] == "1"
+        assert request.run_key != first.run_key and request.run_key == run_key(replaced, "acme-eng", new)
+        assert json.loads(cursor) == {"last_event_id": new, "requested": {}, "inbox_id": replaced.inbox_id()}
+
+
+def test_a_cursor_past_the_inbox_starts_over_even_without_inbox_ids(repository, tmp_path):
+    # A cursor written before inbox ids, against a file whose ids were reset.
+    inbox = WebhookInbox(tmp_path / "inbox.sqlite").create()
+    new = event(inbox, "acme-ops", "o1", T0)
+    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
+                                  clock=Clock(T0 + timedelta(minutes=5)))
+    with dg.instance_for_test() as instance:
+        [request], cursor, _ = evaluate(sensor, repository, instance,
+                                        json.dumps({"last_event_id": 40, "requested": {}}))
+    assert request.partition_key == "acme-ops" and json.loads(cursor)["last_event_id"] == new

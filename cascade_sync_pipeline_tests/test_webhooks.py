@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.orchestration.webhooks import __main__ as webhooks_cli
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
+from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 
 CLICKUP_SECRET = "O94IM25S7PXBPYTMNXLLET230SRP0S89COR7B1YOJ2ZIE8WQNK5UUKEF26W0Z5GA"
 WRIKE_SECRET = "wrike-shared-secret-123"
@@ -30,11 +31,12 @@ WORKSPACES = [
 ]
 TASK_STATUS = {"event": "taskStatusUpdated", "task_id": "1vj38vv", "webhook_id": "7fa3ec74",
                "history_items": [{"id": "2800787326392370170", "field": "status", "after": {"status": "in progress"}}]}
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
 WRIKE_EVENTS = [
     {"taskId": "MAAAAAEOud3s", "webhookId": "IEAAIKU5", "eventAuthorId": "KUAAXTKP", "eventType": "TaskStatusChanged",
-     "oldStatus": "Active", "status": "Completed", "lastUpdatedDate": "2026-08-11T23:35:42Z"},
+     "oldStatus": "Active", "status": "Completed", "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
     {"taskId": "MAAAAAEOud3t", "webhookId": "IEAAIKU5", "eventAuthorId": "KUAAXTKP", "eventType": "TaskTitleChanged",
-     "title": "New title", "lastUpdatedDate": "2026-08-11T23:35:43Z"},
+     "title": "New title", "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
 ]
 
 
@@ -56,7 +58,7 @@ def served_receiver(tmp_path_factory):
         env.setenv("TEST_CU_WEBHOOK_SECRET", CLICKUP_SECRET)
         env.setenv("TEST_WR_WEBHOOK_SECRET", WRIKE_SECRET)
         app = create_receiver_app(parse_config({"workspaces": WORKSPACES}), inbox)
-        with EmulatorServer(app) as server, httpx.Client(base_url=server.url) as http:
+        with ReceiverServer(app) as server, httpx.Client(base_url=server.url) as http:
             yield http, inbox.path
 
 
@@ -205,7 +207,7 @@ def test_wrike_emulator_registers_and_delivers_to_the_receiver(receiver):
     hook = hub.create(hook_url=str(http.base_url.join("/webhooks/wrike/acme-pm")), secret=WRIKE_SECRET, events=None,
                       recursive=False, folder_id="MQAAAAEN9zQV")
     [delivery] = hub.publish([{"taskId": "MAAAAAEOud3s", "eventType": "TaskCreated",
-                               "lastUpdatedDate": "2026-08-11T23:35:42Z"}], covers=lambda h: True)
+                               "lastUpdatedDate": WRIKE_EVENTS[0]["lastUpdatedDate"]}], covers=lambda h: True)
     assert hook.status == "Active" and delivery.ok
     [event] = rows(path)
     assert (event["workspace"], event["event_type"], event["body"].encode()) == ("acme-pm", "TaskCreated", delivery.body)
@@ -250,7 +252,7 @@ def clickup_and_receiver(tmp_path, monkeypatch):
     monkeypatch.delenv("TEST_CU_WEBHOOK_SECRET", raising=False)
     workspace = dict(WORKSPACES[0], team_id=team_id)
     inbox = WebhookInbox(tmp_path / "inbox.sqlite")
-    with emulator.serve(port=0) as api, EmulatorServer(
+    with emulator.serve(port=0) as api, ReceiverServer(
             create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver:
         workspace["base_url"] = f"{api.url}/api/v2"
         config_file = tmp_path / "sync.yaml"
@@ -318,7 +320,7 @@ def wrike_and_receiver(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_WR_WEBHOOK_SECRET", WRIKE_SECRET)
     workspace = dict(WORKSPACES[2])
     inbox = WebhookInbox(tmp_path / "inbox.sqlite")
-    with emulator.serve(port=0) as api, EmulatorServer(
+    with emulator.serve(port=0) as api, ReceiverServer(
             create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver:
         workspace["base_url"] = f"{api.url}/api/v4"
         config_file = tmp_path / "sync.yaml"

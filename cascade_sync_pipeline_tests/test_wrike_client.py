@@ -435,6 +435,27 @@ def test_set_custom_field_writes_back_the_cascade_id(sandbox):
         assert "No Such Field" in str(err.value) and err.value.code == "custom_field_missing"
 
 
+def test_set_folder_custom_field_writes_the_cascade_id_into_a_project(sandbox):
+    ds, emulator, server = sandbox
+    with _permanent(server, ds) as client:
+        field = client.custom_field_id("Cascade ID")
+        project = ds.projects[0]
+        stamp = project["updatedDate"]
+        updated = client.set_folder_custom_field(project["id"], field, "1042")
+        assert {"id": field, "value": "1042"} in updated["customFields"] and "project" in updated
+        [again] = client.folders([project["id"]])
+        assert {"id": field, "value": "1042"} in again["customFields"] and again["updatedDate"] >= stamp
+        cleared = client.set_folder_custom_field(project["id"], field, None)
+        assert field not in {cf["id"] for cf in cleared["customFields"]}
+        with pytest.raises(WrikeApiError) as err:
+            client.request("PUT", f"/folders/{project['id']}", data={"shareds": "[]"})
+        assert err.value.status == 400 and "shareds" in str(err.value)
+        with pytest.raises(WrikeApiError) as err:
+            client.set_folder_custom_field("IEAAAAAAI4NOPE", field, "1")
+        assert err.value.status == 404
+    assert emulator.log.count("PUT", r"/api/v4/folders/") == 4
+
+
 def test_webhook_registration_and_signature_check(sandbox):
     ds, emulator, server = sandbox
     secret = "hook-secret-123"

@@ -1,5 +1,6 @@
 """The longer soak: the fault drills of cascade_sync_pipeline_tests/test_fault_drills.py, at random, on
-the whole sandbox company (two ClickUp Workspaces, a Wrike account, Cascade), round after round.
+the whole sandbox company on Cascade's classic API (config/sandbox-classic.yaml: two ClickUp
+Workspaces, a Wrike account, a classic Cascade instance), round after round.
 
 Each round edits the sources (renames, status changes, moves, deletions, new tasks), then runs one
 drill against one workspace: a burst of transient faults (5xx, resets, truncated and HTML bodies,
@@ -8,7 +9,7 @@ during the extract or during the publish, a token revoked mid-run (ClickUp, Casc
 one list, a full disk (a tiny tmpfs, where this machine lets us mount one). Then it settles: a clean
 full sync must succeed and the workspace must be exactly right — staging equal to the generator's
 ground truth, every source item in Cascade exactly once, the ID map consistent — and one more sync
-must write nothing.
+must write nothing. Every goal and task in Cascade must belong to exactly one ID map row.
 
     .venv/bin/python scripts/soak.py --minutes 15            # prints a JSON summary; exit 1 on a violation
     .venv/bin/python scripts/soak.py --rounds 5 --seed 3 --tasks 800
@@ -35,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.company import Company, company  # noqa: E402
+from benchmarks.company import CLASSIC_CONFIG, Company, company  # noqa: E402
 from cascade_sync_pipeline.sandbox.clickup.generator import expected_staging as clickup_truth  # noqa: E402
 from cascade_sync_pipeline.sandbox.server import RateLimiter  # noqa: E402
 from cascade_sync_pipeline.sandbox.wrike import expected_staging as wrike_truth  # noqa: E402
@@ -43,7 +44,7 @@ from cascade_sync_pipeline.warehouse.store import Warehouse  # noqa: E402
 from cascade_sync_pipeline_tests.test_fault_drills import ON_A_SMALL_DISK, Triggers, _small_disk_runner  # noqa: E402
 from cascade_sync_pipeline_tests.wrike_fixtures import STAGING_KEYS, differences, staged  # noqa: E402
 
-KINDS = ("objective", "action", "measure", "milestone", "checklist_item")
+CREATES = r"/api/v2/(goals|tasks)$"
 LISTING = {"clickup": r"/api/v2/team/\d+/task$", "wrike": r"/api/v4/(spaces|folders)/[^/]+/tasks$"}
 SOURCE_PATHS = {"clickup": [r"/team$", r"/space/\d+/folder$", r"/list/\d+/field$", r"/team/\d+/task$"],
                 "wrike": [r"/spaces$", r"/api/v4/folders$", r"/(spaces|folders)/[^/]+/tasks$", r"/customfields$"]}
@@ -121,7 +122,7 @@ class Soak:
                 fault["status"] = self.rng.choice((500, 502, 503, 504))
             self.co.emulator(ws.source).faults.add(**fault)
             faults.append(f"{kind}{fault.get('status', '')}")
-        self.co.sandbox.cascade.faults.add(kind="reset_after_write", method="POST", path=r"/api/v2/actions$",
+        self.co.sandbox.cascade.faults.add(kind="reset_after_write", method="POST", path=CREATES,
                                            times=1, after=self.rng.randint(0, 3))
         self.co.sync(ws.key, "full")
         return f"succeeded through {', '.join(faults)} and a lost Cascade answer"
@@ -186,10 +187,11 @@ class Soak:
         return "killed during the extract" if code == -signal.SIGKILL else f"finished before the kill (exit {code})"
 
     def _rename_synced(self, ws, count: int) -> None:
-        """Rename some source items that have a Cascade action, so the next publish has writes to do."""
+        """Rename some source items that have a Cascade task, so the next publish has writes to do."""
         with Warehouse(self.co.config.duckdb_path).connect(read_only=True) as con:
-            items = [i for (i,) in con.execute("SELECT item_id FROM sync.id_map WHERE workspace = ? AND "
-                                               "cascade_type = 'action' ORDER BY item_id", [ws.key]).fetchall()]
+            items = [i for (i,) in con.execute(
+                "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
+                "WHERE m.workspace = ? ORDER BY m.item_id", [ws.key]).fetchall()]
         emu = self.co.emulator(ws.source)
         for item in self.rng.sample(items, min(count, len(items))):
             try:
@@ -230,11 +232,12 @@ class Soak:
     def _revoked_cascade(self, ws) -> str:
         cascade, env = self.co.sandbox.cascade, self.co.config.cascade.token_env
         token = os.environ[env]
-        self.triggers["cascade"].on(r"/api/v2/(objectives|actions)$", lambda: cascade.tokens.pop(token, None))
+        user = cascade.tokens[token]
+        self.triggers["cascade"].on(r"/api/v2/(goals|tasks)$", lambda: cascade.tokens.pop(token, None))
         try:
             return self._expect_failure(ws, env)
         finally:
-            cascade.tokens[token] = "write"
+            cascade.tokens[token] = user
 
     def _lost_list(self, ws) -> str:
         if ws.source != "clickup":
@@ -283,24 +286,22 @@ class Soak:
                 for p in differences(staged(self.co.config, table, ws.key), truth[table], key)]
 
     def cascade_problems(self, ws) -> list[str]:
-        problems, held = [], {}
-        for kind in KINDS:
-            refs = Counter()
-            for item in self.co.sandbox.cascade.items(kind):
-                ref = item.get("external_ref") or {}
-                if ref.get("workspace") == ws.key:
-                    refs[ref["item_id"]] += 1
-                    held[(kind, ref["item_id"])] = item["id"]
-            problems += [f"{kind} for {item_id} exists {n} times" for item_id, n in refs.items() if n > 1]
+        """Each goal and task in Cascade belongs to one ID map row (of some workspace): none is a
+        duplicate; the workspace's rows point at items Cascade holds; every desired item is mapped."""
+        cascade = self.co.sandbox.cascade
+        held = {("goal", i) for i in cascade.goals} | {("task", i) for i in cascade.tasks}
         with Warehouse(self.co.config.duckdb_path).connect(read_only=True) as con:
-            mapped = con.execute("SELECT cascade_type, item_id, cascade_id FROM sync.id_map WHERE workspace = ?",
-                                 [ws.key]).fetchall()
+            every = con.execute("SELECT cascade_type, CAST(cascade_id AS BIGINT), workspace, item_id "
+                                "FROM sync.id_map").fetchall()
             desired = con.execute("SELECT cascade_type, item_id FROM sync.desired_state WHERE workspace = ?",
                                   [ws.key]).fetchall()
-        problems += [f"id_map {k} {i} -> {c}, Cascade holds {held.get((k, i))}" for k, i, c in mapped
-                     if held.get((k, i)) != c]
-        known = {(k, i) for k, i, _ in mapped}
-        problems += [f"desired {k} {i} has no Cascade item" for k, i in desired if (k, i) not in known]
+        owners = Counter((k, i) for k, i, _, _ in every)
+        problems = [f"{k} {i} has {n} ID map rows" for (k, i), n in owners.items() if n > 1]
+        problems += [f"{k} {i} belongs to no source item (a duplicate?)" for k, i in sorted(held - set(owners))]
+        problems += [f"id_map {k} {item} -> {i}, which Cascade does not hold" for k, i, w, item in every
+                     if w == ws.key and (k, i) not in held]
+        mapped = {(k, item) for k, _, w, item in every if w == ws.key}
+        problems += [f"desired {k} {i} has no Cascade item" for k, i in desired if (k, i) not in mapped]
         return problems
 
     def settle(self, ws) -> dict:
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     deadline = time.monotonic() + args.minutes * 60
     rounds, violations = [], 0
-    with company(clickup_tasks_per_team=args.tasks) as co:
+    with company(clickup_tasks_per_team=args.tasks, config_file=CLASSIC_CONFIG) as co:
         soak = Soak(co, rng)
         for ws in co.config.workspaces:
             co.sync(ws.key, "full")

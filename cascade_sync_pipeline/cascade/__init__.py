@@ -1,9 +1,3 @@
-"""Everything Cascade-specific: the API contract (``openapi.yaml``) and the client that speaks it."""
-
-from pathlib import Path
-
-from .client import CascadeApiError, CascadeClient, ExternalRef, changed_fields
-
-OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
-
-__all__ = ["OPENAPI_PATH", "CascadeApiError", "CascadeClient", "ExternalRef", "changed_fields"]
+"""Everything Cascade-specific: one client per real API (``classic.py`` for the classic API's goals
+and tasks, ``integrations.py`` for the Integrations API's actions and measures), their shared
+errors, and ``CONTRACT.md``: what each API cannot do and what is still unknown about it."""

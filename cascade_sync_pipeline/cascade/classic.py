@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
@@ -62,6 +62,9 @@ class ClassicClient(ApiSession):
     ``writes`` counts calls that changed Cascade; ``recovered_creates`` counts creates whose answer
     was lost and whose stored item was found and adopted instead of being created again.
     ``creator_id`` is the token's user (learned from the first create answer when not given).
+    A caller that records its creates elsewhere tells the client which ids exist already
+    (:meth:`known_ids`), notes the floor before each create (:meth:`last_known_id`) and, after a
+    crash, asks for the item an earlier create stored (:meth:`find_created`).
     """
 
     source = "Cascade"
@@ -90,8 +93,10 @@ class ClassicClient(ApiSession):
     def from_env(cls, base_url: str, token_env: str = "CASCADE_TOKEN", **kwargs: Any) -> ClassicClient:
         token = os.environ.get(token_env, "").strip()
         if not token:
-            raise CascadeApiError(f"env {token_env} is empty or not set: put a Cascade API token there "
-                                  "(Profile > System > Security > + Add Token; Enterprise plan)", code="NO_TOKEN")
+            workspace = kwargs.get("workspace", "cascade")
+            raise CascadeApiError(f"workspace '{workspace}': env {token_env} is empty or not set: put a Cascade API "
+                                  "token there (Profile > System > Security > + Add Token; Enterprise plan)",
+                                  code="NO_TOKEN", workspace=workspace)
         return cls(base_url, token, token_env=token_env, **kwargs)
 
     def __repr__(self) -> str:
@@ -150,6 +155,28 @@ class ClassicClient(ApiSession):
         """Create a task (``task`` and ``goal_id`` required); ``look_after_id`` as for goals."""
         return self._create(TASK, body, look_after_id)
 
+    def find_created(self, kind: str, body: Mapping[str, Any], *, after_id: int) -> dict | None:
+        """The goal or task a create of ``body`` stored, if one was stored (looked for among the items
+        this token's user created with an id above ``after_id``), else None. For a create sent by an
+        earlier run that died before it could record the answer; the item found is not counted as a
+        write of this client."""
+        kind_ = GOAL if kind == "goal" else TASK
+        found = self._stored(kind_, to_wire(body), after_id, "an earlier run's create was never recorded")
+        if found is not None:
+            self.recovered_creates += 1
+            self._note(kind_.name, found["id"])
+        return found
+
+    def last_known_id(self, kind: str) -> int:
+        """The highest goal or task id this client knows to exist: the next one created is above it."""
+        return self._high_water[kind]
+
+    def known_ids(self, kind: str, ids: Iterable[Any]) -> None:
+        """Ids known to exist already (e.g. recorded in the warehouse): a create whose answer is lost is
+        looked for above them, so an older item with the same title is never taken for the new one."""
+        for item_id in ids:
+            self._note(kind, as_id(item_id))
+
     def update_goal(self, goal_id: int | str, changes: Mapping[str, Any]) -> dict:
         return self._put("goal", f"/goals/{as_id(goal_id)}", changes)
 
@@ -194,6 +221,7 @@ class ClassicClient(ApiSession):
                 continue
             self._unresolved.pop(key, None)
             self.writes += 1
+            self._note(kind.name, item.get("id"))
             return item
         raise self._unknown(kind, wire, floor, f"{self.retry.max_attempts} answers in a row were lost")
 
@@ -237,7 +265,23 @@ class ClassicClient(ApiSession):
             return item
 
     def _recover(self, kind: Kind, wire: dict, key: tuple, floor: int, why: str) -> dict | None:
-        """The one item a lost POST of ``wire`` stored, or None when it stored nothing."""
+        """The one item a lost POST of ``wire`` stored (adopted as this client's write), or None."""
+        found = self._stored(kind, wire, floor, why)
+        if found is None:
+            return None
+        self._unresolved.pop(key, None)
+        self.writes += 1
+        self.recovered_creates += 1
+        self._note(kind.name, found["id"])
+        return found
+
+    def _note(self, name: str, item_id: Any) -> None:
+        if isinstance(item_id, int) and not isinstance(item_id, bool):
+            self._high_water[name] = max(self._high_water[name], item_id)
+
+    def _stored(self, kind: Kind, wire: dict, floor: int, why: str) -> dict | None:
+        """The one item created by this token's user above ``floor`` that carries ``wire``'s
+        identifying fields; None when there is none; an error when there are several."""
         try:
             if kind is GOAL:
                 rows = self.list_goals(status=GOAL_STATUSES, creator_id=self.creator_id)
@@ -254,12 +298,7 @@ class ClassicClient(ApiSession):
                 f"this token's user after id {floor}: keep one, delete the others in Cascade and link the kept "
                 "one in sync.id_map", code="CREATE_AMBIGUOUS", workspace=self.workspace, item=kind.label(wire),
                 details={"kind": kind.name, "ids": [row["id"] for row in matches]})
-        if not matches:
-            return None
-        self._unresolved.pop(key, None)
-        self.writes += 1
-        self.recovered_creates += 1
-        return matches[0]
+        return matches[0] if matches else None
 
     def _unknown(self, kind: Kind, wire: dict, floor: int, why: str) -> CascadeApiError:
         label = kind.label(wire)

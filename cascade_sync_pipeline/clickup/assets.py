@@ -8,7 +8,9 @@ from cascade_sync_pipeline.clickup import load
 from cascade_sync_pipeline.clickup.extract import extract_workspace
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.warehouse.assets import ExtractConfig, choose_since, markdown_preview, staging_results
+from cascade_sync_pipeline.warehouse.assets import (
+    ExtractConfig, choose_since, markdown_preview, read_problems_result, read_problems_spec, staging_results,
+)
 
 GROUP = "clickup"
 OWNERS = ["team:data"]
@@ -35,6 +37,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
                          description="Every task in scope — closed, archived and subtasks included — verbatim, "
                                      "one row per task (raw.clickup_tasks)."),
         ],
+        check_specs=[read_problems_spec(RAW_TASKS)],
         partitions_def=partitions_def,
     )
     def clickup_raw_extract(context: dg.AssetExecutionContext, config: ExtractConfig,
@@ -61,12 +64,15 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         yield dg.MaterializeResult(asset_key=RAW_CUSTOM_FIELDS, metadata={
             **run, "dagster/row_count": counts["raw.clickup_custom_fields"],
             "refreshed": extract.custom_fields is not None})
-        preview = pd.DataFrame([{"id": t["id"], "name": t.get("name"), "status": (t.get("status") or {}).get("status"),
-                                 "list": (t.get("list") or {}).get("name"), "archived": t.get("archived")}
+        preview = pd.DataFrame([{"id": t["id"], "name": t.get("name"), "status": _name(t.get("status"), "status"),
+                                 "list": _name(t.get("list"), "name"), "archived": t.get("archived")}
                                 for t in extract.tasks[:10]])
         yield dg.MaterializeResult(asset_key=RAW_TASKS, metadata={
             **run, "dagster/row_count": counts["raw.clickup_tasks"], "tasks_read": len(extract.tasks),
-            "since_ms": since if since is not None else "full", "preview": markdown_preview(preview)})
+            "since_ms": since if since is not None else "full", "preview": markdown_preview(preview),
+            "payload_problems": len(extract.problems),
+            "kept_newer_stored": extract.written.get("kept_newer", 0)})
+        yield read_problems_result(context, RAW_TASKS, ws.key, extract.problems)
 
     @dg.multi_asset(
         name="clickup_staging",
@@ -93,3 +99,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
             yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 
     return [clickup_raw_extract, clickup_staging]
+
+
+def _name(value, key: str):
+    return value.get(key) if isinstance(value, dict) else None

@@ -5,13 +5,14 @@ Plain Python: no Dagster here. Every failure names the workspace key, ClickUp's 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterator
 
 import httpx
 
 from cascade_sync_pipeline.config import ClickUpWorkspace, secret_from_env
-from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError
+from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError, header_epoch
 
 PAGE_SIZE = 100  # ClickUp's fixed page size for task listings
 
@@ -31,7 +32,7 @@ class ClickUpClient(ApiSession):
                  team_id: str | None = None, timeout: float = 30.0, retry: RetryPolicy | None = None,
                  **kwargs: Any) -> None:
         super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, **kwargs)
-        self._token = token
+        self._token = token.strip()  # a pasted token often ends in a newline, which HTTP forbids
         self.token_env = token_env
         self.team_id = team_id
 
@@ -51,8 +52,10 @@ class ClickUpClient(ApiSession):
     # --- rate limits ---------------------------------------------------------------------------
     @staticmethod
     def _seconds_until_reset(response: httpx.Response) -> float | None:
-        reset = response.headers.get("X-RateLimit-Reset")
-        return None if reset is None else max(float(reset) - time.time(), 0.0)
+        """Seconds until ``X-RateLimit-Reset`` (epoch seconds); None when absent or not a number, and at
+        most an hour (a reset far in the future is a broken header, not a plan)."""
+        reset = header_epoch(response.headers.get("X-RateLimit-Reset"))
+        return None if reset is None else min(max(reset - time.time(), 0.0), 3600.0)
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         if response.status_code != 429:
@@ -69,8 +72,8 @@ class ClickUpClient(ApiSession):
     # --- errors ----------------------------------------------------------------------------------
     def error_for(self, response: httpx.Response, payload: Any) -> ClickUpError:
         status = response.status_code
-        code = payload.get("ECODE") if isinstance(payload, dict) else None
-        err = (payload.get("err") or payload.get("error")) if isinstance(payload, dict) else None
+        code = _text(payload.get("ECODE")) if isinstance(payload, dict) else None
+        err = _text(payload.get("err") or payload.get("error")) if isinstance(payload, dict) else None
         where = f"{response.request.method} {response.request.url.path}"
         ws = f"workspace '{self.workspace}'"
         if code == "OAUTH_017":
@@ -92,25 +95,44 @@ class ClickUpClient(ApiSession):
         return ClickUpError(f"{ws}: ClickUp answered HTTP {status} to {where}: {detail}; {fix}",
                             status=status, code=code, workspace=self.workspace)
 
+    # --- answers ---------------------------------------------------------------------------------
+    def listing(self, path: str, key: str, params: Any = None) -> list[dict]:
+        """The list under ``key`` of a 200 answer. An answer without it (or with something else there)
+        is an error, never "no items": read as empty, it would archive everything in Cascade."""
+        body = self.get(path, params)
+        value = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(value, list):
+            found = f"keys {sorted(body)[:8]}" if isinstance(body, dict) else f"a JSON {type(body).__name__}"
+            raise ClickUpError(
+                f"workspace '{self.workspace}': ClickUp answered GET {path} without its '{key}' list ({found}); "
+                "nothing was stored or replaced. A proxy or an API change may be in the way: check base_url "
+                f"({self._http.base_url}) and retry the run", workspace=self.workspace, code="UNEXPECTED_ANSWER",
+                retryable=True)
+        return [entry for entry in value if isinstance(entry, dict)]
+
     # --- hierarchy ------------------------------------------------------------------------------
     def user(self) -> dict:
-        return self.get("/user")["user"]
+        body = self.get("/user")
+        if not isinstance(body, dict) or not isinstance(body.get("user"), dict):
+            raise ClickUpError(f"workspace '{self.workspace}': ClickUp answered GET /user without a user",
+                               workspace=self.workspace, code="UNEXPECTED_ANSWER", retryable=True)
+        return body["user"]
 
     def teams(self) -> list[dict]:
-        return self.get("/team")["teams"]
+        return self.listing("/team", "teams")
 
     def spaces(self, team_id: str) -> list[dict]:
-        return self.get(f"/team/{team_id}/space", {"archived": "false"})["spaces"]
+        return self.listing(f"/team/{team_id}/space", "spaces", {"archived": "false"})
 
     def folders(self, space_id: str) -> list[dict]:
         """Folders of a space, each with its lists embedded."""
-        return self.get(f"/space/{space_id}/folder", {"archived": "false"})["folders"]
+        return self.listing(f"/space/{space_id}/folder", "folders", {"archived": "false"})
 
     def folderless_lists(self, space_id: str) -> list[dict]:
-        return self.get(f"/space/{space_id}/list", {"archived": "false"})["lists"]
+        return self.listing(f"/space/{space_id}/list", "lists", {"archived": "false"})
 
     def list_fields(self, list_id: str) -> list[dict]:
-        return self.get(f"/list/{list_id}/field")["fields"]
+        return self.listing(f"/list/{list_id}/field", "fields")
 
     def task(self, task_id: str) -> dict:
         return self.get(f"/task/{task_id}", {"include_subtasks": "true"})
@@ -131,9 +153,17 @@ class ClickUpClient(ApiSession):
             params.append(("date_updated_gt", str(updated_since_ms)))
         params.extend(("list_ids[]", lid) for lid in list_ids or [])
         page = 0
+        path = f"/team/{team_id}/task"
         while True:
-            body = self.get(f"/team/{team_id}/task", params + [("page", str(page))])
-            tasks = body.get("tasks", [])
+            body = self.get(path, params + [("page", str(page))])
+            if not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
+                found = f"keys {sorted(body)[:8]}" if isinstance(body, dict) else f"a JSON {type(body).__name__}"
+                raise ClickUpError(
+                    f"workspace '{self.workspace}': ClickUp answered GET {path} (page {page}) without its 'tasks' "
+                    f"list ({found}); nothing was stored or replaced. A proxy or an API change may be in the way: "
+                    f"check base_url ({self._http.base_url}) and retry the run", workspace=self.workspace,
+                    code="UNEXPECTED_ANSWER", retryable=True)
+            tasks = body["tasks"]
             yield tasks
             last = body.get("last_page")
             if last is True or (last is None and len(tasks) < PAGE_SIZE) or not tasks:
@@ -146,3 +176,10 @@ class ClickUpClient(ApiSession):
 
     def update_task(self, task_id: str, **fields: Any) -> dict:
         return self.request("PUT", f"/task/{task_id}", json_body=fields)
+
+
+def _text(value: Any) -> str | None:
+    """An error field as text: ClickUp sends strings, but a proxy or an API change may send anything."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value)[:200]

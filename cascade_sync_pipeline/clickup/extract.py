@@ -9,10 +9,12 @@ picked up by the next full extract, which the orchestration runs on a reconcilia
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterable
 
 from cascade_sync_pipeline.clickup.client import ClickUpClient, ClickUpError
 from cascade_sync_pipeline.config import ClickUpWorkspace
+from cascade_sync_pipeline.payloads import PayloadProblem, check_clickup_tasks, ms_value
 
 INCREMENTAL_OVERLAP_MS = 5 * 60 * 1000
 LIST_FILTER_CHUNK = 50  # list_ids[] per task query, so URLs stay short
@@ -33,10 +35,13 @@ class ClickUpExtract:
     tasks: list[dict]
     custom_fields: list[tuple[str, dict]] | None = None  # (list_id, field definition); None when not read
     scoped_list_ids: list[str] = field(default_factory=list)
+    problems: list[PayloadProblem] = field(default_factory=list)  # items skipped or values left out
+    read_started_at: datetime | None = None  # when the read began (a full write keeps rows stored since)
+    written: dict[str, int] = field(default_factory=dict)  # set by load.write_raw: written, kept_newer, removed
 
     @property
     def max_updated_ms(self) -> int | None:
-        stamps = [int(t["date_updated"]) for t in self.tasks if t.get("date_updated")]
+        stamps = [s for s in (ms_value(t.get("date_updated")) for t in self.tasks) if s is not None]
         return max(stamps) if stamps else None
 
 
@@ -119,27 +124,39 @@ def _task_pages(client: ClickUpClient, ws: ClickUpWorkspace, list_ids: list[str]
 
 
 def _dedupe(tasks: Iterable[dict]) -> list[dict]:
+    """One version per id, the most recently updated winning (an unreadable time counts as oldest)."""
     newest: dict[str, dict] = {}
     for task in tasks:
         current = newest.get(task["id"])
-        if current is None or int(task.get("date_updated") or 0) >= int(current.get("date_updated") or 0):
+        if current is None or (ms_value(task.get("date_updated")) or 0) >= (ms_value(current.get("date_updated")) or 0):
             newest[task["id"]] = task
     return list(newest.values())
 
 
+def _checked(ws: ClickUpWorkspace, tasks: list) -> tuple[list[dict], list[PayloadProblem]]:
+    kept, problems = check_clickup_tasks(ws.key, tasks)
+    return _dedupe(kept), problems
+
+
 def extract_workspace(client: ClickUpClient, ws: ClickUpWorkspace, *, since_ms: int | None = None) -> ClickUpExtract:
-    """Everything the staging needs from one workspace. ``since_ms`` set ⇒ incremental."""
+    """Everything the staging needs from one workspace. ``since_ms`` set ⇒ incremental.
+
+    Tasks without a usable id are left out and bad timestamps reported (``problems``); an answer without
+    its list stops the read (the client raises) before anything is stored."""
+    started = datetime.now(timezone.utc)
     hierarchy, list_ids = read_hierarchy(client, ws)
     scoped = None if ws.scope.is_everything else list_ids
     if scoped == []:
-        return ClickUpExtract("full" if since_ms is None else "incremental", hierarchy, [], [] if since_ms is None else None, [])
+        return ClickUpExtract("full" if since_ms is None else "incremental", hierarchy, [],
+                              [] if since_ms is None else None, [], read_started_at=started)
 
     if since_ms is None:
         custom_fields = [(lid, f) for lid in list_ids for f in client.list_fields(lid)]
-        tasks = [t for archived in (False, True)
-                 for page in _task_pages(client, ws, scoped, archived=archived) for t in page]
-        return ClickUpExtract("full", hierarchy, _dedupe(tasks), custom_fields, list_ids)
+        tasks, problems = _checked(ws, [t for archived in (False, True)
+                                        for page in _task_pages(client, ws, scoped, archived=archived) for t in page])
+        return ClickUpExtract("full", hierarchy, tasks, custom_fields, list_ids, problems, started)
 
     since = max(since_ms - INCREMENTAL_OVERLAP_MS, 0)
-    tasks = [t for page in _task_pages(client, ws, scoped, archived=False, updated_since_ms=since) for t in page]
-    return ClickUpExtract("incremental", hierarchy, _dedupe(tasks), None, list_ids)
+    tasks, problems = _checked(ws, [t for page in _task_pages(client, ws, scoped, archived=False,
+                                                              updated_since_ms=since) for t in page])
+    return ClickUpExtract("incremental", hierarchy, tasks, None, list_ids, problems, started)

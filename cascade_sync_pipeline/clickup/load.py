@@ -2,6 +2,10 @@
 
 Both steps replace exactly one workspace's rows inside one transaction, so a re-run (or a run
 killed half-way) never leaves a partition half-written and never touches another partition.
+
+Tasks keep the newer version: a stored task whose ``date_updated`` is later than the extract's is
+left as it is (an older read finishing after a newer one never overwrites it), and a full read
+removes only the tasks it did not see that were stored before it began.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 
 from cascade_sync_pipeline.clickup.extract import ClickUpExtract
 from cascade_sync_pipeline.config import ClickUpWorkspace
+from cascade_sync_pipeline.payloads import ms_value
 from cascade_sync_pipeline.warehouse.staging import rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
@@ -39,9 +44,10 @@ def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: ClickUpEx
     hierarchy = _frame([{"object_type": r.object_type, "object_id": r.object_id, "parent_id": r.parent_id,
                          "payload": json.dumps(r.payload)} for r in extract.hierarchy],
                        ["object_type", "object_id", "parent_id", "payload"])
-    tasks = _frame([{"task_id": t["id"], "date_updated_ms": int(t["date_updated"]) if t.get("date_updated") else None,
-                     "payload": json.dumps(t)} for t in extract.tasks],
+    tasks = _frame([{"task_id": str(t["id"]), "date_updated_ms": ms_value(t.get("date_updated")),
+                     "payload": json.dumps(t)} for t in extract.tasks if isinstance(t, dict) and t.get("id")],
                    ["task_id", "date_updated_ms", "payload"])
+    tasks["date_updated_ms"] = tasks["date_updated_ms"].astype("Int64")
     con.register("hierarchy", hierarchy)
     con.register("tasks", tasks)
     with Warehouse.transaction(con):
@@ -57,14 +63,12 @@ def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: ClickUpEx
                 con, "raw.clickup_custom_fields", workspace,
                 "SELECT $ws AS workspace, list_id, field_id, payload::JSON AS payload, $at AS extracted_at FROM fields",
                 {"ws": workspace, "at": at})
-        task_select = ("SELECT $ws AS workspace, task_id, date_updated_ms, payload::JSON AS payload, "
-                       "$at AS extracted_at FROM tasks")
-        if extract.mode == "full":
-            Warehouse.replace_partition(con, "raw.clickup_tasks", workspace, task_select, {"ws": workspace, "at": at})
-        else:
-            con.execute("DELETE FROM raw.clickup_tasks WHERE workspace = $ws AND task_id IN (SELECT task_id FROM tasks)",
-                        {"ws": workspace})
-            con.execute(f"INSERT INTO raw.clickup_tasks BY NAME {task_select}", {"ws": workspace, "at": at})
+        extract.written = Warehouse.upsert_newer(
+            con, "raw.clickup_tasks", workspace, key="task_id", version="{row}.date_updated_ms",
+            select_sql="SELECT $ws AS workspace, task_id, date_updated_ms, payload::JSON AS payload, "
+                       "$at AS extracted_at FROM tasks",
+            params={"ws": workspace, "at": at},
+            full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None)
         _save_state(con, workspace, extract.mode, at)
     for view in ("hierarchy", "tasks", "fields"):
         con.unregister(view)

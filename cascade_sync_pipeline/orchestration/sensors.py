@@ -43,18 +43,34 @@ def sensor_name(source: str) -> str:
 @dataclass
 class WebhookCursor:
     """How far the sensor has read: every event up to ``last_event_id`` is handled, and each
-    workspace in ``requested`` is covered up to its id."""
+    workspace in ``requested`` is covered up to its id. ``inbox_id`` names the inbox file those ids
+    belong to: a replaced file starts its ids at 1 again, and the sensor then starts over."""
 
     last_event_id: int = 0
     requested: dict[str, int] = field(default_factory=dict)
+    inbox_id: str | None = None
 
     @classmethod
     def parse(cls, text: str | None) -> WebhookCursor:
         data = json.loads(text) if text else {}
-        return cls(int(data.get("last_event_id", 0)), {k: int(v) for k, v in data.get("requested", {}).items()})
+        return cls(int(data.get("last_event_id", 0)), {k: int(v) for k, v in data.get("requested", {}).items()},
+                   data.get("inbox_id"))
 
     def dump(self) -> str:
-        return json.dumps({"last_event_id": self.last_event_id, "requested": self.requested}, sort_keys=True)
+        data = {"last_event_id": self.last_event_id, "requested": self.requested}
+        if self.inbox_id:
+            data["inbox_id"] = self.inbox_id
+        return json.dumps(data, sort_keys=True)
+
+    def for_inbox(self, inbox_id: str | None, last_id: int) -> tuple[WebhookCursor, str | None]:
+        """This cursor if it belongs to the inbox (id ``inbox_id``, newest event ``last_id``), else a fresh
+        one; with the reason when it starts over. A cursor from before inbox ids adopts the current one."""
+        if self.inbox_id is not None and inbox_id is not None and self.inbox_id != inbox_id:
+            return WebhookCursor(inbox_id=inbox_id), f"the inbox was replaced (id {self.inbox_id} -> {inbox_id})"
+        if self.last_event_id > last_id:
+            return (WebhookCursor(inbox_id=inbox_id),
+                    f"the inbox holds events up to id {last_id}, below the cursor's {self.last_event_id}")
+        return WebhookCursor(self.last_event_id, dict(self.requested), inbox_id or self.inbox_id), None
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,13 @@ def plan_runs(events: list[InboxEvent], known: set[str], cursor: WebhookCursor, 
     last = read_to if oldest_unhandled is None else oldest_unhandled - 1
     last = max(last, cursor.last_event_id)
     requested = {ws: i for ws, i in requested.items() if i > last}
-    return WebhookPlan(runs, WebhookCursor(last, requested), settling, sorted(unknown))
+    return WebhookPlan(runs, WebhookCursor(last, requested, cursor.inbox_id), settling, sorted(unknown))
+
+
+def run_key(run: WorkspaceRun, inbox_id: str | None) -> str:
+    """Unique per inbox file, so the runs of a replaced inbox (whose ids start again) are not taken for old ones."""
+    inbox = f"{inbox_id[:8]}:" if inbox_id else ""
+    return f"{run.workspace}:webhook:{inbox}{run.max_event_id}"
 
 
 def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbox_path: str | Path | None = None,
@@ -125,14 +147,16 @@ def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbo
         if not inbox.exists():
             return dg.SkipReason(f"no webhook inbox at {inbox.path} yet; start the receiver with "
                                  "`python -m cascade_sync_pipeline.orchestration.webhooks serve`")
-        cursor = WebhookCursor.parse(context.cursor)
+        cursor, restart = WebhookCursor.parse(context.cursor).for_inbox(inbox.inbox_id(), inbox.last_id())
+        if restart:
+            context.log.warning(f"{restart}: reading the {source} webhook events of {inbox.path} from the start")
         plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce)
         if plan.unknown:
             context.log.warning(f"ignored {source} webhook events for workspaces no longer configured: "
                                 f"{', '.join(plan.unknown)}")
         requests = [
             dg.RunRequest(
-                partition_key=run.workspace, run_key=f"{run.workspace}:webhook:{run.max_event_id}",
+                partition_key=run.workspace, run_key=run_key(run, plan.cursor.inbox_id),
                 run_config=extract_run_config(source, "incremental"),
                 tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
             )

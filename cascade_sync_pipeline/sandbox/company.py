@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from cascade_sync_pipeline.config import SyncConfig
-from cascade_sync_pipeline.sandbox.cascade import SANDBOX_TOKEN as CASCADE_SANDBOX_TOKEN
-from cascade_sync_pipeline.sandbox.cascade import CascadeEmulator
+from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN as CLASSIC_SANDBOX_TOKEN
+from cascade_sync_pipeline.sandbox.classic import ClassicEmulator
 from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_pipeline.sandbox.integrations import SANDBOX_TOKEN as INTEGRATIONS_SANDBOX_TOKEN
@@ -29,8 +29,12 @@ CLICKUP_TASKS_PER_TEAM = 2500
 CLICKUP_RATE_LIMIT_PER_MIN = 1000
 WRIKE_TASKS = 2000
 WRIKE_RATE_LIMIT_PER_MIN = 400  # Wrike's documented ~400 requests per minute per token
-# Cascade documents no limit; the emulator enforces this one so 429 handling stays exercised.
+# Cascade documents no limit; the emulators enforce these so 429 handling stays exercised.
 CASCADE_RATE_LIMIT_PER_MIN = 6000
+CLASSIC_RATE_LIMIT_PER_MIN = 30_000  # the classic demo creates thousands of goals and tasks
+INTEGRATION_EMAIL = "integration@acme.example"
+# The classic instance's focus areas (the API has no endpoint for them): ids 201, 202, 203.
+FOCUS_AREAS = ("Grow Revenue", "Operational Excellence", "Delight Customers")
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Sandbox:
     servers: dict[str, EmulatorServer]
     clickup_team_tokens: dict[str, str] = field(default_factory=dict)
     wrike: WrikeEmulator | None = None
-    cascade: CascadeEmulator | IntegrationsEmulator | None = None
+    cascade: ClassicEmulator | IntegrationsEmulator | None = None
 
     def env_for(self, config: SyncConfig) -> dict[str, str]:
         """Token env vars of every configured workspace that points at this sandbox."""
@@ -54,7 +58,7 @@ class Sandbox:
         if self.cascade is not None and cascade is not None and cascade.token_env \
                 and self._is_local(cascade.base_url, "cascade"):
             integrations = isinstance(self.cascade, IntegrationsEmulator)
-            env[cascade.token_env] = INTEGRATIONS_SANDBOX_TOKEN if integrations else CASCADE_SANDBOX_TOKEN
+            env[cascade.token_env] = INTEGRATIONS_SANDBOX_TOKEN if integrations else CLASSIC_SANDBOX_TOKEN
         return env
 
     def _is_local(self, base_url: str, api: str) -> bool:
@@ -82,30 +86,50 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     """Generate the company's data and serve every emulator; ports of 0 pick free ones (tests).
 
     ``cascade_api`` picks the Cascade emulator: ``integrations`` (the plan seeded from the sources'
-    Cascade ID fields) or ``contract`` (the earlier draft contract)."""
+    Cascade ID fields) or ``classic`` (an empty classic instance whose users are the sources'
+    people, see :func:`seed_classic`; the sources hold no Cascade IDs yet)."""
+    if cascade_api not in ("integrations", "classic"):
+        raise ValueError(f"cascade_api must be integrations or classic, not {cascade_api!r}")
     ports = {**PORTS, **(ports or {})}
-    dataset = generate_clickup(seed, teams=2, tasks_per_team=clickup_tasks_per_team)
+    claims = 0.1 if cascade_api == "integrations" else 0.0
+    dataset = generate_clickup(seed, teams=2, tasks_per_team=clickup_tasks_per_team, cascade_id_ratio=claims)
     clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
     team_tokens = {team_id: dataset.grant([team_id]) for team_id in dataset.teams}
     servers = {"clickup": clickup.serve(port=ports["clickup"])}
-    wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS), rate_limit=WRIKE_RATE_LIMIT_PER_MIN,
-                          rate_window=60.0)
+    wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS, cascade_id_ratio=claims),
+                          rate_limit=WRIKE_RATE_LIMIT_PER_MIN, rate_window=60.0)
     servers["wrike"] = wrike.serve(port=ports["wrike"])
     if cascade_api == "integrations":
         cascade = IntegrationsEmulator(rate_limit=CASCADE_RATE_LIMIT_PER_MIN, rate_window=60.0)
         seed_plans(cascade, clickup_claims(dataset) + wrike_claims(wrike.dataset))
     else:
-        cascade = CascadeEmulator(users=sandbox_people(dataset, wrike.dataset),
-                                  rate_limit=CASCADE_RATE_LIMIT_PER_MIN, rate_window=60.0)
+        cascade = ClassicEmulator(rate_limit=CLASSIC_RATE_LIMIT_PER_MIN, rate_window=60.0)
+        seed_classic(cascade, sandbox_people(dataset, wrike.dataset))
     servers["cascade"] = cascade.serve(port=ports["cascade"])
     return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike,
                    cascade=cascade)
 
 
+def seed_classic(emulator: ClassicEmulator, people: list[dict[str, str]]) -> list[dict]:
+    """Give a classic instance the people (each a user holding a role of their own, in order, after
+    the emulator's integration user) and the focus areas of ``FOCUS_AREAS``; return the users as
+    ``cascade.users`` rows (email, user_id, role_id)."""
+    rows = []
+    for person in people:
+        if person["email"] == INTEGRATION_EMAIL:
+            continue
+        user = emulator.add_user(person["name"], person["email"])
+        rows.append({"email": person["email"].lower(), "user_id": user["id"], "role_id": user["role_id"]})
+    for name in FOCUS_AREAS:
+        emulator.add_focus_area(name)
+    return rows
+
+
+
 def sandbox_people(clickup_dataset=None, wrike_dataset=None) -> list[dict[str, str]]:
     """Cascade's users: the integration user, then every person of the ClickUp and Wrike sandboxes,
     so assignees match Cascade owners by email."""
-    people = [{"name": "Cascade Integration", "email": "integration@acme.example"}]
+    people = [{"name": "Cascade Integration", "email": INTEGRATION_EMAIL}]
     if clickup_dataset is not None:
         people += [{"name": u.username, "email": u.email} for u in clickup_dataset.users.values()]
     if wrike_dataset is not None:

@@ -20,11 +20,11 @@ from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import ROOT, dagster_home
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
+from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_pipeline.orchestration.webhooks.register import (
     open_clickup, open_wrike, register_clickup, register_wrike, suggested_secret_env,
 )
 from cascade_sync_pipeline.sandbox.company import start_sandbox
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
 
 RECEIVER_PORT = 8710
 
@@ -54,13 +54,14 @@ def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
 def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
     """Serve the sandbox, the webhook receiver and the Dagster UI until Ctrl-C."""
     home = dagster_home()
-    with start_sandbox() as sandbox:
+    with start_sandbox(cascade_api=config.cascade.api if config.cascade else "integrations") as sandbox:
         sandbox.export_env(config)
         receiver_url = f"http://127.0.0.1:{RECEIVER_PORT}"
         for line in register_sandbox_webhooks(config, receiver_url):
             print(line)
         inbox = WebhookInbox(os.environ.get("CASCADE_SYNC_WEBHOOK_INBOX")).create()
-        receiver = EmulatorServer(create_receiver_app(config, inbox), port=RECEIVER_PORT).start()
+        # The production server (waitress, with its timeouts and caps), in this process.
+        receiver = ReceiverServer(create_receiver_app(config, inbox), port=RECEIVER_PORT).start()
         print(f"Webhook receiver: {receiver_url}/webhooks/<source>/<key> (inbox {inbox.path})")
         for name, server in sandbox.servers.items():
             print(f"{name} emulator: {server.url}")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -34,7 +34,11 @@ class Fault:
 
     kind: ``status`` (answer ``status`` with ``body``), ``delay`` (sleep ``seconds`` then answer
     normally), ``reset`` (close the connection without an answer), ``truncate`` (cut the real
-    body in half, so it no longer parses), ``html`` (a 502 HTML page, as proxies send).
+    body in half, so it no longer parses), ``html`` (a 502 HTML page, as proxies send), ``edit``
+    (the real answer with values changed: ``edits`` maps a path such as ``tasks.0.date_updated`` or
+    ``tasks.*.id`` to its new value, ``drop`` lists paths to remove: a bad payload served by an
+    otherwise healthy API). ``headers``, with any kind, sets response headers (a 429 whose reset
+    header is not a number).
     """
 
     kind: str
@@ -45,6 +49,9 @@ class Fault:
     body: str | None = None
     seconds: float = 0.0
     after: int = 0  # let this many matching requests through first
+    edits: dict[str, Any] | None = None
+    drop: list[str] | None = None
+    headers: dict[str, str] | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return bool(re.fullmatch(self.method, method) and re.search(self.path, path))
@@ -138,6 +145,54 @@ class _Reset(Exception):
     """Raised to drop the connection without an answer."""
 
 
+def _index(part: str, sequence: list) -> int | None:
+    if part.lstrip("-").isdigit() and -len(sequence) <= int(part) < len(sequence):
+        return int(part) % len(sequence)
+    return None
+
+
+def _walk(document: Any, path: str) -> list[tuple[Any, Any]]:
+    """(container, key) pairs a dotted path names in a JSON document; ``*`` stands for every element."""
+    *parents, last = path.split(".")
+    found = [document]
+    for part in parents:
+        step = []
+        for node in found:
+            if isinstance(node, list):
+                step += node if part == "*" else [node[i] for i in [_index(part, node)] if i is not None]
+            elif isinstance(node, dict) and part in node:
+                step.append(node[part])
+        found = step
+    pairs: list[tuple[Any, Any]] = []
+    for node in found:
+        if isinstance(node, list):
+            keys = range(len(node)) if last == "*" else [i for i in [_index(last, node)] if i is not None]
+            pairs += [(node, k) for k in keys]
+        elif isinstance(node, dict):
+            pairs.append((node, last))
+    return pairs
+
+
+def _edit_response(response: Response, fault: Fault) -> None:
+    import json
+
+    try:
+        document = json.loads(response.get_data())
+    except ValueError:
+        document = None
+    if document is not None:
+        for path, value in (fault.edits or {}).items():
+            for node, key in _walk(document, path):
+                node[key] = value
+        for path in fault.drop or []:
+            for node, key in sorted(_walk(document, path), key=lambda p: -p[1] if isinstance(p[1], int) else 0):
+                if isinstance(node, dict):
+                    node.pop(key, None)
+                else:
+                    del node[key]
+        response.set_data(json.dumps(document))
+
+
 def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
     """A Flask app with the sandbox's fault injection, request log and admin endpoints."""
     app = Flask(name)
@@ -170,6 +225,10 @@ def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
         if fault is not None and fault.kind == "truncate":
             data = response.get_data()
             response.set_data(data[: max(len(data) // 2, 1)])
+        if fault is not None and fault.kind == "edit":
+            _edit_response(response, fault)
+        for name, value in ((fault.headers or {}) if fault is not None else {}).items():
+            response.headers[name] = value  # any kind: e.g. a 429 with an unreadable reset header
         if not request.path.startswith("/_sandbox/") and not getattr(g, "reset", False):
             log.record(request.method, request.path, response.status_code)
         return response

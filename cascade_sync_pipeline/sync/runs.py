@@ -74,8 +74,8 @@ def blocked_reason(con: duckdb.DuckDBPyConnection, workspace: str, run_id: str) 
     return f"nothing written to Cascade; fix first: {run['message']}"
 
 
-SYNC_TABLES = ("sync.id_map", "sync.desired_state", "sync.cascade_items", "sync.diff", "sync.runs",
-               "sync.extract_state", "sync.links", "sync.link_problems", "sync.desired_values",
+SYNC_TABLES = ("sync.id_map", "sync.desired_state", "sync.cascade_items", "sync.create_attempts", "sync.diff",
+               "sync.runs", "sync.extract_state", "sync.links", "sync.link_problems", "sync.desired_values",
                "sync.desired_history", "sync.pushed_values", "sync.pushed_history")
 
 

@@ -84,28 +84,30 @@ class ClickUpIdField:
 
 
 class WrikeIdField:
-    """Wrike custom fields are account-wide: one field id serves every task. Projects are folders,
-    which the Wrike client cannot update yet, so they are left out (counted as skipped)."""
+    """Wrike custom fields are account-wide: one field id serves every task and project (a project
+    is a folder: written with ``PUT /folders/{id}``)."""
 
     def __init__(self, client: Any, ws: WrikeWorkspace) -> None:
         self.client, self.ws = client, ws
 
     def field_ids(self, con: duckdb.DuckDBPyConnection, items: list[Pending]) -> dict[str, str | None]:
-        tasks = [item for item in items if item.item_type != "project"]
-        if not tasks:
+        if not items:
             return {}
         # The extract stored the definitions; ask Wrike only when they do not name exactly one such field.
         stored = con.execute("SELECT field_id FROM raw.wrike_custom_fields "
                              "WHERE workspace = ? AND payload ->> 'title' = ?",
                              [self.ws.key, self.ws.cascade_id_field]).fetchall()
         field_id = stored[0][0] if len(stored) == 1 else self.client.custom_field_id(self.ws.cascade_id_field)
-        return {item.item_id: field_id for item in tasks}
+        return {item.item_id: field_id for item in items}
 
     def missing_field(self, item: Pending) -> str:
-        return f"task {item.item_id}: Wrike has no custom field '{self.ws.cascade_id_field}'"
+        return f"{item.item_type} {item.item_id}: Wrike has no custom field '{self.ws.cascade_id_field}'"
 
     def write(self, item: Pending, field_id: str) -> None:
-        self.client.set_custom_field(item.item_id, field_id, item.cascade_id)
+        if item.item_type == "project":
+            self.client.set_folder_custom_field(item.item_id, field_id, item.cascade_id)
+        else:
+            self.client.set_custom_field(item.item_id, field_id, item.cascade_id)
 
 
 ID_FIELDS = {"clickup": ClickUpIdField, "wrike": WrikeIdField}

@@ -9,6 +9,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from cascade_sync_pipeline.payloads import PayloadProblem, problems_markdown
+
+READ_PROBLEMS = "read_problems"
+
 
 class ExtractConfig(dg.Config):
     """How much to read: `auto` reads only changes unless a reconciliation is due."""
@@ -49,3 +53,32 @@ def staging_results(con: duckdb.DuckDBPyConnection, workspace: str, counts: Mapp
         if table == "work_items":
             metadata |= {"preview": markdown_preview(items), "by_status_category": markdown_preview(by_category, 50)}
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def read_problems_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    """The warning check on a source's raw tasks: items skipped, values left out, parts not read."""
+    return dg.AssetCheckSpec(
+        READ_PROBLEMS, asset=asset_key, blocking=False,
+        description="Warns when the last extract skipped items (no usable id, not an object), staged values "
+                    "without an unreadable time, or could not read part of the source; names each item.")
+
+
+def read_problems_result(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, workspace: str,
+                         problems: list[PayloadProblem], notes: list[str] | None = None) -> dg.AssetCheckResult:
+    """The check result, with every problem logged as a warning (the first 20) and listed in metadata."""
+    notes = notes or []
+    for problem in problems[:20]:
+        context.log.warning(problem.message)
+    if len(problems) > 20:
+        context.log.warning(f"workspace '{workspace}': {len(problems) - 20} more payload problems (see the check)")
+    for note in notes:
+        context.log.warning(note)
+    skipped = sum("skipped" in p.consequence for p in problems)
+    return dg.AssetCheckResult(
+        check_name=READ_PROBLEMS, asset_key=asset_key, passed=not problems and not notes,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"workspace '{workspace}': {skipped} item(s) skipped, {len(problems) - skipped} value(s) "
+                     f"left out" + "".join(f"; {n}" for n in notes)) if problems or notes else None,
+        metadata={"workspace": workspace, "items_skipped": skipped, "values_left_out": len(problems) - skipped,
+                  "problems": dg.MetadataValue.md(problems_markdown(problems)),
+                  "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "_none_")})

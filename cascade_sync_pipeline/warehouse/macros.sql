@@ -1,5 +1,11 @@
 -- Helpers every transform may use. Temporary: they live with the connection, not in the file.
-CREATE OR REPLACE TEMP MACRO ms_to_ts(x) AS make_timestamp(TRY_CAST(x AS BIGINT) * 1000);
+-- Milliseconds since the epoch as a timestamp; NULL for anything else or outside years 1 to 9999
+-- (the range payloads.ms_value accepts), so one bad value never fails a whole statement.
+CREATE OR REPLACE TEMP MACRO ms_to_ts(x) AS CASE
+    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '-?[0-9]{1,19}')
+         AND TRY_CAST(trim(CAST(x AS VARCHAR)) AS BIGINT) BETWEEN -62135596800000 AND 253402300799999
+        THEN make_timestamp(TRY_CAST(trim(CAST(x AS VARCHAR)) AS BIGINT) * 1000)
+END;
 CREATE OR REPLACE TEMP MACRO number_text(x) AS CASE
     WHEN TRY_CAST(x AS DOUBLE) IS NULL THEN x
     WHEN TRY_CAST(x AS DOUBLE) = trunc(TRY_CAST(x AS DOUBLE))
@@ -60,3 +66,10 @@ LEFT JOIN subtask_share AS s ON s.item_id = i.item_id
 LEFT JOIN checklist_share AS c ON c.item_id = i.item_id
 LEFT JOIN field_value AS f ON f.item_id = i.item_id
 WHERE i.workspace = ws;
+
+-- A time as Cascade's classic API answers it (ISO 8601, or Unix seconds) as its UTC day 'YYYY-MM-DD'.
+CREATE OR REPLACE TEMP MACRO utc_day(x) AS CASE
+    WHEN x IS NULL OR trim(x) = '' THEN NULL
+    WHEN regexp_full_match(trim(x), '-?[0-9]+') THEN strftime(to_timestamp(CAST(trim(x) AS BIGINT)), '%Y-%m-%d')
+    ELSE COALESCE(strftime(CAST(TRY_CAST(trim(x) AS TIMESTAMPTZ) AS DATE), '%Y-%m-%d'), left(trim(x), 10))
+END;

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS staging.work_items (
     url              VARCHAR,
     cascade_id       VARCHAR,
     is_archived      BOOLEAN NOT NULL,
+    priority         VARCHAR,            -- the source's own priority name (ClickUp priority, Wrike importance)
     PRIMARY KEY (workspace, item_id)
 );
 
@@ -84,63 +85,81 @@ CREATE TABLE IF NOT EXISTS sync.id_map (
     workspace         VARCHAR NOT NULL,
     source            VARCHAR NOT NULL,
     item_id           VARCHAR NOT NULL,
-    cascade_type      VARCHAR NOT NULL,   -- action | measure | objective | milestone | checklist_item | goal | task
+    cascade_type      VARCHAR NOT NULL,   -- action | measure (Integrations API); goal | task (classic API)
     cascade_id        VARCHAR NOT NULL,   -- text: the Integrations API's ids are strings
     first_synced_at   TIMESTAMP NOT NULL,
     last_synced_at    TIMESTAMP NOT NULL,
     written_back_id   VARCHAR,            -- the Cascade ID last written into the source's ID field
-    parent_item_id    VARCHAR,            -- milestones and checklist items: the item of their action
+    parent_item_id    VARCHAR,            -- unused since 0.3.0 (the invented contract's milestones)
     linked_by         VARCHAR,            -- field | config_item | config_container | created
     PRIMARY KEY (workspace, item_id),
     UNIQUE (cascade_type, cascade_id)
 );
 
--- What Cascade should hold for one workspace, from staging and the mapping rules.
+-- What Cascade should hold for one workspace (classic API: goals and tasks), from staging and the
+-- mapping rules. Rebuilt every run.
 CREATE TABLE IF NOT EXISTS sync.desired_state (
     workspace            VARCHAR NOT NULL,
     source               VARCHAR NOT NULL,
-    item_id              VARCHAR NOT NULL,
-    item_type            VARCHAR NOT NULL,   -- the source's type, or checklist_item
-    cascade_type         VARCHAR NOT NULL,
-    parent_item_id       VARCHAR,            -- a source item whose Cascade item is the parent
-    parent_cascade_id    BIGINT,             -- a configured Cascade objective (or plan for objectives)
-    plan_id              BIGINT,
-    focus_area_id        BIGINT,
-    name                 VARCHAR NOT NULL,
-    description          VARCHAR,
-    status               VARCHAR,            -- NULL: no status rule nor fallback for the source status
-    progress             DOUBLE,
-    completed            BOOLEAN,
-    position             INTEGER,
+    item_id              VARCHAR NOT NULL,   -- a work item, a container that becomes a goal, or a checklist item
+    item_type            VARCHAR NOT NULL,   -- the source's type: task | subtask | milestone | project | space | folder | list | checklist_item
+    cascade_type         VARCHAR NOT NULL,   -- goal | task
+    goal_kind            VARCHAR,            -- goals: objective | project | kpi
+    template_id          BIGINT,             -- goals: entity_template_id of the kind (NULL: Cascade's default)
+    parent_item_id       VARCHAR,            -- the item or container whose goal is the parent goal / holds the task
+    parent_goal_id       BIGINT,             -- a configured Cascade goal as parent (no goal above in the source)
+    focus_area_ids       BIGINT[],           -- top-level goals: where they land
+    name                 VARCHAR NOT NULL,   -- the source title
+    action               VARCHAR,            -- goals: the title's first word (<= 25 characters)
+    details              VARCHAR,            -- goals: the rest of the title (<= 300 characters)
+    description          VARCHAR,            -- tasks: the comment
+    outcome              VARCHAR,            -- open | complete | archived; NULL: no status rule nor fallback
+    status               VARCHAR,            -- goals: APPRO | ARCHI
+    is_complete          INTEGER,            -- tasks: 0 | 1
+    progress             DOUBLE,             -- goals tracked MANUAL: 0-100
+    tracking_type        VARCHAR,            -- goals: MANUAL | TASKS
     start_date           DATE,
     due_date             DATE,
-    owner_id             BIGINT,
-    collaborator_ids     BIGINT[],
+    role_id              BIGINT,             -- the owner's Cascade role (first assignee in cascade.users)
+    weight_id            INTEGER NOT NULL,   -- 1 (highest) to 4, from the priority
     unmatched_assignees  VARCHAR[],
-    custom_fields        STRUCT(field_id BIGINT, name VARCHAR, type VARCHAR, value VARCHAR)[],
+    title_warnings       VARCHAR[],          -- what was cut from a goal's title to fit action and details
     source_status        VARCHAR,
     status_category      VARCHAR,
-    claimed_cascade_id   VARCHAR,
+    claimed_cascade_id   VARCHAR,            -- the value of the source item's Cascade ID field
     container_id         VARCHAR,
     url                  VARCHAR,
     PRIMARY KEY (workspace, item_id)
 );
 
--- Cascade items synced from a workspace, as Cascade answered this run (archived ones too).
+-- Goals and tasks of a workspace as Cascade answered this run (read back by id, archived ones too).
 CREATE TABLE IF NOT EXISTS sync.cascade_items (
     workspace     VARCHAR NOT NULL,
-    cascade_type  VARCHAR NOT NULL,
+    cascade_type  VARCHAR NOT NULL,        -- goal | task
     cascade_id    BIGINT NOT NULL,
-    item_id       VARCHAR,                 -- external_ref.item_id
+    item_id       VARCHAR,                 -- the source item it is mapped to (sync.id_map) or claimed by
     payload       JSON NOT NULL,
     fetched_at    TIMESTAMP NOT NULL
+);
+
+-- Creates sent (or about to be sent) whose Cascade id is not recorded yet: a run killed between a
+-- create and its sync.id_map row leaves one here, and the next run looks for the item before
+-- creating it again (the classic API has no idempotency key).
+CREATE TABLE IF NOT EXISTS sync.create_attempts (
+    workspace      VARCHAR NOT NULL,
+    item_id        VARCHAR NOT NULL,
+    cascade_type   VARCHAR NOT NULL,
+    look_after_id  BIGINT NOT NULL,        -- the highest id known before the create: the new one is above it
+    body           JSON NOT NULL,          -- what was sent (no secret), to recognise the stored item
+    attempted_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (workspace, item_id)
 );
 
 -- The operations that make Cascade match the desired state, field by field (the dry-run preview).
 CREATE TABLE IF NOT EXISTS sync.diff (
     workspace     VARCHAR NOT NULL,
     run_id        VARCHAR NOT NULL,
-    op            VARCHAR NOT NULL,        -- set | history (links); create | update | archive | unarchive | wont_do | link | remove
+    op            VARCHAR NOT NULL,        -- set | history (links); create | update | link | archive | complete | delete (goals and tasks)
     cascade_type  VARCHAR NOT NULL,
     item_id       VARCHAR NOT NULL,
     cascade_id    VARCHAR,
@@ -244,3 +263,4 @@ ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS written_back_id VARCHAR;
 ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS parent_item_id VARCHAR;
 ALTER TABLE sync.runs ADD COLUMN IF NOT EXISTS message VARCHAR;
 ALTER TABLE sync.id_map ADD COLUMN IF NOT EXISTS linked_by VARCHAR;
+ALTER TABLE staging.work_items ADD COLUMN IF NOT EXISTS priority VARCHAR;

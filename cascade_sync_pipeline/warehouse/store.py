@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -61,6 +62,15 @@ def _text_cascade_ids(con: duckdb.DuckDBPyConnection) -> None:
             con.execute("DROP TABLE sync.id_map_bigint")
 
 
+def _drop_contract_desired_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Files made before the classic engine (0.3.0) hold sync.desired_state in the invented contract's
+    shape; it is rebuilt every run, so it is dropped and made again in the new shape."""
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'sync' "
+                                         "AND table_name = 'desired_state'").fetchall()}
+    if columns and "tracking_type" not in columns:
+        con.execute("DROP TABLE sync.desired_state")
+
+
 class Warehouse:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -81,6 +91,7 @@ class Warehouse:
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT])
+                _drop_contract_desired_state(con)
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
                 _text_cascade_ids(con)
                 con.execute(sql_text("cascade_sync_pipeline.warehouse", "macros.sql"))
@@ -119,6 +130,40 @@ class Warehouse:
         con.execute(f"DELETE FROM {table} WHERE workspace = ?", [workspace])
         con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params)
         return scalar(con, f"SELECT count(*) FROM {table} WHERE workspace = ?", [workspace])
+
+    @staticmethod
+    def upsert_newer(con: duckdb.DuckDBPyConnection, table: str, workspace: str, *, key: str, version: str,
+                     select_sql: str, params: Mapping, full_read_started: datetime | None = None) -> dict[str, int]:
+        """Write the rows of ``select_sql`` into ``workspace``'s
+        rows of ``table``, one row per ``key``, keeping the newer version of each: a stored row is replaced
+        unless both versions are known and the stored one is newer. ``version`` is a SQL expression of the
+        row's update time with ``{row}`` for the table alias.
+
+        With ``full_read_started`` the rows are a complete read: stored rows it lacks are deleted, except
+        those stored after the read began (another run's newer extract). Call inside :meth:`transaction`.
+        Returns how many rows were written, kept because the stored one is newer, and removed.
+        """
+        old, new = version.format(row="s"), version.format(row="n")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE upsert_rows AS {select_sql}", params)
+        ws = {"ws": workspace}
+        kept = scalar(con, f"SELECT count(*) FROM {table} AS s JOIN upsert_rows AS n ON s.{key} = n.{key} "
+                           f"WHERE s.workspace = $ws AND {old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old}", ws)
+        con.execute(f"DELETE FROM {table} AS s USING upsert_rows AS n WHERE s.workspace = $ws AND s.{key} = n.{key} "
+                    f"AND NOT ({old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old})", ws)
+        removed = 0
+        if full_read_started is not None:
+            started = full_read_started.astimezone(timezone.utc).replace(tzinfo=None) \
+                if full_read_started.tzinfo else full_read_started
+            removed = con.execute(
+                f"DELETE FROM {table} AS s WHERE s.workspace = $ws AND s.extracted_at <= $started "
+                f"AND NOT EXISTS (SELECT 1 FROM upsert_rows AS n WHERE n.{key} = s.{key})",
+                {**ws, "started": started}).fetchall()[0][0]
+        written = con.execute(
+            f"INSERT INTO {table} BY NAME SELECT * FROM upsert_rows AS n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE s.workspace = $ws AND s.{key} = n.{key})",
+            ws).fetchall()[0][0]
+        con.execute("DROP TABLE upsert_rows")
+        return {"written": written, "kept_newer": kept, "removed": removed}
 
     @staticmethod
     def merge_partition(con: duckdb.DuckDBPyConnection, table: str, workspace: str,

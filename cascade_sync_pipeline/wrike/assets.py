@@ -4,7 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from cascade_sync_pipeline.warehouse.assets import ExtractConfig, choose_since, markdown_preview, staging_results
+from cascade_sync_pipeline.warehouse.assets import (
+    ExtractConfig, choose_since, markdown_preview, read_problems_result, read_problems_spec, staging_results,
+)
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
 from cascade_sync_pipeline.wrike import load
@@ -27,8 +29,8 @@ _REFRESH_NOTE = (" Read by every full extract; an incremental one re-reads it on
 
 def _task_preview(tasks: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{"id": t["id"], "title": t.get("title"), "status": t.get("status"),
-                          "type": (t.get("dates") or {}).get("type"), "scope": t.get("scope"),
-                          "updated": t.get("updatedDate")} for t in tasks[:10]])
+                          "type": t["dates"].get("type") if isinstance(t.get("dates"), dict) else None,
+                          "scope": t.get("scope"), "updated": t.get("updatedDate")} for t in tasks[:10]])
 
 
 def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
@@ -48,6 +50,7 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
                          description="Every task of every space — subtasks, milestones and Recycle Bin tasks "
                                      "included — verbatim, one row per task (raw.wrike_tasks)."),
         ],
+        check_specs=[read_problems_spec(RAW_TASKS)],
         partitions_def=partitions_def,
     )
     def wrike_raw_extract(context: dg.AssetExecutionContext, config: ExtractConfig,
@@ -77,7 +80,10 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
                 **run, "dagster/row_count": counts[load.REFERENCE_TABLES[name][0]], "refreshed": refreshed})
         yield dg.MaterializeResult(asset_key=RAW_TASKS, metadata={
             **run, "dagster/row_count": counts["raw.wrike_tasks"], "tasks_read": len(extract.tasks),
-            "updated_since": since or "full", "preview": markdown_preview(_task_preview(extract.tasks))})
+            "updated_since": since or "full", "preview": markdown_preview(_task_preview(extract.tasks)),
+            "payload_problems": len(extract.problems), "kept_newer_stored": extract.written.get("kept_newer", 0),
+            "recycle_bin_listed": not any("Recycle Bin" in n for n in extract.notes)})
+        yield read_problems_result(context, RAW_TASKS, ws.key, extract.problems, extract.notes)
 
     @dg.multi_asset(
         name="wrike_staging",

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import httpx
 
-from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError
+from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError, header_seconds
+from cascade_sync_pipeline.payloads import item_id, wrike_time
 from cascade_sync_pipeline.wrike.errors import WrikeApiError, describe, redact, wrap
 from cascade_sync_pipeline.wrike.oauth import OAuthSession, TokenStore, bootstrap_hint
 
@@ -43,8 +44,9 @@ def wrike_timestamp(moment: datetime) -> str:
 
 
 def latest_update(tasks: Iterable[Mapping]) -> str | None:
-    """The newest ``updatedDate`` among tasks (Wrike's format sorts as text), for the next watermark."""
-    return max((t["updatedDate"] for t in tasks if t.get("updatedDate")), default=None)
+    """The newest readable ``updatedDate`` among tasks, for the next watermark (unreadable ones are ignored)."""
+    stamps = [t["updatedDate"] for t in tasks if isinstance(t, Mapping) and wrike_time(t.get("updatedDate"))]
+    return max(stamps, key=wrike_time, default=None)
 
 
 class WrikeClient(ApiSession):
@@ -64,7 +66,7 @@ class WrikeClient(ApiSession):
         self.configured_base_url = base_url.rstrip("/")
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.overlap = overlap
-        self._token = token
+        self._token = token.strip() if token is not None else None
         self._oauth = oauth
         self._token_env = token_env
         self._consecutive_429 = 0
@@ -83,11 +85,11 @@ class WrikeClient(ApiSession):
                 raise WrikeApiError(f"workspace '{ws.key}': env var(s) {', '.join(missing)} (the Wrike OAuth client "
                                     "id/secret from the App Console) are not set", code="missing_secret",
                                     workspace=ws.key)
-            session = OAuthSession(TokenStore(oauth_cfg.token_store), client_id=env[oauth_cfg.client_id_env],
-                                   client_secret=env[oauth_cfg.client_secret_env], login_url=oauth_cfg.login_url,
-                                   workspace=ws.key)
+            session = OAuthSession(TokenStore(oauth_cfg.token_store), client_id=env[oauth_cfg.client_id_env].strip(),
+                                   client_secret=env[oauth_cfg.client_secret_env].strip(),
+                                   login_url=oauth_cfg.login_url, workspace=ws.key)
             return cls(ws.base_url, workspace=ws.key, oauth=session, **kwargs)
-        token = env.get(ws.token_env or "")
+        token = (env.get(ws.token_env or "") or "").strip()  # a pasted token often ends in a newline
         if not token:
             raise WrikeApiError(f"workspace '{ws.key}': env var {ws.token_env} is not set; put the Wrike permanent "
                                 "access token there (Wrike App Console > your app > Obtain token)",
@@ -117,12 +119,9 @@ class WrikeClient(ApiSession):
         if response.status_code != 429:
             return None
         self._consecutive_429 += 1
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            try:
-                return max(float(retry_after), 0.0)
-            except ValueError:
-                pass
+        retry_after = header_seconds(response.headers.get("Retry-After"))  # seconds or an HTTP date
+        if retry_after is not None:
+            return min(retry_after, 3600.0)
         return min(30.0, 2.0 ** (self._consecutive_429 - 1))
 
     def pace(self, response: httpx.Response) -> float:
@@ -133,10 +132,10 @@ class WrikeClient(ApiSession):
 
     def error_for(self, response: httpx.Response, payload: Any) -> SourceApiError:
         payload = payload if isinstance(payload, dict) else {}
-        code = payload.get("error")
+        code = _text(payload.get("error"))
         message, retryable = describe(
             workspace=self.workspace, status=response.status_code, code=code,
-            description=payload.get("errorDescription"), method=response.request.method,
+            description=_text(payload.get("errorDescription")), method=response.request.method,
             path=response.request.url.path, auth_fix=self._auth_fix(), base_url=self.configured_base_url)
         return WrikeApiError(redact(message, self._secrets()), status=response.status_code, code=code,
                              workspace=self.workspace, retryable=retryable)
@@ -275,6 +274,12 @@ class WrikeClient(ApiSession):
         answer = self.request("PUT", f"/tasks/{task_id}", data={"customFields": json.dumps([entry])})
         return self._data(answer)[0]
 
+    def set_folder_custom_field(self, folder_id: str, field_id: str, value: str | None) -> dict:
+        """Set (or with None clear) one custom field of a folder or project; returns the updated folder."""
+        entry = {"id": field_id, "value": value}
+        answer = self.request("PUT", f"/folders/{folder_id}", data={"customFields": json.dumps([entry])})
+        return self._data(answer)[0]
+
     def create_webhook(self, hook_url: str, *, folder_id: str | None = None, space_id: str | None = None,
                        secret: str | None = None, events: Iterable[str] | None = None,
                        recursive: bool = False) -> dict:
@@ -360,13 +365,22 @@ def api_base_for_host(host: str, configured_base_url: str) -> str:
 
 
 def latest_versions(tasks: Iterable[dict]) -> list[dict]:
-    """One entry per id, the most recently updated version winning; first-seen order kept."""
+    """One entry per id, the most recently updated version winning (an unreadable ``updatedDate`` counts as
+    oldest); first-seen order kept. Entries without a usable id pass through untouched, for the extract to
+    report and leave out."""
     by_id: dict[str, dict] = {}
+    unusable: list = []
+    oldest = datetime.min
     for task in tasks:
-        current = by_id.get(task["id"])
-        if current is None or task.get("updatedDate", "") >= current.get("updatedDate", ""):
-            by_id[task["id"]] = task
-    return list(by_id.values())
+        identity = item_id(task.get("id")) if isinstance(task, dict) else None
+        if identity is None:
+            unusable.append(task)
+            continue
+        current = by_id.get(identity)
+        if current is None or (wrike_time(task.get("updatedDate")) or oldest) >= (
+                wrike_time(current.get("updatedDate")) or oldest):
+            by_id[identity] = task
+    return list(by_id.values()) + unusable
 
 
 def _token_of(request: httpx.Request) -> str:
@@ -386,3 +400,10 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _text(value: Any) -> str | None:
+    """An error field as text: Wrike sends strings, but a proxy or an API change may send anything."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value)[:200]

@@ -21,9 +21,11 @@ Plain Python: no Dagster imports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterable
 
 from cascade_sync_pipeline.config import WrikeWorkspace
+from cascade_sync_pipeline.payloads import PayloadProblem, check_wrike_tasks
 from cascade_sync_pipeline.wrike.client import WrikeClient, latest_update, latest_versions
 from cascade_sync_pipeline.wrike.errors import WrikeApiError
 
@@ -51,6 +53,10 @@ class WrikeExtract:
     contacts: list[dict] | None = None
     recycle_bin_id: str | None = None
     refreshed: list[str] = field(default_factory=list)  # reference lists re-read by an incremental read
+    problems: list[PayloadProblem] = field(default_factory=list)  # items skipped or values left out
+    notes: list[str] = field(default_factory=list)  # parts of the account this read could not see
+    read_started_at: datetime | None = None  # when the read began (a full write keeps rows stored since)
+    written: dict[str, int] = field(default_factory=dict)  # set by load.write_raw: written, kept_newer, removed
 
     @property
     def projects(self) -> list[dict]:
@@ -133,26 +139,48 @@ def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> 
 
 
 def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | None,
-               updated_since: str | None = None) -> list[dict]:
+               updated_since: str | None = None, notes: list[str] | None = None) -> list[dict]:
+    """Every task of the spaces, and of the Recycle Bin. A Recycle Bin the credential may not list (403,
+    404: some licences and user types cannot) is left out with a note in ``notes``, not a failure."""
     tasks: list[dict] = []
     for space in spaces:
         tasks += client.tasks_in_space(space["id"], updated_since=updated_since)
     if recycle_bin_id:
-        tasks += client.tasks_in_folder(recycle_bin_id, updated_since=updated_since)
+        try:
+            tasks += client.tasks_in_folder(recycle_bin_id, updated_since=updated_since)
+        except WrikeApiError as err:
+            if err.status not in (403, 404):
+                raise
+            if notes is not None:
+                notes.append(recycle_bin_note(client.workspace, err, incremental=updated_since is not None))
     return latest_versions(tasks)
+
+
+def recycle_bin_note(workspace: str, err: WrikeApiError, *, incremental: bool) -> str:
+    what = f"HTTP {err.status} {err.code or ''}".strip()
+    if incremental:
+        return (f"workspace '{workspace}': the Recycle Bin could not be listed ({what}), so tasks deleted in Wrike "
+                "since the last read were not seen; deletions will only be seen at the next full read (where deleted "
+                "tasks are missing from the listing). To see them sooner, let the token's user list the Recycle Bin")
+    return (f"workspace '{workspace}': the Recycle Bin could not be listed ({what}); this full read sees deleted tasks "
+            "only as missing from the listing, and incremental reads will not see deletions until the next full "
+            "read. To see them sooner, let the token's user list the Recycle Bin")
 
 
 def _referenced(items: list[dict], contacts_field_ids: frozenset[str]) -> tuple[set[str], set[str], set[str]]:
     """(custom field ids, custom status ids, contact ids) that tasks and projects point at."""
     fields, statuses, contacts = set(), set(), set()
     for item in items:
-        project = item.get("project") or {}
+        project = item.get("project") if isinstance(item.get("project"), dict) else {}
         status = item.get("customStatusId") or project.get("customStatusId")
-        if status:
+        if isinstance(status, str) and status:
             statuses.add(status)
-        contacts.update(item.get("responsibleIds") or [])
-        contacts.update(project.get("ownerIds") or [])
-        for entry in item.get("customFields") or []:
+        for people in (item.get("responsibleIds"), project.get("ownerIds")):
+            contacts.update(c for c in (people if isinstance(people, list) else []) if isinstance(c, str))
+        entries = item.get("customFields")
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                continue
             fields.add(entry["id"])
             if entry["id"] in contacts_field_ids and entry.get("value"):
                 contacts.update(c.strip() for c in str(entry["value"]).split(",") if c.strip())
@@ -179,10 +207,16 @@ def _refresh_stale(client: WrikeClient, extract: WrikeExtract, known: KnownRefer
 
 def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | None = None,
                     known: KnownReferences | None = None) -> WrikeExtract:
-    """Everything the staging needs from one Wrike account. ``since`` (a Wrike timestamp) ⇒ incremental."""
+    """Everything the staging needs from one Wrike account. ``since`` (a Wrike timestamp) ⇒ incremental.
+
+    Tasks without a usable id are left out and bad timestamps reported (``problems``); a Recycle Bin that
+    cannot be listed is reported in ``notes``; an answer without its data list stops the read (the client
+    raises) before anything is stored."""
+    started = datetime.now(timezone.utc)
+    notes: list[str] = []
     spaces, folders, recycle_bin = read_hierarchy(client, ws)
     if ws.scope.is_everything:
-        tasks = read_tasks(client, spaces, recycle_bin, since)
+        tasks = read_tasks(client, spaces, recycle_bin, since, notes)
     else:
         # Recycled tasks have left their folders, so a scoped read cannot tell whose they were:
         # deletions in a scoped workspace surface at the next full read, as the task disappears.
@@ -190,9 +224,11 @@ def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | Non
         spaces, folders, recycle_bin = scoped.spaces, scoped.folders, None
         tasks = latest_versions([t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
                        + client.tasks_in_folders(scoped.folder_listings, updated_since=since))
+    tasks, problems = check_wrike_tasks(ws.key, tasks)
     if since is None:
         return WrikeExtract("full", spaces, folders, tasks, client.custom_fields(), client.workflows(),
-                            client.contacts(), recycle_bin)
-    extract = WrikeExtract("incremental", spaces, folders, tasks, recycle_bin_id=recycle_bin)
+                            client.contacts(), recycle_bin, problems=problems, notes=notes, read_started_at=started)
+    extract = WrikeExtract("incremental", spaces, folders, tasks, recycle_bin_id=recycle_bin, problems=problems,
+                           notes=notes, read_started_at=started)
     _refresh_stale(client, extract, known or KnownReferences())
     return extract

@@ -2,9 +2,11 @@
 
 Both steps replace exactly one workspace's rows inside one transaction, so a re-run (or a run
 killed half-way) never leaves a partition half-written and never touches another partition.
-The hierarchy is replaced on every run; tasks are replaced by a full read and upserted by id by
-an incremental one; a reference list (custom fields, workflows, contacts) is replaced whenever
-it was read and otherwise kept.
+The hierarchy is replaced on every run; tasks are upserted by id keeping the newer version (a stored
+task whose ``updatedDate`` is later than the extract's stays as it is, so an older read finishing after
+a newer one never overwrites it), and a full read removes the tasks it did not see that were stored
+before it began; a reference list (custom fields, workflows, contacts) is replaced whenever it was read
+and otherwise kept.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: WrikeExtr
               extracted_at: datetime | None = None) -> dict[str, int]:
     """Store the payloads verbatim; return how many rows each raw table now holds for the workspace."""
     ensure_raw_tables(con)
+    con.execute(sql_text(SQL_PACKAGE, "macros.sql"))  # wrike_ts: the tasks' update times compared
     at = (extracted_at or datetime.now(timezone.utc)).replace(tzinfo=None)
     params = {"ws": workspace, "at": at}
-    tasks = pd.DataFrame([{"task_id": t["id"], "updated_date": t.get("updatedDate"), "payload": json.dumps(t)}
-                          for t in extract.tasks], columns=["task_id", "updated_date", "payload"])
+    tasks = pd.DataFrame([{"task_id": str(t["id"]), "updated_date": _text(t.get("updatedDate")),
+                           "payload": json.dumps(t)} for t in extract.tasks if isinstance(t, dict) and t.get("id")],
+                         columns=["task_id", "updated_date", "payload"])
     views = {"hierarchy_rows": _hierarchy_rows(extract), "task_rows": tasks}
     for name, (_, id_column) in REFERENCE_TABLES.items():
         objects = getattr(extract, name)
@@ -71,14 +75,11 @@ def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: WrikeExtr
                         con, table, workspace,
                         f"SELECT $ws AS workspace, {id_column}, payload::JSON AS payload, $at AS extracted_at "
                         f"FROM {name}_rows", params)
-            task_select = ("SELECT $ws AS workspace, task_id, updated_date, payload::JSON AS payload, "
-                           "$at AS extracted_at FROM task_rows")
-            if extract.mode == "full":
-                Warehouse.replace_partition(con, "raw.wrike_tasks", workspace, task_select, params)
-            else:
-                con.execute("DELETE FROM raw.wrike_tasks WHERE workspace = $ws "
-                            "AND task_id IN (SELECT task_id FROM task_rows)", {"ws": workspace})
-                con.execute(f"INSERT INTO raw.wrike_tasks BY NAME {task_select}", params)
+            extract.written = Warehouse.upsert_newer(
+                con, "raw.wrike_tasks", workspace, key="task_id", version="wrike_ts({row}.updated_date)",
+                select_sql="SELECT $ws AS workspace, task_id, updated_date, payload::JSON AS payload, "
+                           "$at AS extracted_at FROM task_rows", params=params,
+                full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None)
             _save_state(con, workspace, extract.mode, at)
     finally:
         for view in views:
@@ -90,7 +91,7 @@ def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: d
     con.execute(
         """
         INSERT INTO sync.extract_state (workspace, source, stream, watermark, last_full_at, last_run_at)
-        SELECT $ws, 'wrike', $stream, max(updated_date), CASE WHEN $full THEN $at END, $at
+        SELECT $ws, 'wrike', $stream, arg_max(updated_date, wrike_ts(updated_date)), CASE WHEN $full THEN $at END, $at
         FROM raw.wrike_tasks WHERE workspace = $ws
         ON CONFLICT (workspace, stream) DO UPDATE SET
             watermark = excluded.watermark,
@@ -132,3 +133,7 @@ def build_staging(con: duckdb.DuckDBPyConnection, ws: WrikeWorkspace) -> dict[st
     ensure_raw_tables(con)
     con.execute(sql_text(SQL_PACKAGE, "macros.sql"))
     return rebuild_staging(con, ws, SQL_PACKAGE, STAGING_TABLES)
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None

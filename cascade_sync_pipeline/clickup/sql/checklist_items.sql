@@ -20,3 +20,5 @@ SELECT
     CAST(row_number() OVER (PARTITION BY item_id ORDER BY list_order, TRY_CAST(i ->> 'orderindex' AS INTEGER),
                                                           i ->> 'id') AS INTEGER) AS position
 FROM entries
+WHERE i ->> 'id' IS NOT NULL  -- an item without an id cannot be keyed; an id seen twice is kept once
+QUALIFY row_number() OVER (PARTITION BY i ->> 'id' ORDER BY item_id) = 1

@@ -12,10 +12,12 @@ WITH entries AS (
     )
 ),
 valued AS (
-    SELECT workspace, item_id, f.id AS field_id, f.name AS field_name, f.type AS field_type, f.value AS v,
-           f.type_config.options AS options
+    -- An entry without an id cannot be keyed, and one field twice on a task is kept once.
+    SELECT workspace, item_id, f.id AS field_id, COALESCE(f.name, f.id) AS field_name,
+           COALESCE(f.type, 'unknown') AS field_type, f.value AS v, f.type_config.options AS options
     FROM entries
-    WHERE f.value IS NOT NULL
+    WHERE f.value IS NOT NULL AND f.id IS NOT NULL AND item_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY item_id, f.id) = 1
 )
 SELECT
     workspace,

@@ -11,3 +11,4 @@ SELECT DISTINCT ON (u ->> 'id')
     u ->> 'username'   AS name,
     u ->> 'email'      AS email
 FROM members
+WHERE u ->> 'id' IS NOT NULL

@@ -7,7 +7,8 @@ WITH t AS (
         "name": "VARCHAR", "text_content": "VARCHAR", "status": {"status": "VARCHAR", "type": "VARCHAR"},
         "start_date": "VARCHAR", "due_date": "VARCHAR", "date_done": "VARCHAR", "date_closed": "VARCHAR",
         "date_created": "VARCHAR", "date_updated": "VARCHAR", "assignees": [{"id": "VARCHAR"}], "url": "VARCHAR",
-        "custom_fields": [{"name": "VARCHAR", "value": "VARCHAR"}], "archived": "VARCHAR"}') AS p
+        "custom_fields": [{"name": "VARCHAR", "value": "VARCHAR"}], "archived": "VARCHAR",
+        "priority": {"priority": "VARCHAR"}}') AS p
     FROM raw.clickup_tasks
     WHERE workspace = $workspace
 )
@@ -40,6 +41,7 @@ SELECT
     p.url                                       AS url,
     list_filter(p.custom_fields, lambda f: f.name = $cascade_id_field AND f.value <> '')[1].value
                                                 AS cascade_id,
-    COALESCE(TRY_CAST(p.archived AS BOOLEAN), FALSE) AS is_archived
+    COALESCE(TRY_CAST(p.archived AS BOOLEAN), FALSE) AS is_archived,
+    p.priority.priority                         AS priority
 FROM t
 LEFT JOIN status_overrides AS o ON o.status = lower(p.status.status)

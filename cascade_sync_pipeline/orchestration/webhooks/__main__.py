@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -23,24 +24,35 @@ _REGISTRARS = {"clickup": (register_clickup, open_clickup), "wrike": (register_w
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
     from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
+    from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer, ServerLimits
 
     config = load_config(args.config)
     inbox = WebhookInbox(args.inbox).create()
-    pruned = inbox.prune(datetime.now(timezone.utc) - timedelta(days=args.keep_days))
-    app = create_receiver_app(config, inbox)
-    server = make_server(args.host, args.port, app, threaded=True)
-    logger.info("receiving webhooks on http://%s:%d/webhooks/<source>/<key>; inbox %s (%d old events pruned)",
-                args.host, server.server_port, inbox.path, pruned)
+    keep = timedelta(days=args.keep_days)
+    max_age = timedelta(hours=args.max_age_hours) if args.max_age_hours > 0 else None
+    pruned = inbox.prune(datetime.now(timezone.utc) - max(keep, max_age or keep))
+    limits = ServerLimits(threads=args.threads, connection_limit=args.connection_limit,
+                          request_timeout=args.request_timeout, idle_timeout=args.idle_timeout,
+                          max_body_bytes=args.max_body_bytes)
+    app = create_receiver_app(config, inbox, max_body_bytes=args.max_body_bytes, max_event_age=max_age, keep=keep)
+    server = ReceiverServer(app, host=args.host, port=args.port, limits=limits)
+    logger.info("receiving webhooks on http://%s:%d/webhooks/<source>/<key>; inbox %s (%d old events pruned); "
+                "%d threads, at most %d connections, %gs per request, %gs idle, bodies up to %d bytes",
+                args.host, server.port, inbox.path, pruned, limits.threads, limits.connection_limit,
+                limits.request_timeout, limits.idle_timeout, limits.max_body_bytes)
     try:
-        server.serve_forever()
+        server.run()  # closes every connection and the listening socket when it ends
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -78,7 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or "
                                        "data/webhook_inbox.sqlite)")
     serve.add_argument("--keep-days", type=float, default=30,
-                       help="drop inbox events older than this at start; also the replay window (default 30)")
+                       help="keep inbox events this long (pruned at start and hourly): the replay window (default 30)")
+    serve.add_argument("--max-age-hours", type=float, default=24,
+                       help="refuse deliveries whose newest event is older than this; 0: no limit (default 24)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--connection-limit", type=int, default=1000,
+                       help="open connections at most; more wait in the listen backlog (default 1000)")
+    serve.add_argument("--request-timeout", type=float, default=10,
+                       help="seconds from a request's first byte to its last (default 10)")
+    serve.add_argument("--idle-timeout", type=float, default=30,
+                       help="seconds an idle keep-alive connection stays open (default 30)")
+    serve.add_argument("--max-body-bytes", type=int, default=5 * 1024 * 1024,
+                       help="larger bodies get 413 (default 5 MiB)")
     serve.set_defaults(func=_serve)
     register = sub.add_parser("register", help="create or re-activate the sources' webhooks")
     register.add_argument("--public-url", required=True, help="the receiver's public base URL")
@@ -87,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "serve":
+        _stop_on_sigterm()
     try:
         return args.func(args)
     except ConfigError as err:

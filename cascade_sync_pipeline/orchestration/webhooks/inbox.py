@@ -4,6 +4,13 @@ SQLite rather than the DuckDB warehouse: the receiver is a separate long-running
 allows one writing process per file. WAL lets the sensors read while the receiver writes, and
 ``synchronous=FULL`` makes a committed event survive a power cut, so a 200 is only sent for an
 event that is on disk.
+
+Each file carries a random ``inbox_id`` (table ``meta``), written when the file is created. Event ids
+start again at 1 in a new file, so a sensor keeps the inbox id in its cursor and starts over when the
+file was replaced (deleted, restored from a backup, moved) instead of waiting for ids it already passed.
+
+A delivery is a duplicate when the same body was already stored for the same source and workspace
+(``UNIQUE (source, workspace, body_sha256)``); the same body sent to two workspaces is two events.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,7 +28,7 @@ from pathlib import Path
 INBOX_ENV = "CASCADE_SYNC_WEBHOOK_INBOX"
 DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
 
-_SCHEMA = """
+_EVENTS = """
 CREATE TABLE IF NOT EXISTS events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at TEXT NOT NULL,
@@ -28,11 +36,17 @@ CREATE TABLE IF NOT EXISTS events (
     workspace   TEXT NOT NULL,
     event_type  TEXT NOT NULL,
     item_ids    TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL UNIQUE,
-    body        TEXT NOT NULL
+    body_sha256 TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    UNIQUE (source, workspace, body_sha256)
 );
-CREATE INDEX IF NOT EXISTS events_by_source ON events (source, id);
 """
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_by_source ON events (source, id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_COLUMNS = "id, received_at, source, workspace, event_type, item_ids, body_sha256, body"
 
 
 def _stamp(moment: datetime) -> str:
@@ -58,7 +72,7 @@ class InboxEvent:
 
 
 class WebhookInbox:
-    """Append-only store of verified webhook deliveries, de-duplicated by the SHA-256 of the body."""
+    """Append-only store of verified webhook deliveries, de-duplicated per source, workspace and body."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else inbox_path()
@@ -76,22 +90,55 @@ class WebhookInbox:
         return con
 
     def create(self) -> WebhookInbox:
-        """Create the file and table if missing; safe to call on every start."""
+        """Create the file and tables if missing, and bring an older file up to date; safe on every start."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                _upgrade_dedup_key(con)
+                con.execute(_EVENTS)
+                for statement in filter(str.strip, _INDEXES.split(";")):
+                    con.execute(statement)
+                con.execute("INSERT INTO meta (key, value) VALUES ('inbox_id', ?) ON CONFLICT (key) DO NOTHING",
+                            [uuid.uuid4().hex])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         return self
+
+    def inbox_id(self) -> str | None:
+        """The random id written when this file was created (None for a file the receiver never upgraded)."""
+        if not self.exists():
+            return None
+        with closing(self._connect()) as con:
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'inbox_id'").fetchone()
+            except sqlite3.OperationalError:  # no meta table: a file from before inbox ids
+                return None
+        return row[0] if row else None
+
+    def last_id(self) -> int:
+        """The highest event id the file holds (0 when empty)."""
+        if not self.exists():
+            return 0
+        with closing(self._connect()) as con:
+            try:
+                return con.execute("SELECT COALESCE(max(id), 0) FROM events").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
 
     def add(self, *, source: str, workspace: str, event_type: str, item_ids: list[str], body: bytes,
             received_at: datetime | None = None) -> int | None:
-        """Store one delivery durably; return its id, or None when this exact body was stored before."""
+        """Store one delivery durably; return its id, or None when this body was already stored for
+        this source and workspace."""
         received_at = received_at or datetime.now(timezone.utc)
         digest = hashlib.sha256(body).hexdigest()
         with closing(self._connect()) as con:
             cursor = con.execute(
                 "INSERT INTO events (received_at, source, workspace, event_type, item_ids, body_sha256, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (body_sha256) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, workspace, body_sha256) DO NOTHING",
                 [_stamp(received_at), source, workspace, event_type,
                  json.dumps(item_ids), digest, body.decode("utf-8", errors="replace")])
             return cursor.lastrowid if cursor.rowcount == 1 else None
@@ -108,9 +155,22 @@ class WebhookInbox:
                            event_type=r[4], item_ids=json.loads(r[5])) for r in rows]
 
     def prune(self, before: datetime) -> int:
-        """Delete events received before ``before``; the replay window is as long as events are kept."""
+        """Delete events received before ``before``; a replay is recognised as long as its event is kept."""
         if not self.exists():
             return 0
         with closing(self._connect()) as con:
             return con.execute("DELETE FROM events WHERE received_at < ?",
                                [_stamp(before)]).rowcount
+
+
+def _upgrade_dedup_key(con: sqlite3.Connection) -> None:
+    """Files made before 0.3 de-duplicated on the body alone (``body_sha256 UNIQUE``), so the same body
+    sent to two workspaces was dropped for the second: rebuild the table with the wider key, ids kept."""
+    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+    if row is None or "UNIQUE (source, workspace, body_sha256)" in row[0]:
+        return
+    con.execute("ALTER TABLE events RENAME TO events_before_0_3")
+    con.execute("DROP INDEX IF EXISTS events_by_source")
+    con.execute(_EVENTS)
+    con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM events_before_0_3 ORDER BY id")
+    con.execute("DROP TABLE events_before_0_3")

@@ -8,11 +8,19 @@ Routes (one per configured workspace and source):
   with ``X-Hook-Secret: hex(HMAC-SHA256(secret, challenge))``; every delivery must carry
   ``X-Hook-Signature``, the hex HMAC-SHA256 of the raw body.
 
-Answers: 200 once the event is committed to the inbox; 401 unsigned or forged; 404 unknown workspace
-or a workspace of the other source; 503 when the workspace's secret is not configured. A replay (a body
-already in the inbox) gets 200 with ``"status": "duplicate"`` and is not stored again: the sources
-retry deliveries they think failed, and a non-2xx would count against the webhook's health. The
-replay window is as long as the inbox keeps events.
+Answers: 200 once the event is committed to the inbox; 401 unsigned, forged or a malformed signature
+(anything but 64 hex digits); 413 a body over ``max_body_bytes`` (at most that many bytes plus one are
+read, whatever the Content-Length or chunking says); 400 a signed body that is not a JSON payload of
+the source (deep nesting included) or whose events are all older than ``max_event_age``; 404 unknown
+workspace or a workspace of the other source; 503 when the workspace's secret is not configured.
+
+Replays: a body already stored for the same source and workspace gets 200 with ``"status":
+"duplicate"`` and is not stored again (the sources retry deliveries they think failed, and a non-2xx
+would count against the webhook's health). Events are kept for ``keep`` (at least ``max_event_age``),
+pruned at most every ``prune_every`` while deliveries arrive, so every delivery young enough to be
+accepted is also young enough to be recognised as a replay.
+
+The app is plain WSGI (Flask); :mod:`.server` serves it in production (waitress, with timeouts and caps).
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ import json
 import logging
 import os
 import re
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, request
 
@@ -32,9 +43,14 @@ from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
-_CHALLENGE = re.compile(r"^[A-Za-z0-9]{1,100}$")  # Wrike's challenges are alphanumeric, at most 100 long
+DEFAULT_MAX_EVENT_AGE = timedelta(days=1)
+DEFAULT_KEEP = timedelta(days=30)
+DEFAULT_PRUNE_EVERY = timedelta(hours=1)
+_CHALLENGE = re.compile(r"[A-Za-z0-9]{1,100}")  # Wrike's challenges are alphanumeric, at most 100 long
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")     # hex HMAC-SHA256
 _CLICKUP_ITEM_FIELDS = ("task_id", "list_id", "folder_id", "space_id")
 _WRIKE_ITEM_FIELDS = ("taskId", "folderId")
+_READ_CHUNK = 64 * 1024
 
 
 def signature(secret: str, message: bytes) -> str:
@@ -42,8 +58,14 @@ def signature(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _signed_by(secret: str, body: bytes, claimed: str | None) -> bool:
-    return bool(claimed) and hmac.compare_digest(signature(secret, body), claimed.strip().lower())
+def well_formed_signature(claimed: str | None) -> bool:
+    """64 hex digits (surrounding spaces allowed): anything else is refused before any comparison."""
+    return claimed is not None and _SIGNATURE.fullmatch(claimed.strip()) is not None
+
+
+def signed_by(secret: str, body: bytes, claimed: str | None) -> bool:
+    return well_formed_signature(claimed) and hmac.compare_digest(
+        signature(secret, body).encode(), claimed.strip().lower().encode())
 
 
 def _answer(http_status: int, **body) -> Response:
@@ -53,12 +75,12 @@ def _answer(http_status: int, **body) -> Response:
 
 
 def _unique(values) -> list[str]:
-    return list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+    return list(dict.fromkeys(str(v) for v in values if v not in (None, "") and not isinstance(v, (dict, list))))
 
 
 def clickup_event(payload: object) -> tuple[str, list[str]] | None:
     """(event type, ids of the items it names) of a ClickUp delivery, or None if it is not one."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str) or not payload["event"]:
         return None
     return payload["event"], _unique(payload.get(f) for f in _CLICKUP_ITEM_FIELDS)
 
@@ -73,15 +95,112 @@ def wrike_event(payload: object) -> tuple[str, list[str]] | None:
     return ",".join(types) or "unknown", ids
 
 
+def _ms_time(value: object) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(str(value)) / 1000, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _iso_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def clickup_event_time(payload: object) -> datetime | None:
+    """The newest ``history_items[].date`` (ms) of a ClickUp delivery; None when it carries none."""
+    items = payload.get("history_items") if isinstance(payload, dict) else None
+    times = [_ms_time(i.get("date")) for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return max((t for t in times if t), default=None)
+
+
+def wrike_event_time(payload: object) -> datetime | None:
+    """The newest ``lastUpdatedDate`` of a Wrike delivery's events; None when none carries one."""
+    events = [payload] if isinstance(payload, dict) else payload if isinstance(payload, list) else []
+    return max((t for t in (_iso_time(e.get("lastUpdatedDate")) for e in events if isinstance(e, dict)) if t),
+               default=None)
+
+
 _PARSERS = {"clickup": clickup_event, "wrike": wrike_event}
+_EVENT_TIMES = {"clickup": clickup_event_time, "wrike": wrike_event_time}
 
 
-def create_receiver_app(config: SyncConfig, inbox: WebhookInbox) -> Flask:
-    """The Flask app receiving ClickUp and Wrike webhooks for the configured workspaces."""
+def parse_delivery(source: str, body: bytes) -> tuple[Any, tuple[str, list[str]]] | None:
+    """(JSON payload, (event type, item ids)) of a delivery body, or None when it is not one of
+    ``source``'s payloads: not UTF-8 JSON, nested too deep to parse, or the wrong shape."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+        return None
+    parsed = _PARSERS[source](payload)
+    return None if parsed is None else (payload, parsed)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, reading at most ``limit + 1`` bytes; BodyTooLarge when it is longer than ``limit``.
+
+    A declared Content-Length over the limit is refused without reading; a chunked body (no length)
+    is read up to one byte past the limit, so a body cut at the limit is never mistaken for a whole one.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge()
+    stream = request.stream
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise BodyTooLarge()
+    return b"".join(chunks)
+
+
+def create_receiver_app(config: SyncConfig, inbox: WebhookInbox, *, max_body_bytes: int = MAX_BODY_BYTES,
+                        max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE, keep: timedelta = DEFAULT_KEEP,
+                        prune_every: timedelta = DEFAULT_PRUNE_EVERY,
+                        clock: Callable[[], datetime] | None = None) -> Flask:
+    """The Flask app receiving ClickUp and Wrike webhooks for the configured workspaces.
+
+    ``max_event_age``: a delivery whose newest event time (ClickUp ``history_items[].date``, Wrike
+    ``lastUpdatedDate``) is older is refused (None: no limit); ``keep``: how long events stay in the inbox
+    for replay detection, raised to ``max_event_age`` when shorter; ``prune_every``: how often old events
+    are deleted while deliveries arrive.
+    """
+    now = clock or (lambda: datetime.now(timezone.utc))
+    if max_event_age is not None and keep < max_event_age:
+        logger.warning("keeping inbox events for %s, the maximum event age, instead of %s: a shorter window "
+                       "would let an accepted delivery be replayed", max_event_age, keep)
+        keep = max_event_age
     inbox.create()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = None  # read_body enforces the limit, chunked bodies included
     workspaces = {(ws.source, ws.key): ws for ws in config.workspaces}
+    prune_lock = threading.Lock()
+    next_prune = [now()]
+
+    def prune_if_due() -> None:
+        moment = now()
+        if moment < next_prune[0] or not prune_lock.acquire(blocking=False):
+            return
+        try:
+            next_prune[0] = moment + prune_every
+            pruned = inbox.prune(moment - keep)
+            if pruned:
+                logger.info("pruned %d inbox events received before %s", pruned, (moment - keep).isoformat())
+        finally:
+            prune_lock.release()
 
     def secret_or_failure(source: str, key: str) -> tuple[str | None, Response | None]:
         ws = workspaces.get((source, key))
@@ -95,15 +214,27 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox) -> Flask:
             return None, _answer(503, error=f"webhook secret for workspace '{key}' is not configured")
         return secret, None
 
-    def store(source: str, key: str, body: bytes) -> Response:
+    def body_or_failure(source: str, key: str) -> tuple[bytes | None, Response | None]:
         try:
-            parsed = _PARSERS[source](json.loads(body))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            parsed = None
+            return read_body(max_body_bytes), None
+        except BodyTooLarge:
+            logger.warning("refused %s delivery for workspace '%s': body over %d bytes", source, key, max_body_bytes)
+            return None, _answer(413, error=f"body is larger than {max_body_bytes} bytes")
+
+    def store(source: str, key: str, body: bytes) -> Response:
+        parsed = parse_delivery(source, body)
         if parsed is None:
             return _answer(400, error=f"body is not a {source} webhook payload")
-        event_type, item_ids = parsed
-        event_id = inbox.add(source=source, workspace=key, event_type=event_type, item_ids=item_ids, body=body)
+        payload, (event_type, item_ids) = parsed
+        happened = _EVENT_TIMES[source](payload)
+        if max_event_age is not None and happened is not None and now() - happened > max_event_age:
+            logger.warning("refused %s delivery for workspace '%s' (%s): its newest event is from %s, older than "
+                           "%s; a replay or a very late retry (the next full read catches up)", source, key,
+                           event_type, happened.isoformat(), max_event_age)
+            return _answer(400, error=f"delivery is older than {max_event_age}; stale deliveries are refused")
+        prune_if_due()
+        event_id = inbox.add(source=source, workspace=key, event_type=event_type, item_ids=item_ids, body=body,
+                             received_at=now())
         if event_id is None:
             logger.info("%s delivery for workspace '%s' (%s) was already stored; ignored", source, key, event_type)
             return _answer(200, status="duplicate")
@@ -111,8 +242,13 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox) -> Flask:
         return _answer(200, status="stored", id=event_id)
 
     def rejected(source: str, key: str, header: str, claimed: str | None) -> Response:
-        reason = f"missing {header} header" if not claimed else "signature does not match"
-        hint = "" if not claimed else "; if the webhook was re-created, update the workspace's webhook secret"
+        if not claimed:
+            reason, hint = f"missing {header} header", ""
+        elif not well_formed_signature(claimed):
+            reason, hint = f"malformed {header} header (not 64 hex digits)", ""
+        else:
+            reason = "signature does not match"
+            hint = "; if the webhook was re-created, update the workspace's webhook secret"
         logger.warning("rejected %s delivery for workspace '%s': %s%s", source, key, reason, hint)
         return _answer(401, error=reason)
 
@@ -121,9 +257,11 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox) -> Flask:
         secret, failure = secret_or_failure("clickup", workspace_key)
         if failure:
             return failure
-        body = request.get_data()
+        body, failure = body_or_failure("clickup", workspace_key)
+        if failure:
+            return failure
         claimed = request.headers.get("X-Signature")
-        if not _signed_by(secret, body, claimed):
+        if not signed_by(secret, body, claimed):
             return rejected("clickup", workspace_key, "X-Signature", claimed)
         return store("clickup", workspace_key, body)
 
@@ -132,20 +270,22 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox) -> Flask:
         secret, failure = secret_or_failure("wrike", workspace_key)
         if failure:
             return failure
-        body = request.get_data()
+        body, failure = body_or_failure("wrike", workspace_key)
+        if failure:
+            return failure
         claimed = request.headers.get("X-Hook-Signature")
         challenge = request.headers.get("X-Hook-Secret")
         if challenge is not None:
             return wrike_handshake(workspace_key, secret, challenge, body, claimed)
-        if not _signed_by(secret, body, claimed):
+        if not signed_by(secret, body, claimed):
             return rejected("wrike", workspace_key, "X-Hook-Signature", claimed)
         return store("wrike", workspace_key, body)
 
     def wrike_handshake(key: str, secret: str, challenge: str, body: bytes, claimed: str | None) -> Response:
         # A challenge must not be a JSON body, or this answer would sign a forged delivery.
-        if not _CHALLENGE.match(challenge):
+        if not _CHALLENGE.fullmatch(challenge):
             return _answer(400, error="X-Hook-Secret must be 1 to 100 letters or digits")
-        if claimed is not None and not _signed_by(secret, body, claimed):
+        if claimed is not None and not signed_by(secret, body, claimed):
             return rejected("wrike", key, "X-Hook-Signature", claimed)
         logger.info("answered the Wrike webhook handshake for workspace '%s'", key)
         response = _answer(200, status="verified")

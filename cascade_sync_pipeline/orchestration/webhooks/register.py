@@ -48,7 +48,7 @@ class Registration:
 def register_clickup(client: ClickUpClient, ws: ClickUpWorkspace, public_url: str) -> Registration:
     """Make sure the team has one healthy webhook pointing at this workspace's receiver URL."""
     endpoint = endpoint_for(public_url, "clickup", ws.key)
-    hooks = client.request("GET", f"/team/{ws.team_id}/webhook").get("webhooks", [])
+    hooks = client.listing(f"/team/{ws.team_id}/webhook", "webhooks")
     hook = next((h for h in hooks if h.get("endpoint") == endpoint), None)
     if hook is None:
         created = client.request("POST", f"/team/{ws.team_id}/webhook",

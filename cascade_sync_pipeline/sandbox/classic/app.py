@@ -232,7 +232,7 @@ def _register(app, emu: ClassicEmulator) -> None:
         body = request.get_json(force=True, silent=True) or {}
         return jsonify(emu.add_user(body["name"], body["email"], body.get("role_id"))), 201
 
-    @app.post("/_sandbox/classic/focus-areas")
+    @app.post("/_sandbox/classic/focus_areas")
     def _add_focus_area():
         body = request.get_json(force=True, silent=True) or {}
         return jsonify({"id": emu.add_focus_area(body["name"])}), 201

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from .model import ClickUpDataset, CustomField, Task
+from .names import PRIORITIES
 
 SOURCE = "clickup"
 _EPOCH = datetime(1970, 1, 1)
@@ -74,6 +75,7 @@ def _work_item(ds: ClickUpDataset, task: Task, workspace: str, cascade_field: st
         "created_at": ms_to_datetime(task.date_created), "updated_at": ms_to_datetime(task.date_updated),
         "assignee_ids": [str(u) for u in task.assignee_ids],
         "url": f"https://app.clickup.com/t/{task.id}", "cascade_id": cascade_id, "is_archived": task.archived,
+        "priority": PRIORITIES[task.priority]["priority"] if task.priority else None,
     }
 
 

@@ -17,8 +17,11 @@ Sandbox choices where Wrike's behaviour is not documented:
   * When ``api_host`` is set, ``/api/v4`` calls arriving on any other host answer
     300 Multiple Choices (Wrike's wrong-data-center answer).
 
+``PUT /folders/{id}`` changes a folder or project's ``title``, ``description`` and ``customFields``
+(custom fields are account-wide and apply to folders as to tasks); it fires no webhook.
+
 Test controls, in process or as ``POST /_sandbox/wrike/<action>`` with a JSON object of keyword
-arguments: ``update_task``, ``create_task``, ``delete_task``, ``move_task``,
+arguments: ``update_task``, ``create_task``, ``delete_task``, ``move_task``, ``update_folder``,
 ``expire_access_tokens``, ``revoke_token``, ``deny``.
 """
 
@@ -273,6 +276,21 @@ class WrikeEmulator:
             snapshot = task_view(task, set(), full=True)
         self._publish(events, task, before)
         return snapshot
+
+    def update_folder(self, folder_id: str, **changes: Any) -> dict:
+        """Change a folder or project's ``title``, ``description`` or ``customFields`` (Wrike names)."""
+        unknown = set(changes) - {"title", "description", "customFields"}
+        if unknown:
+            raise ApiError(400, "invalid_parameter", f"Unsupported folder changes: {sorted(unknown)}")
+        with self._lock:
+            folder = self._folder(folder_id)
+            changed = bool(self._change_fields(folder, changes["customFields"])) if "customFields" in changes else False
+            for key in ("title", "description"):
+                if key in changes and changes[key] != folder.get(key):
+                    folder[key], changed = changes[key], True
+            if changed:
+                folder["updatedDate"] = wrike_time(self.now())
+            return dict(folder)
 
     def _task_for_change(self, task_id: str) -> dict:
         task = self.tasks_by_id.get(task_id)
@@ -723,6 +741,15 @@ class WrikeEmulator:
                     changes["customFields"] = json_value(values, "customFields")
             return jsonify(envelope("tasks", [self.update_task(task_id, **changes)]))
 
+        @app.put(f"{API}/folders/<folder_id>")
+        def _modify_folder(folder_id: str):
+            values = params()
+            reject_unknown(values, {"title", "description", "customFields"})
+            changes: dict[str, Any] = {k: values[k] for k in ("title", "description") if k in values}
+            if "customFields" in values:
+                changes["customFields"] = json_value(values, "customFields")
+            return jsonify(envelope("folders", [self.update_folder(folder_id, **changes)]))
+
         @app.delete(f"{API}/tasks/<task_id>")
         def _delete_task(task_id: str):
             with self._lock:
@@ -786,7 +813,7 @@ class WrikeEmulator:
 
     def _control_routes(self) -> None:
         actions = {"update_task": self.update_task, "create_task": self.create_task,
-                   "delete_task": self.delete_task, "move_task": self.move_task,
+                   "delete_task": self.delete_task, "move_task": self.move_task, "update_folder": self.update_folder,
                    "expire_access_tokens": self.expire_access_tokens, "revoke_token": self.revoke_token,
                    "deny": self.deny}
 

@@ -21,7 +21,8 @@ work_items (one row per project and per task, Recycle Bin included)
     task's folders in ``parentIds`` (as when created inside a project view), so the rule holds.
   * ``status`` = the name of the custom status (``customStatusId``, looked up in /workflows).
     ``status_category`` from the status's group: Active -> ``in_progress``, except the first
-    Active status of its workflow (the default new status) -> ``not_started``; Completed ->
+    Active status of a workflow whose Active group has several statuses (the default new status)
+    -> ``not_started`` (Wrike's default workflow has ``Active`` alone: in progress); Completed ->
     ``done``; Deferred -> ``deferred``; Cancelled -> ``cancelled``.
   * Dates are naive UTC datetimes. ``createdDate``/``updatedDate``/``completedDate`` end in ``Z``;
     ``dates.start``/``dates.due`` are local date-times without ``Z`` (taken as UTC) or date-only;
@@ -541,8 +542,8 @@ def _set_custom_fields(b: _Builder, ds: WrikeDataset, people: list[str], cascade
 def status_category(status: dict, workflow: dict) -> str:
     """The staging category of a custom status, per the rules in the module docstring."""
     if status["group"] == "Active":
-        first_active = next(s for s in workflow["customStatuses"] if s["group"] == "Active")
-        return "not_started" if status["id"] == first_active["id"] else "in_progress"
+        active = [s for s in workflow["customStatuses"] if s["group"] == "Active"]
+        return "not_started" if len(active) > 1 and status["id"] == active[0]["id"] else "in_progress"
     return GROUP_CATEGORY[status["group"]]
 
 
@@ -608,7 +609,7 @@ def expected_staging(dataset: WrikeDataset, workspace: str, *,
             "created_at": parse_wrike_datetime(folder["createdDate"]),
             "updated_at": parse_wrike_datetime(folder["updatedDate"]),
             "assignee_ids": list(project.get("ownerIds", [])), "url": folder.get("permalink"),
-            "cascade_id": cascade_id(folder), "is_archived": folder["scope"].startswith("Rb"),
+            "cascade_id": cascade_id(folder), "is_archived": folder["scope"].startswith("Rb"), "priority": None,
         })
     for task in dataset.tasks:
         if task.get("superTaskIds"):
@@ -630,6 +631,7 @@ def expected_staging(dataset: WrikeDataset, workspace: str, *,
             "updated_at": parse_wrike_datetime(task["updatedDate"]),
             "assignee_ids": list(task.get("responsibleIds", [])), "url": task.get("permalink"),
             "cascade_id": cascade_id(task), "is_archived": task["scope"].startswith("Rb"),
+            "priority": task.get("importance"),
         })
     for entity in dataset.folders + dataset.tasks:
         for cf in entity.get("customFields", []):

@@ -1,5 +1,6 @@
-"""The create-and-maintain engine's assets of one source, in its workspace partitions: desired
-state, diff (with blocking checks) and publish. Thin Dagster code over the plain modules beside it."""
+"""The create-and-maintain engine's assets of one source on Cascade's classic API, in its workspace
+partitions: desired state, diff (with blocking checks) and publish. Thin Dagster code over the
+plain modules beside it."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 from typing import Sequence
@@ -21,23 +22,28 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
     keys = cascade_keys(source)
     common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
+    users = list(config.cascade.users) if config.cascade else []
+
     @dg.asset(key=keys["desired_state"], deps=list(upstream), kinds={"cascade", "duckdb", "sql"},
-              required_resource_keys={"warehouse", "cascade"}, **common)
+              required_resource_keys={"warehouse"}, **common)
     def cascade_desired_state(context: dg.AssetExecutionContext):
-        """What Cascade should hold for this workspace (sync.desired_state): one row per source item,
-        its Cascade type, parent, status, progress, dates, owners and custom fields, from the
-        staging tables and the workspace's mapping rules (names resolved to Cascade IDs)."""
+        """The goals and tasks Cascade should hold for this workspace (sync.desired_state): which source
+        items and containers become goals or tasks, their parent goal or focus areas, title (split
+        into action and details), status, progress and tracking type, dates, owner role and weight,
+        from the staging tables, the workspace's mapping rules and the configured Cascade users."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.cascade.client(ws.key) as client, \
-                context.resources.warehouse.get().connect() as con:
+        with context.resources.warehouse.get().connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
-                count = desired.build_desired_state(con, client, ws)
+                count = desired.build_desired_state(con, ws, users)
             summary = desired.summary(con, ws.key)
+            cut = desired.title_warnings(con, ws.key)
+        for line in cut[:20]:
+            context.log.warning(f"workspace '{ws.key}': title cut to fit Cascade: {line}")
         return dg.MaterializeResult(metadata={
             "workspace": ws.key, "dagster/row_count": count, "table": "sync.desired_state",
-            "by_type_and_status": md(summary), "cascade_requests": client.stats.requests})
+            "by_kind_and_outcome": md(summary), "titles_cut": len(cut)})
 
     check_specs = [dg.AssetCheckSpec(fn.__name__, asset=keys["diff"], blocking=True,
                                      description=(fn.__doc__ or "").strip() or None) for fn in checks.CHECKS]
@@ -45,17 +51,24 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
     @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
               check_specs=check_specs, required_resource_keys={"warehouse", "cascade"}, **common)
     def cascade_diff(context: dg.AssetExecutionContext):
-        """The operations that make Cascade match the desired state (sync.diff): create, update (only
-        the fields that differ, before → after), archive / Won't Do for items gone from the source,
-        unarchive. The preview below is the dry run: read it before anything is written. Its blocking
-        checks stop the publish on problems a person must fix, naming the items."""
+        """The operations that make Cascade match the desired state (sync.diff), after reading back by
+        id the goals and tasks Cascade holds: create, link (a Cascade ID a person stored), update (only
+        the fields that differ, before → after), archive (goals gone from the source), complete or
+        delete (tasks gone). The preview below is the dry run: read it before anything is written. Its
+        blocking checks stop the publish on problems a person must fix, naming the items."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.cascade.client(ws.key) as client, \
-                context.resources.warehouse.get().connect() as con:
+        warehouse = context.resources.warehouse.get()
+        with warehouse.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
-                held = diff.fetch_current(con, client, ws)
+                ids = diff.wanted(con, ws)
+        # Cascade is read without the warehouse open, so other workspaces' steps are not held up.
+        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+            current = diff.read_current(client, ids)
+        with warehouse.connect() as con:
+            with failing_run(con, ws.key, run_id):
+                held = diff.store_current(con, ws, current)
                 counts = diff.build_diff(con, ws, run_id)
             outcomes = checks.run_all(con, ws)
             blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
@@ -77,27 +90,31 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
     @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
               required_resource_keys={"warehouse", "cascade"}, **common)
     def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
-        """This workspace's diff applied to Cascade, item by item, each result recorded in sync.id_map at
-        once (a killed run resumes where it stopped); the run's figures go to sync.runs."""
+        """This workspace's diff applied to Cascade's classic API, goal by goal and task by task, each
+        create recorded in sync.id_map at once (a killed run resumes where it stopped and never creates
+        a goal or task twice); the warehouse is let go every few seconds so other workspaces' steps
+        get their turn. The run's figures go to sync.runs."""
         ws = workspaces[context.partition_key]
         dry_run = ws.dry_run or config.dry_run
         run_id = context.run.run_id
-        with context.resources.warehouse.get().connect() as con:
+        warehouse = context.resources.warehouse.get()
+        with warehouse.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), dry_run)  # a re-executed step
             planned = diff.op_counts(con, ws.key, pending_only=True)
             if dry_run:
                 runs.update(con, ws.key, run_id, status="dry_run", dry_run=True, finished_at=runs.now(),
-                            created=planned["create"], updated=planned["update"] + planned["unarchive"],
-                            archived=planned["archive"] + planned["wont_do"] + planned["remove"], cascade_writes=0)
+                            created=planned["create"], updated=planned["update"],
+                            archived=sum(planned[op] for op in diff.RETIRE_OPS), cascade_writes=0)
                 context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
                 return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
                                                       **{f"planned_{op}": n for op, n in planned.items()}})
-            with context.resources.cascade.client(ws.key) as client:
-                with failing_run(con, ws.key, run_id):
-                    try:
-                        result = publish.publish(con, client, ws)
-                    finally:
-                        runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+            try:
+                result = publish.publish(warehouse, client, ws)
+            finally:
+                with warehouse.connect() as con:
+                    runs.update(con, ws.key, run_id, cascade_writes=client.writes)
+        with warehouse.connect() as con:
             runs.update(con, ws.key, run_id, dry_run=False, created=result.created, updated=result.updated,
                         archived=result.archived)
         context.log.info(f"workspace '{ws.key}': {result.created} created, {result.updated} updated, "

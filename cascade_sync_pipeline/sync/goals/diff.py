@@ -1,4 +1,5 @@
-"""Desired vs current: fetch what Cascade holds for a workspace, then compute sync.diff in SQL."""
+"""Desired vs current on the classic API: read back by id what Cascade holds for a workspace, then
+compute sync.diff in SQL (create, link, update field by field, archive, complete, delete)."""
 
 from __future__ import annotations
 
@@ -8,68 +9,75 @@ from datetime import datetime, timezone
 import duckdb
 import pandas as pd
 
-from cascade_sync_pipeline.cascade.client import CascadeClient
+from cascade_sync_pipeline.cascade.classic import GOAL_STATUSES, ClassicClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
 SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
-STRATEGY_KINDS = ("objective", "action", "measure")
-CHILD_KINDS = ("milestone", "checklist_item")
-OPS = ("create", "update", "unarchive", "link", "archive", "wont_do", "remove")
+OPS = ("create", "link", "update", "archive", "complete", "delete")
+RETIRE_OPS = ("archive", "complete", "delete")
+
+# The goals and tasks to read back: those the ID map holds, those the source items' Cascade ID
+# fields name (when no other item is mapped to them), and the configured parent goals.
+_WANTED = """
+SELECT DISTINCT cascade_type, cascade_id, first(item_id ORDER BY rank, item_id) OVER (
+    PARTITION BY cascade_type, cascade_id) AS item_id
+FROM (
+    SELECT cascade_type, TRY_CAST(cascade_id AS BIGINT) AS cascade_id, item_id, 0 AS rank
+    FROM sync.id_map WHERE workspace = $ws AND cascade_type IN ('goal', 'task')
+    UNION ALL
+    SELECT d.cascade_type, TRY_CAST(trim(d.claimed_cascade_id) AS BIGINT), d.item_id, 1
+    FROM sync.desired_state AS d
+    WHERE d.workspace = $ws AND TRY_CAST(trim(d.claimed_cascade_id) AS BIGINT) IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM sync.id_map AS m WHERE m.cascade_type = d.cascade_type
+                      AND m.cascade_id = CAST(TRY_CAST(trim(d.claimed_cascade_id) AS BIGINT) AS VARCHAR))
+      AND NOT EXISTS (SELECT 1 FROM sync.id_map AS m WHERE m.workspace = $ws AND m.item_id = d.item_id)
+    UNION ALL
+    SELECT 'goal', parent_goal_id, NULL, 2 FROM sync.desired_state WHERE workspace = $ws AND parent_goal_id IS NOT NULL
+)
+WHERE cascade_id IS NOT NULL
+"""
 
 
-def fetch_current(con: duckdb.DuckDBPyConnection, client: CascadeClient,
-                  ws: ClickUpWorkspace | WrikeWorkspace) -> int:
-    """Replace sync.cascade_items for the workspace with what Cascade holds now; return the count.
+def wanted(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[tuple[str, int, str | None]]:
+    """The goals and tasks to read back, each with the source item it belongs to (or None)."""
+    return [(kind, int(cascade_id), item_id) for kind, cascade_id, item_id in
+            con.execute(_WANTED, {"ws": ws.key}).fetchall()]
 
-    Objectives, actions and measures are listed by external_ref (archived ones too), so an item a
-    killed run created but never recorded is found; milestones and checklist items are read per
-    action that has (or should have) some.
-    """
-    kinds = [k for (k,) in con.execute(
-        "SELECT DISTINCT cascade_type FROM (SELECT cascade_type FROM sync.desired_state WHERE workspace = $ws "
-        "UNION ALL SELECT cascade_type FROM sync.id_map WHERE workspace = $ws)", {"ws": ws.key}).fetchall()]
-    rows: list[tuple[str, int, str | None, str]] = []
-    for kind in STRATEGY_KINDS:
-        if kind in kinds or (kind == "action" and set(CHILD_KINDS) & set(kinds)):
-            for item_id, item in client.synced_items(kind, ws.source, ws.key).items():
-                rows.append((kind, item["id"], item_id, json.dumps(item)))
-    actions = {item_id: cascade_id for kind, cascade_id, item_id, _ in rows if kind == "action"}
-    parents = con.execute(
-        "SELECT DISTINCT cascade_type, parent_item_id FROM (SELECT cascade_type, parent_item_id "
-        "FROM sync.desired_state WHERE workspace = $ws "
-        "UNION ALL SELECT cascade_type, parent_item_id FROM sync.id_map WHERE workspace = $ws) "
-        "WHERE cascade_type IN ('milestone', 'checklist_item') AND parent_item_id IS NOT NULL ORDER BY ALL",
-        {"ws": ws.key}).fetchall()
-    for kind, parent_item in parents:
-        action_id = actions.get(parent_item)
-        if action_id is None:
-            continue
-        children = client.milestones(action_id) if kind == "milestone" else client.checklist_items(action_id)
-        for child in children:
-            ref = child.get("external_ref") or {}
-            if ref.get("source") == ws.source and ref.get("workspace") == ws.key:
-                rows.append((kind, child["id"], ref.get("item_id"), json.dumps(child)))
+
+def read_current(client: ClassicClient, ids: list[tuple[str, int, str | None]]) -> list[tuple[str, int, str | None, str]]:
+    """What Cascade holds of them, read by id (goals in every status); ids Cascade no longer knows are
+    simply absent. Plain HTTP: called without the warehouse open."""
+    owner = {(kind, cascade_id): item_id for kind, cascade_id, item_id in ids}
+    goal_ids = sorted(i for kind, i, _ in ids if kind == "goal")
+    task_ids = sorted(i for kind, i, _ in ids if kind == "task")
+    found = [("goal", g) for g in (client.list_goals(status=GOAL_STATUSES, ids=goal_ids) if goal_ids else [])]
+    found += [("task", t) for t in (client.list_tasks(ids=task_ids) if task_ids else [])]
+    return [(kind, item["id"], owner.get((kind, item["id"])), json.dumps(item)) for kind, item in found]
+
+
+def store_current(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
+                  rows: list[tuple[str, int, str | None, str]]) -> int:
+    """Replace sync.cascade_items for the workspace with ``rows``; return how many."""
     frame = pd.DataFrame(rows, columns=["cascade_type", "cascade_id", "item_id", "payload"])
     con.register("fetched", frame)
     try:
         with Warehouse.transaction(con):
-            count = Warehouse.replace_partition(
+            return Warehouse.replace_partition(
                 con, "sync.cascade_items", ws.key,
                 "SELECT $ws AS workspace, cascade_type, CAST(cascade_id AS BIGINT) AS cascade_id, item_id, "
                 "payload::JSON AS payload, $at AS fetched_at FROM fetched",
                 {"ws": ws.key, "at": datetime.now(timezone.utc).replace(tzinfo=None)})
     finally:
         con.unregister("fetched")
-    return count
 
 
 def build_diff(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, run_id: str) -> dict[str, int]:
     """Replace the workspace's sync.diff with this run's operations; return items per operation."""
     for statement in sql_text(SQL_PACKAGE, "fields.sql").split(";\n"):
         if statement.strip():
-            con.execute(statement, {"workspace": ws.key} if "$workspace" in statement else None)
-    params = {"workspace": ws.key, "run_id": run_id, "on_delete": ws.mapping.on_delete}
+            con.execute(statement, {"workspace": ws.key})
+    params = {"workspace": ws.key, "run_id": run_id, "on_delete_task": ws.mapping.on_delete_task}
     with Warehouse.transaction(con):
         Warehouse.replace_partition(con, "sync.diff", ws.key, sql_text(SQL_PACKAGE, "diff.sql"), params)
     return op_counts(con, ws.key)
@@ -84,7 +92,7 @@ def op_counts(con: duckdb.DuckDBPyConnection, workspace: str, *, pending_only: b
 
 
 def unchanged_count(con: duckdb.DuckDBPyConnection, workspace: str) -> int:
-    """Desired items Cascade already holds exactly as desired."""
+    """Desired goals and tasks Cascade already holds exactly as desired."""
     return con.execute(
         "SELECT count(*) FROM sync.desired_state AS d WHERE d.workspace = $ws AND NOT EXISTS "
         "(SELECT 1 FROM sync.diff AS x WHERE x.workspace = $ws AND x.item_id = d.item_id "
@@ -92,8 +100,8 @@ def unchanged_count(con: duckdb.DuckDBPyConnection, workspace: str) -> int:
 
 
 def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> pd.DataFrame:
-    """The diff as a person reads it: changes to existing items field by field (before → after),
-    then one line per new item."""
+    """The diff as a person reads it: changes to existing goals and tasks field by field (before →
+    after), then one line per new one."""
     return con.execute(
         """
         WITH lines AS (
@@ -103,12 +111,11 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
             UNION ALL
             SELECT 'create', cascade_type, item_id, any_value(item_name), '(new)',
                    left(string_agg(field || ': ' || left(after, 30), '; ' ORDER BY field), 120)
-            FROM sync.diff WHERE workspace = $ws AND op = 'create' AND field <> 'name'
+            FROM sync.diff WHERE workspace = $ws AND op = 'create'
             GROUP BY ALL
         )
         SELECT op, cascade_type AS type, left(item_name, 48) || ' (' || item_id || ')' AS item, field, change
         FROM lines
-        ORDER BY array_position(['update', 'unarchive', 'wont_do', 'archive', 'remove', 'link', 'create'], op),
-                 item_id, field
+        ORDER BY array_position(['update', 'link', 'archive', 'complete', 'delete', 'create'], op), item_id, field
         LIMIT $limit
         """, {"ws": workspace, "limit": limit}).df()

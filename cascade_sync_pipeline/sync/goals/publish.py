@@ -1,31 +1,48 @@
-"""Apply a workspace's sync.diff to Cascade, one item at a time, recording each result at once.
+"""Apply a workspace's sync.diff to Cascade's classic API, one goal or task at a time, recording each
+result at once.
 
-Every create carries the item's external_ref, and the ID map row is committed right after the
-create returns, so a run killed anywhere and started again converges: a create whose answer was
-lost comes back as the existing item (409), and an item created but never recorded is linked by
-the next diff. Applied operations are marked in sync.diff so a retried publish skips them.
+The API has no idempotency key and no external reference, so a create is guarded twice: the
+client never re-sends a create whose answer was lost without first looking for what it stored,
+and every create is written to ``sync.create_attempts`` (with the id floor and the body) before it
+is sent and replaced by its ``sync.id_map`` row right after it returns. A run killed in between
+leaves the attempt, and the next run finds the stored item (by its body, above the floor) before
+creating anything. Applied operations are marked in sync.diff so a retried publish skips them.
+
+Recording each create at once needs an open warehouse connection (DuckDB: one writing process,
+serialised by a file lock). The publish keeps one, but lets it go every ``HOLD_SECONDS`` so other
+workspaces' steps are held up for seconds, not for the whole publish.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import duckdb
 
-from cascade_sync_pipeline.cascade.client import CascadeClient, ExternalRef, changed_fields
-from cascade_sync_pipeline.sync.runs import now
+from cascade_sync_pipeline.cascade.classic import CascadeApiError, ClassicClient
+from cascade_sync_pipeline.cascade.classic_wire import as_list, norm_text, utc_day
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
+from cascade_sync_pipeline.sync.goals.diff import RETIRE_OPS
+from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
-RANK = {"objective": 0, "action": 1, "measure": 1, "milestone": 2, "checklist_item": 2}
-PARENT_FIELD = {"objective": "parent_objective_id", "action": "objective_id", "measure": "objective_id"}
-RETIRE_OPS = ("archive", "wont_do", "remove")
+HOLD_SECONDS = 2.0  # the longest the publish keeps the warehouse before letting waiting steps in
+LIST_FIELDS = frozenset({"direct_focus_area_ids", "aligned_to_ids"})
+DATE_FIELDS = frozenset({"start_time", "end_time", "start_date", "due_date"})
+# A 400 on these fields is a configuration problem: say which setting holds the value.
+CONFIG_FIELDS = {"direct_focus_area_ids": "mapping.target.focus_area_ids (or a by_container entry)",
+                 "aligned_to_ids": "mapping.target.parent_goal_id (or a by_container entry)",
+                 "goal_id": "mapping.target.parent_goal_id (or a by_container entry)",
+                 "entity_template_id": "mapping.templates", "role_id": "the role_id of cascade.users"}
 
 
 class PublishError(RuntimeError):
-    """An operation cannot be applied; the message names the workspace, the item and the field."""
+    """An operation cannot be applied; the message names the workspace, the item and what to do."""
 
 
 @dataclass
@@ -44,26 +61,23 @@ class _Group:
     item_id: str
     cascade_id: int | None
     ops: set[str]
-    changes: dict[str, str | None]  # field -> text before (the 'remove' op keeps the action id there)
+    fields: list[str]
 
     @property
     def label(self) -> str:
-        return f"{self.cascade_type.replace('_', ' ')} for source item {self.item_id}"
+        return f"{self.cascade_type} for source item {self.item_id}"
 
 
 def _pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[_Group]:
     rows = con.execute(
-        "SELECT cascade_type, item_id, max(cascade_id), list(DISTINCT op), map_from_entries(list((field, before))) "
+        "SELECT cascade_type, item_id, max(TRY_CAST(cascade_id AS BIGINT)), list(DISTINCT op), list(DISTINCT field) "
         "FROM sync.diff WHERE workspace = ? AND applied_at IS NULL GROUP BY cascade_type, item_id "
         "ORDER BY cascade_type, item_id", [workspace]).fetchall()
-    return [_Group(t, i, None if c is None else int(c), set(ops), dict(changes)) for t, i, c, ops, changes in rows]
+    return [_Group(t, i, c, set(ops), list(fields)) for t, i, c, ops, fields in rows]
 
 
-def _desired(con: duckdb.DuckDBPyConnection, workspace: str) -> dict[str, dict]:
-    cursor = con.execute("SELECT * FROM sync.desired_state WHERE workspace = ?", [workspace])
-    columns = [d[0] for d in cursor.description]
-    rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
-    return {row["item_id"]: row for row in rows}
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _number(value: Any) -> int | float | None:
@@ -73,202 +87,238 @@ def _number(value: Any) -> int | float | None:
     return int(number) if number.is_integer() else number
 
 
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+def differing(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``body`` whose value ``item`` (as Cascade answered it) does not hold."""
+    out = {}
+    for field, want in body.items():
+        have = item.get(field)
+        if field in DATE_FIELDS:
+            same = utc_day(want) == utc_day(have)
+        elif field in LIST_FIELDS:
+            same = sorted(as_list(want)) == sorted(as_list(have))
+        elif isinstance(want, (int, float)) and not isinstance(want, bool):
+            same = have is not None and float(have) == float(want)
+        else:
+            same = norm_text(want) == norm_text(have)
+        if not same:
+            out[field] = want
+    return out
 
 
 class Publisher:
-    def __init__(self, con: duckdb.DuckDBPyConnection, client: CascadeClient,
+    def __init__(self, con: duckdb.DuckDBPyConnection, client: ClassicClient,
                  ws: ClickUpWorkspace | WrikeWorkspace) -> None:
         self.con, self.client, self.ws = con, client, ws
-        self.desired = _desired(con, ws.key)
+        cursor = con.execute("SELECT * FROM sync.desired_state WHERE workspace = ?", [ws.key])
+        columns = [d[0] for d in cursor.description]
+        self.desired = {row["item_id"]: row for row in (dict(zip(columns, r)) for r in cursor.fetchall())}
         self.result = PublishResult()
+        for kind in ("goal", "task"):  # a lost create is looked for above every id known to exist
+            client.known_ids(kind, [i for (i,) in con.execute(
+                "SELECT cascade_id FROM sync.cascade_items WHERE cascade_type = $k UNION ALL SELECT TRY_CAST("
+                "cascade_id AS BIGINT) FROM sync.id_map WHERE cascade_type = $k AND TRY_CAST(cascade_id AS BIGINT) "
+                "IS NOT NULL", {"k": kind}).fetchall()])
 
     # --- bodies ----------------------------------------------------------------------------------
-    def _parent_id(self, row: dict) -> int | None:
-        if row["parent_item_id"] is None:
-            return row["parent_cascade_id"]
-        found = self.con.execute("SELECT CAST(cascade_id AS BIGINT) FROM sync.id_map WHERE workspace = ? AND item_id = ?",
-                                 [self.ws.key, row["parent_item_id"]]).fetchall()
+    def _mapped_id(self, item_id: str) -> int | None:
+        found = self.con.execute("SELECT TRY_CAST(cascade_id AS BIGINT) FROM sync.id_map WHERE workspace = ? "
+                                 "AND item_id = ? AND cascade_type = 'goal'", [self.ws.key, item_id]).fetchall()
         return found[0][0] if found else None
 
-    def _custom_value(self, row: dict, cf: dict) -> Any:
-        if cf["value"] is None or cf["type"] != "number":
-            return cf["value"]
-        try:
-            return _number(cf["value"])
-        except ValueError:
-            raise PublishError(
-                f"workspace '{self.ws.key}': item {row['item_id']} '{row['name']}': custom field '{cf['name']}' takes "
-                f"a number, the source holds {cf['value']!r}; fix the value in the source item, or drop the field "
-                "from mapping.custom_fields") from None
+    def parent_id(self, row: dict) -> int | None:
+        """The Cascade goal above a goal, or holding a task: a goal this sync made, or a configured one."""
+        if row["parent_item_id"] is None:
+            return row["parent_goal_id"]
+        return self._mapped_id(row["parent_item_id"])
 
-    def body(self, row: dict) -> dict[str, Any]:
-        """Every field Cascade should hold for the item (the create body, before external_ref)."""
-        kind = row["cascade_type"]
-        if kind == "milestone":
-            return {"name": row["name"], "due_date": _iso(row["due_date"]), "completed": bool(row["completed"]),
-                    "progress_value": _number(row["progress"])}
-        if kind == "checklist_item":
-            return {"name": row["name"], "completed": bool(row["completed"]), "position": row["position"]}
-        body: dict[str, Any] = {
-            "name": row["name"], "description": row["description"],
-            "owner_ids": [row["owner_id"]] if row["owner_id"] is not None else [],
-            "collaborator_ids": list(dict.fromkeys(row["collaborator_ids"] or [])),
-            "start_date": _iso(row["start_date"]), "due_date": _iso(row["due_date"]),
-            PARENT_FIELD[kind]: self._parent_id(row),
-        }
-        if kind == "objective":
-            body |= {"plan_id": row["plan_id"], "focus_area_id": row["focus_area_id"]}
-        if kind == "measure":
-            body |= {"initial_value": 0, "target_value": 100, "unit": "%", "current_value": _number(row["progress"])}
-        else:
-            body["status"] = row["status"]
-            if kind == "action":
-                body["progress"] = _number(row["progress"])
-        body["custom_field_values"] = [{"field_id": cf["field_id"], "value": self._custom_value(row, cf)}
-                                       for cf in row["custom_fields"] or []]
-        return body
-
-    def _changes(self, group: _Group, row: dict) -> dict[str, Any]:
-        full = self.body(row)
-        names = {f"cf:{cf['name']}": cf["field_id"] for cf in row["custom_fields"] or []}
-        out: dict[str, Any] = {}
-        changed_cf = {names[f] for f in group.changes if f in names}
-        for field in group.changes:
-            if field in full and field != "custom_field_values":
-                out[field] = full[field]
-        if changed_cf:
-            out["custom_field_values"] = [v for v in full["custom_field_values"] if v["field_id"] in changed_cf]
-        if "unarchive" in group.ops:
-            out["archived"] = False
-        return out
+    def body(self, row: dict, parent: int | None) -> dict[str, Any]:
+        """Every field Cascade should hold for the goal or task (None: not ours to set)."""
+        if row["cascade_type"] == "goal":
+            return {
+                "action": row["action"], "details": row["details"] or "", "start_time": _iso(row["start_date"]),
+                "end_time": _iso(row["due_date"]), "weight_id": row["weight_id"], "status": row["status"],
+                "tracking_type": row["tracking_type"], "initial": 0, "target": 100,
+                "progress": _number(row["progress"]), "role_id": row["role_id"],
+                "entity_template_id": row["template_id"], "direct_focus_area_ids": list(row["focus_area_ids"] or []),
+                "aligned_to_ids": [parent] if parent is not None else [],
+            }
+        return {"task": row["name"], "goal_id": parent, "comment": row["description"],
+                "is_complete": row["is_complete"], "start_date": _iso(row["start_date"]),
+                "due_date": _iso(row["due_date"]), "weight_id": row["weight_id"], "role_id": row["role_id"]}
 
     # --- Cascade calls ---------------------------------------------------------------------------
-    def _create(self, row: dict, parent_id: int | None) -> dict:
-        kind = row["cascade_type"]
-        body = self.body(row)
-        if kind != "checklist_item" and kind != "milestone":
-            body = {k: v for k, v in body.items() if not (k == "status" and v is None)}
-            body["custom_field_values"] = [v for v in body["custom_field_values"] if v["value"] is not None]
-        body["external_ref"] = ExternalRef(self.ws.source, self.ws.key, row["item_id"]).as_dict()
-        recovered_before = self.client.recovered_creates
-        if kind == "milestone":
-            item = self.client.create_milestone(parent_id, body)
-        elif kind == "checklist_item":
-            item = self.client.create_checklist_item(parent_id, body)
-        else:
-            item = self.client.create(kind, body)
-        if self.client.recovered_creates > recovered_before:
-            # The item existed (our earlier attempt); bring it to the desired values.
-            self.result.recovered += 1
-            item = self._patch(kind, item["id"], parent_id, {k: v for k, v in body.items() if k != "external_ref"},
-                               current=item)
+    def _attempt(self, item_id: str, kind: str) -> tuple[int, dict] | None:
+        found = self.con.execute("SELECT look_after_id, body FROM sync.create_attempts WHERE workspace = ? "
+                                 "AND item_id = ? AND cascade_type = ?", [self.ws.key, item_id, kind]).fetchall()
+        return (found[0][0], json.loads(found[0][1])) if found else None
+
+    def _create(self, group: _Group, row: dict, parent: int | None) -> dict:
+        kind = group.cascade_type
+        body = {k: v for k, v in self.body(row, parent).items() if v is not None}
+        earlier = self._attempt(group.item_id, kind)
+        if earlier is not None:  # a run died after sending this create: did it store the item?
+            found = self.client.find_created(kind, earlier[1], after_id=earlier[0])
+            if found is not None:
+                self.result.recovered += 1
+                changes = differing(body, found)
+                return self._update(kind, found["id"], changes) if changes else found
+        with Warehouse.transaction(self.con):
+            self.con.execute(
+                "INSERT OR REPLACE INTO sync.create_attempts VALUES (?, ?, ?, ?, ?, ?)",
+                [self.ws.key, group.item_id, kind, self.client.last_known_id(kind), json.dumps(body), now()])
+        recovered = self.client.recovered_creates
+        item = (self.client.create_goal if kind == "goal" else self.client.create_task)(body)
+        self.result.recovered += self.client.recovered_creates - recovered
         return item
 
-    def _patch(self, kind: str, cascade_id: int, parent_id: int | None, changes: dict, *,
-               current: dict | None = None) -> dict:
-        if kind == "milestone":
-            return self.client.update_milestone(parent_id, cascade_id, changes, current=current)
-        if kind == "checklist_item":
-            return self.client.update_checklist_item(parent_id, cascade_id, changes, current=current)
-        if current is not None:
-            changes = changed_fields(current, changes)
-        return self.client.update(kind, cascade_id, changes) if changes else dict(current or {})
+    def _update(self, kind: str, cascade_id: int, changes: dict[str, Any]) -> dict:
+        return (self.client.update_goal if kind == "goal" else self.client.update_task)(cascade_id, changes)
 
-    def _child_parent(self, group: _Group, row: dict | None) -> int | None:
-        if row is not None:
-            return self._parent_id(row)
-        found = self.con.execute(
-            "SELECT CAST(payload ->> 'action_id' AS BIGINT) FROM sync.cascade_items "
-            "WHERE workspace = ? AND cascade_type = ? AND cascade_id = ?",
-            [self.ws.key, group.cascade_type, group.cascade_id]).fetchall()
-        return found[0][0] if found else None
+    def _retire(self, group: _Group) -> None:
+        if "archive" in group.ops:
+            self.client.update_goal(group.cascade_id, {"status": "ARCHI"})
+        elif "complete" in group.ops:
+            self.client.update_task(group.cascade_id, {"is_complete": 1})
+        else:
+            self.client.delete_task(group.cascade_id)
 
     # --- bookkeeping -----------------------------------------------------------------------------
-    def _record(self, group: _Group, cascade_id: int | None, row: dict | None, *, forget: bool = False) -> None:
+    def _record(self, group: _Group, cascade_id: int | None, *, linked_by: str | None = None,
+                forget: bool = False) -> None:
         at = now()
+        ws = self.ws.key
         with Warehouse.transaction(self.con):
             if forget:
                 self.con.execute("DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
-                                 [self.ws.key, group.item_id, group.cascade_type])
-            elif row is not None:
+                                 [ws, group.item_id, group.cascade_type])
+            elif linked_by is not None:
                 self.con.execute(
-                    """
-                    INSERT INTO sync.id_map (workspace, source, item_id, cascade_type, cascade_id, first_synced_at,
-                                             last_synced_at, parent_item_id)
-                    VALUES ($ws, $source, $item, $type, $id, $at, $at, $parent)
-                    ON CONFLICT (workspace, item_id) DO UPDATE SET
-                        cascade_type = excluded.cascade_type, cascade_id = excluded.cascade_id,
-                        last_synced_at = excluded.last_synced_at, parent_item_id = excluded.parent_item_id
-                    """,
-                    {"ws": self.ws.key, "source": self.ws.source, "item": group.item_id, "type": group.cascade_type,
-                     "id": cascade_id, "at": at, "parent": row["parent_item_id"]})
+                    "DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ?", [ws, group.item_id])
+                self.con.execute(
+                    "INSERT INTO sync.id_map (workspace, source, item_id, cascade_type, cascade_id, first_synced_at, "
+                    "last_synced_at, linked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [ws, self.ws.source, group.item_id, group.cascade_type, str(cascade_id), at, at, linked_by])
+                self.con.execute("DELETE FROM sync.create_attempts WHERE workspace = ? AND item_id = ?",
+                                 [ws, group.item_id])
             else:
-                self.con.execute(
-                    "UPDATE sync.id_map SET last_synced_at = ? "
-                    "WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
-                    [at, self.ws.key, group.item_id, group.cascade_type])
-            self.con.execute(
-                "UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
-                [at, self.ws.key, group.item_id, group.cascade_type])
+                self.con.execute("UPDATE sync.id_map SET last_synced_at = ? WHERE workspace = ? AND item_id = ? "
+                                 "AND cascade_type = ?", [at, ws, group.item_id, group.cascade_type])
+            self.con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND item_id = ? "
+                             "AND cascade_type = ?", [at, ws, group.item_id, group.cascade_type])
+
+    def _claimed_elsewhere(self, group: _Group, cascade_id: int) -> None:
+        other = self.con.execute("SELECT workspace, item_id FROM sync.id_map WHERE cascade_type = ? AND cascade_id = ? "
+                                 "AND NOT (workspace = ? AND item_id = ?)",
+                                 [group.cascade_type, str(cascade_id), self.ws.key, group.item_id]).fetchall()
+        if other:
+            raise PublishError(
+                f"workspace '{self.ws.key}': the {group.cascade_type} found for source item {group.item_id} "
+                f"({cascade_id}) already belongs to source item {other[0][1]} of workspace '{other[0][0]}': two "
+                "items with the same title, parent and dates were created while answers were lost; delete the extra "
+                f"one in Cascade and the row of {group.item_id} in sync.create_attempts, then run again")
 
     # --- the run ---------------------------------------------------------------------------------
     def apply(self, group: _Group) -> bool:
-        """Apply one item's operations; False when its parent does not exist in Cascade yet."""
+        """Apply one item's operations; False when its parent goal does not exist in Cascade yet."""
+        if group.ops & set(RETIRE_OPS):
+            self._retire(group)
+            self._record(group, group.cascade_id, forget="delete" in group.ops)
+            self.result.archived += 1
+            return True
         row = self.desired.get(group.item_id)
-        kind = group.cascade_type
-        child = kind in ("milestone", "checklist_item")
-        if "remove" in group.ops:
-            action_id = self._child_parent(group, None)
-            delete = self.client.delete_milestone if kind == "milestone" else self.client.delete_checklist_item
-            delete(action_id, group.cascade_id)
-            self._record(group, None, None, forget=True)
-            self.result.archived += 1
-            return True
-        if "archive" in group.ops or "wont_do" in group.ops:
-            if "archive" in group.ops:
-                self.client.archive(kind, group.cascade_id)
-            else:
-                self.client.update(kind, group.cascade_id, {"status": "Won't Do"})
-            self._record(group, group.cascade_id, None)
-            self.result.archived += 1
-            return True
         if row is None:
-            raise PublishError(f"workspace '{self.ws.key}': the diff names {group.label}, which sync.desired_state no "
-                               "longer holds; run the whole sync again (desired state, diff, publish)")
-        parent_id = self._parent_id(row) if (child or row["parent_item_id"]) else None
-        if row["parent_item_id"] is not None and parent_id is None:
+            raise PublishError(f"workspace '{self.ws.key}': the diff names {group.label}, which sync.desired_state "
+                               "no longer holds; run the whole sync again (desired state, diff, publish)")
+        parent = self.parent_id(row)
+        if row["parent_item_id"] is not None and parent is None:
             return False
         if "create" in group.ops:
-            item = self._create(row, parent_id)
-            self._record(group, item["id"], row)
+            item = self._create(group, row, parent)
+            self._claimed_elsewhere(group, item["id"])
+            self._record(group, item["id"], linked_by="created")
             self.result.created += 1
             return True
-        changes = self._changes(group, row)
+        full = self.body(row, parent)
+        changes = {field: "" if field == "comment" and full[field] is None else full[field]
+                   for field in group.fields if field in full}
         if changes:
-            self._patch(kind, group.cascade_id, parent_id, changes)
+            self._update(group.cascade_type, group.cascade_id, changes)
             self.result.updated += 1
         if "link" in group.ops:
+            self._record(group, group.cascade_id, linked_by="field")
             self.result.linked += 1
-        self._record(group, group.cascade_id, row)
+        else:
+            self._record(group, group.cascade_id)
         return True
 
-    def run(self) -> PublishResult:
+    def run(self, breathe: Callable[[], None] = lambda: None) -> PublishResult:
+        """Apply every pending operation; ``breathe`` is called between items (it may swap ``con``)."""
         writes_before = self.client.writes
         pending = sorted(_pending(self.con, self.ws.key),
-                         key=lambda g: (bool(g.ops & set(RETIRE_OPS)), RANK[g.cascade_type], g.item_id))
+                         key=lambda g: (not g.ops & set(RETIRE_OPS), g.cascade_type != "goal", g.item_id))
         while pending:
-            waiting = [group for group in pending if not self.apply(group)]
+            waiting = []
+            for group in pending:
+                breathe()
+                try:
+                    if not self.apply(group):
+                        waiting.append(group)
+                except CascadeApiError as err:
+                    raise _with_setting(err) from None
             if len(waiting) == len(pending):
                 names = ", ".join(g.label for g in waiting[:5])
-                raise PublishError(f"workspace '{self.ws.key}': {len(waiting)} item(s) wait for a parent that is "
+                raise PublishError(f"workspace '{self.ws.key}': {len(waiting)} item(s) wait for a parent goal that is "
                                    f"neither in Cascade nor being created ({names}); run the whole sync again")
             pending = waiting
         self.result.writes = self.client.writes - writes_before
         return self.result
 
 
-def publish(con: duckdb.DuckDBPyConnection, client: CascadeClient,
-            ws: ClickUpWorkspace | WrikeWorkspace) -> PublishResult:
-    return Publisher(con, client, ws).run()
+def _with_setting(err: CascadeApiError) -> CascadeApiError:
+    """A 400 on a field the config sets says which setting holds the value."""
+    setting = CONFIG_FIELDS.get(err.details.get("field", "")) if err.status == 400 else None
+    if setting is None:
+        return err
+    return CascadeApiError(f"{err} (the value comes from {setting} in the config)", status=err.status,
+                           code=err.code, workspace=err.workspace, item=err.item, details=err.details)
+
+
+@contextlib.contextmanager
+def _turns(warehouse: Warehouse, hold_seconds: float) -> Iterator[tuple[Callable[[], duckdb.DuckDBPyConnection],
+                                                                         Callable[[], bool]]]:
+    """A warehouse connection that is let go and taken again once it was held ``hold_seconds``:
+    yields (current connection, a function that swaps it when its turn is over)."""
+    state: dict[str, Any] = {}
+
+    def take() -> None:
+        state["cm"] = warehouse.connect()
+        state["con"], state["since"] = state["cm"].__enter__(), time.monotonic()
+
+    def swap() -> bool:
+        if time.monotonic() - state["since"] < hold_seconds:
+            return False
+        state["cm"].__exit__(None, None, None)
+        time.sleep(0.1)  # a step waiting for the lock takes it now
+        take()
+        return True
+
+    take()
+    try:
+        yield (lambda: state["con"]), swap
+    except BaseException as err:  # the warehouse's own handling (e.g. a full disk named) applies
+        if not state["cm"].__exit__(type(err), err, err.__traceback__):
+            raise
+    else:
+        state["cm"].__exit__(None, None, None)
+
+
+def publish(warehouse: Warehouse, client: ClassicClient, ws: ClickUpWorkspace | WrikeWorkspace,
+            hold_seconds: float = HOLD_SECONDS) -> PublishResult:
+    with _turns(warehouse, hold_seconds) as (current, swap):
+        publisher = Publisher(current(), client, ws)
+
+        def breathe() -> None:
+            if swap():
+                publisher.con = current()
+
+        return publisher.run(breathe)

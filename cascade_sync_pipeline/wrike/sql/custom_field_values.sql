@@ -21,8 +21,8 @@ SELECT
     'wrike'                      AS source,
     e.item_id,
     d.field_id,
-    d.payload ->> 'title'        AS field_name,
-    d.payload ->> 'type'         AS field_type,
+    COALESCE(d.payload ->> 'title', d.field_id) AS field_name,
+    COALESCE(d.payload ->> 'type', 'unknown')   AS field_type,
     CASE d.payload ->> 'type'
         WHEN 'Numeric' THEN wrike_number(e.f ->> 'value')
         WHEN 'Currency' THEN wrike_number(e.f ->> 'value')
@@ -35,3 +35,5 @@ SELECT
 FROM entries AS e
 JOIN raw.wrike_custom_fields AS d ON d.workspace = $workspace AND d.field_id = (e.f ->> 'id')
 CROSS JOIN contact_names AS n
+WHERE e.item_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY e.item_id, d.field_id) = 1  -- one field twice on an item: kept once

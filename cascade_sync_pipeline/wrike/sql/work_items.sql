@@ -1,7 +1,9 @@
 -- staging.work_items for one Wrike workspace: projects (folders with a `project` object) and
 -- tasks, subtasks and milestones, Recycle Bin included. Params: $workspace, $cascade_id_field.
--- `status` is the custom status name; its category comes from the workflow group (the first
--- Active status of a workflow is `not_started`), overridden by the temp table status_overrides.
+-- `status` is the custom status name; its category comes from the workflow group (Active is
+-- `in_progress`, except a workflow's first Active status when its Active group has several statuses:
+-- that one is `not_started`; with Wrike's default workflow, Active alone, open work is in progress),
+-- overridden by the temp table status_overrides (keyed by lowercase status name or custom status id).
 WITH workflows AS (
     SELECT json_extract(payload, '$.customStatuses[*]') AS statuses
     FROM raw.wrike_workflows
@@ -12,13 +14,16 @@ statuses AS (
         s ->> 'id'    AS status_id,
         s ->> 'name'  AS name,
         CASE s ->> 'group'
-            WHEN 'Active' THEN CASE WHEN s ->> 'id' = first_active THEN 'not_started' ELSE 'in_progress' END
+            WHEN 'Active' THEN CASE WHEN s ->> 'id' = first_active AND active_count > 1
+                                    THEN 'not_started' ELSE 'in_progress' END
             WHEN 'Completed' THEN 'done'
             WHEN 'Deferred' THEN 'deferred'
             WHEN 'Cancelled' THEN 'cancelled'
         END           AS category
     FROM (
-        SELECT unnest(statuses) AS s, list_filter(statuses, lambda x: (x ->> 'group') = 'Active')[1] ->> 'id' AS first_active
+        SELECT unnest(statuses) AS s,
+               list_filter(statuses, lambda x: (x ->> 'group') = 'Active')[1] ->> 'id' AS first_active,
+               len(list_filter(statuses, lambda x: (x ->> 'group') = 'Active')) AS active_count
         FROM workflows
     )
 ),
@@ -36,7 +41,8 @@ items AS (
         p -> 'project' ->> 'startDate'              AS start_text,
         p -> 'project' ->> 'endDate'                AS due_text,
         p -> 'project' ->> 'completedDate'          AS completed_text,
-        json_extract_string(p, '$.project.ownerIds[*]') AS assignees
+        json_extract_string(p, '$.project.ownerIds[*]') AS assignees,
+        NULL::VARCHAR                               AS priority
     FROM (SELECT workspace, payload AS p FROM raw.wrike_hierarchy
           WHERE workspace = $workspace AND object_type = 'project')
     UNION ALL
@@ -53,7 +59,8 @@ items AS (
         p -> 'dates' ->> 'start',
         p -> 'dates' ->> 'due',
         p ->> 'completedDate',
-        json_extract_string(p, '$.responsibleIds[*]')
+        json_extract_string(p, '$.responsibleIds[*]'),
+        p ->> 'importance'
     FROM (SELECT workspace, payload AS p FROM raw.wrike_tasks WHERE workspace = $workspace)
 )
 SELECT
@@ -80,7 +87,8 @@ SELECT
         WHERE (f ->> 'id') IN (SELECT field_id FROM cascade_fields) AND COALESCE(f ->> 'value', '') <> ''
         LIMIT 1
     )                                           AS cascade_id,
-    starts_with(COALESCE(p ->> 'scope', ''), 'Rb') AS is_archived
+    starts_with(COALESCE(p ->> 'scope', ''), 'Rb') AS is_archived,
+    i.priority
 FROM items AS i
 LEFT JOIN statuses AS s ON s.status_id = i.status_id
-LEFT JOIN status_overrides AS o ON o.status = lower(s.name)
+LEFT JOIN status_overrides AS o ON o.status = lower(s.name) OR o.status = lower(s.status_id)

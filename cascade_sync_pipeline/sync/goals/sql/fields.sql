@@ -1,24 +1,10 @@
--- Temp views of desired and current Cascade fields as comparable text, one row per item and field.
--- Both sides render a value the same way, so "no change" is plain equality.
--- Statements are run one by one; those that read the workspace take the parameter workspace.
-CREATE OR REPLACE TEMP TABLE type_fields AS
-SELECT * FROM (VALUES
-    ('objective', 'name'), ('objective', 'description'), ('objective', 'plan_id'),
-    ('objective', 'focus_area_id'), ('objective', 'parent_objective_id'), ('objective', 'owner_ids'),
-    ('objective', 'collaborator_ids'), ('objective', 'start_date'), ('objective', 'due_date'),
-    ('objective', 'status'),
-    ('action', 'name'), ('action', 'description'), ('action', 'objective_id'), ('action', 'owner_ids'),
-    ('action', 'collaborator_ids'), ('action', 'start_date'), ('action', 'due_date'), ('action', 'status'),
-    ('action', 'progress'),
-    ('measure', 'name'), ('measure', 'description'), ('measure', 'objective_id'), ('measure', 'owner_ids'),
-    ('measure', 'collaborator_ids'), ('measure', 'start_date'), ('measure', 'due_date'),
-    ('measure', 'current_value'), ('measure', 'initial_value'), ('measure', 'target_value'), ('measure', 'unit'),
-    ('milestone', 'name'), ('milestone', 'due_date'), ('milestone', 'completed'), ('milestone', 'progress_value'),
-    ('checklist_item', 'name'), ('checklist_item', 'completed'), ('checklist_item', 'position')
-) AS t(cascade_type, field);
+-- Temp tables of the classic engine's diff: identity, then desired and current fields of goals and
+-- tasks as comparable text, one row per item and field, so "no change" is plain equality.
+-- Statements are run one by one; each takes the parameter workspace.
 
--- Identity: the ID map first; else an item Cascade already holds under this item's external_ref
--- (created by a run that died before it could record the ID).
+-- Identity: the ID map; else the goal or task the source item's Cascade ID field names, when it
+-- exists in Cascade and no other source item is mapped to it (a person stored it, or the ID map
+-- was lost and the write-back kept it).
 CREATE OR REPLACE TEMP TABLE identity AS
 SELECT d.item_id, d.cascade_type, COALESCE(TRY_CAST(m.cascade_id AS BIGINT), c.cascade_id) AS cascade_id,
        m.cascade_id IS NOT NULL AS in_map
@@ -26,78 +12,71 @@ FROM sync.desired_state AS d
 LEFT JOIN sync.id_map AS m
     ON m.workspace = d.workspace AND m.item_id = d.item_id AND m.cascade_type = d.cascade_type
 LEFT JOIN sync.cascade_items AS c
-    ON c.workspace = d.workspace AND c.item_id = d.item_id AND c.cascade_type = d.cascade_type
+    ON m.cascade_id IS NULL AND c.workspace = d.workspace AND c.cascade_type = d.cascade_type
+   AND c.item_id = d.item_id AND c.cascade_id = TRY_CAST(trim(d.claimed_cascade_id) AS BIGINT)
 WHERE d.workspace = $workspace;
 
+-- Fields each Cascade type has, as the API names them. A NULL desired value means "not ours to
+-- set" (no owner found, no template configured, progress tracked by Cascade, no task date).
 CREATE OR REPLACE TEMP TABLE desired_fields AS
 WITH wide AS (
-    SELECT d.item_id, d.cascade_type, d.name, NULLIF(d.description, '') AS description,
-        CAST(d.plan_id AS VARCHAR) AS plan_id,
-        CAST(d.focus_area_id AS VARCHAR) AS focus_area_id,
-        CASE WHEN d.parent_item_id IS NULL THEN CAST(d.parent_cascade_id AS VARCHAR)
+    SELECT d.item_id, d.cascade_type,
+        CASE WHEN d.parent_item_id IS NULL THEN CAST(d.parent_goal_id AS VARCHAR)
              ELSE COALESCE(CAST(p.cascade_id AS VARCHAR), 'new:' || d.parent_item_id) END AS parent_ref,
-        CAST(list_sort(CASE WHEN d.owner_id IS NULL THEN [] ELSE [d.owner_id] END) AS VARCHAR) AS owner_ids,
-        CAST(list_sort(list_distinct(d.collaborator_ids)) AS VARCHAR) AS collaborator_ids,
-        strftime(d.start_date, '%Y-%m-%d') AS start_date,
-        strftime(d.due_date, '%Y-%m-%d') AS due_date,
-        d.status,
-        number_text(CAST(d.progress AS VARCHAR)) AS progress,
-        CAST(d.completed AS VARCHAR) AS completed,
-        CAST(d.position AS VARCHAR) AS position,
-        '0' AS initial_value, '100' AS target_value, '%' AS unit
+        d.action, d.details, d.status, number_text(CAST(d.progress AS VARCHAR)) AS progress, d.tracking_type,
+        CASE WHEN d.cascade_type = 'goal' THEN '0' END AS initial,
+        CASE WHEN d.cascade_type = 'goal' THEN '100' END AS target,
+        strftime(d.start_date, '%Y-%m-%d') AS start_date, strftime(d.due_date, '%Y-%m-%d') AS due_date,
+        CAST(d.weight_id AS VARCHAR) AS weight_id, CAST(d.role_id AS VARCHAR) AS role_id,
+        CAST(d.template_id AS VARCHAR) AS entity_template_id,
+        CAST(list_sort(d.focus_area_ids) AS VARCHAR) AS direct_focus_area_ids,
+        d.name AS task, COALESCE(d.description, '') AS comment, CAST(d.is_complete AS VARCHAR) AS is_complete
     FROM sync.desired_state AS d
     LEFT JOIN identity AS p ON p.item_id = d.parent_item_id
     WHERE d.workspace = $workspace
 ),
-renamed AS (
-    SELECT * EXCLUDE (parent_ref),
-        parent_ref AS objective_id, parent_ref AS parent_objective_id,
-        progress AS current_value, progress AS progress_value
-    FROM wide
+goals AS (
+    SELECT item_id, cascade_type, action, details, status, progress, tracking_type, initial, target,
+        start_date AS start_time, due_date AS end_time, weight_id, role_id, entity_template_id,
+        direct_focus_area_ids,
+        CASE WHEN parent_ref IS NULL THEN '[]' ELSE '[' || parent_ref || ']' END AS aligned_to_ids
+    FROM wide WHERE cascade_type = 'goal'
 ),
-long AS (
-    FROM renamed UNPIVOT INCLUDE NULLS (value FOR field IN (COLUMNS(* EXCLUDE (item_id, cascade_type))))
+tasks AS (
+    SELECT item_id, cascade_type, task, comment, is_complete, parent_ref AS goal_id, start_date, due_date,
+        weight_id, role_id
+    FROM wide WHERE cascade_type = 'task'
 )
-SELECT long.* FROM long JOIN type_fields USING (cascade_type, field)
+FROM goals UNPIVOT (value FOR field IN (COLUMNS(* EXCLUDE (item_id, cascade_type))))
 UNION ALL
-SELECT d.item_id, d.cascade_type, 'cf:' || cf.name AS field, cf.value
-FROM (SELECT item_id, cascade_type, unnest(custom_fields) AS cf
-      FROM sync.desired_state WHERE workspace = $workspace) AS d;
+FROM tasks UNPIVOT (value FOR field IN (COLUMNS(* EXCLUDE (item_id, cascade_type))));
 
+-- What Cascade holds, rendered the same way. Dates are compared as UTC days (Cascade answers
+-- ISO 8601 times); a list of ids is compared sorted.
 CREATE OR REPLACE TEMP TABLE current_fields AS
 WITH parsed AS (
-    -- Each payload is parsed once into the scalar fields compared here (kept as JSON, read as text below),
-    -- the two id lists are read as before, so a JSON null there stays what it was.
-    SELECT cascade_type, cascade_id, item_id, payload -> 'owner_ids' AS owner_ids,
-        payload -> 'collaborator_ids' AS collaborator_ids,
-        json_transform(payload, '{"name": "JSON", "description": "JSON", "plan_id": "JSON", "focus_area_id": "JSON",
-            "parent_objective_id": "JSON", "objective_id": "JSON", "start_date": "JSON", "due_date": "JSON",
-            "status": "JSON", "progress": "JSON", "completed": "JSON", "position": "JSON", "initial_value": "JSON",
-            "target_value": "JSON", "unit": "JSON", "current_value": "JSON", "progress_value": "JSON"}') AS p
+    SELECT cascade_type, cascade_id, json_transform(payload, '{
+        "action": "VARCHAR", "details": "VARCHAR", "status": "VARCHAR", "progress": "VARCHAR",
+        "tracking_type": "VARCHAR", "initial": "VARCHAR", "target": "VARCHAR", "start_time": "VARCHAR",
+        "end_time": "VARCHAR", "weight_id": "VARCHAR", "role_id": "VARCHAR", "entity_template_id": "VARCHAR",
+        "direct_focus_area_ids": "BIGINT[]", "aligned_to_ids": "BIGINT[]", "task": "VARCHAR", "comment": "VARCHAR",
+        "is_complete": "VARCHAR", "goal_id": "VARCHAR", "start_date": "VARCHAR", "due_date": "VARCHAR"}') AS p
     FROM sync.cascade_items WHERE workspace = $workspace
 ),
-wide AS (
-    SELECT cascade_type, cascade_id, item_id,
-        p.name ->> '$' AS name, NULLIF(p.description ->> '$', '') AS description,
-        p.plan_id ->> '$' AS plan_id, p.focus_area_id ->> '$' AS focus_area_id,
-        p.parent_objective_id ->> '$' AS parent_objective_id, p.objective_id ->> '$' AS objective_id,
-        CAST(list_sort(CAST(COALESCE(owner_ids, '[]') AS BIGINT[])) AS VARCHAR) AS owner_ids,
-        CAST(list_sort(list_distinct(CAST(COALESCE(collaborator_ids, '[]') AS BIGINT[]))) AS VARCHAR)
-            AS collaborator_ids,
-        p.start_date ->> '$' AS start_date, p.due_date ->> '$' AS due_date, p.status ->> '$' AS status,
-        number_text(p.progress ->> '$') AS progress, p.completed ->> '$' AS completed, p.position ->> '$' AS position,
-        number_text(p.initial_value ->> '$') AS initial_value, number_text(p.target_value ->> '$') AS target_value,
-        p.unit ->> '$' AS unit, number_text(p.current_value ->> '$') AS current_value,
-        number_text(p.progress_value ->> '$') AS progress_value
-    FROM parsed
+goals AS (
+    SELECT cascade_type, cascade_id, p.action, COALESCE(p.details, '') AS details, p.status,
+        number_text(p.progress) AS progress, p.tracking_type, number_text(p.initial) AS initial,
+        number_text(p.target) AS target, utc_day(p.start_time) AS start_time, utc_day(p.end_time) AS end_time,
+        p.weight_id, p.role_id, p.entity_template_id,
+        CAST(list_sort(COALESCE(p.direct_focus_area_ids, [])) AS VARCHAR) AS direct_focus_area_ids,
+        CAST(list_sort(COALESCE(p.aligned_to_ids, [])) AS VARCHAR) AS aligned_to_ids
+    FROM parsed WHERE cascade_type = 'goal'
 ),
-long AS (
-    FROM wide UNPIVOT INCLUDE NULLS (value FOR field IN (COLUMNS(* EXCLUDE (cascade_type, cascade_id, item_id))))
+tasks AS (
+    SELECT cascade_type, cascade_id, p.task, COALESCE(p.comment, '') AS comment, p.is_complete, p.goal_id,
+        utc_day(p.start_date) AS start_date, utc_day(p.due_date) AS due_date, p.weight_id, p.role_id
+    FROM parsed WHERE cascade_type = 'task'
 )
-SELECT long.* FROM long JOIN type_fields USING (cascade_type, field)
+FROM goals UNPIVOT INCLUDE NULLS (value FOR field IN (COLUMNS(* EXCLUDE (cascade_type, cascade_id))))
 UNION ALL
-SELECT cascade_type, cascade_id, item_id, 'cf:' || (v ->> 'name') AS field,
-    CASE WHEN json_type(v, '$.value') IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN number_text(v ->> 'value')
-         ELSE v ->> 'value' END AS value
-FROM (SELECT cascade_type, cascade_id, item_id, unnest(json_extract(payload, '$.custom_field_values[*]')) AS v
-      FROM sync.cascade_items WHERE workspace = $workspace);
+FROM tasks UNPIVOT INCLUDE NULLS (value FOR field IN (COLUMNS(* EXCLUDE (cascade_type, cascade_id))));

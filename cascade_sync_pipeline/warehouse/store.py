@@ -8,17 +8,26 @@ which deletes the workspace's rows and inserts the new ones in one transaction.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import sys
+import time
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import duckdb
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 LOCK_TIMEOUT_S = 600
+LOCK_TIMEOUT_ENV = "CASCADE_SYNC_LOCK_TIMEOUT"
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for the warehouse lock (env CASCADE_SYNC_LOCK_TIMEOUT, default 600)."""
+    return float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S)
 # DuckDB's memory budget per connection (it spills to <file>.tmp beyond it); its own default is 80 % of RAM.
 MEMORY_ENV = "CASCADE_SYNC_DUCKDB_MEMORY"
 DEFAULT_MEMORY_LIMIT = "1536MB"
@@ -71,6 +80,24 @@ def _drop_contract_desired_state(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DROP TABLE sync.desired_state")
 
 
+class WarehouseLockTimeout(RuntimeError):
+    """Another process kept the warehouse's writer lock longer than the lock timeout; says which."""
+
+    def __init__(self, path: Path, holder: Path) -> None:
+        try:
+            who = json.loads(holder.read_text())
+        except (OSError, ValueError):
+            who = {}
+        since = f", for {time.time() - who['since']:.0f} s" if who.get("since") else ""
+        run = f", Dagster run {who['run_id']}" if who.get("run_id") else ""
+        held = (f"process {who.get('pid')} ({who.get('command') or '?'}{run}{since})" if who
+                else "a process that left no note")
+        super().__init__(
+            f"the warehouse {path} stayed locked by {held} for more than {lock_timeout():.0f} s; let that run finish (or "
+            f"cancel it in the Dagster UI), then run this one again. If that process no longer exists, delete "
+            f"{path}.lock and {holder}")
+
+
 class Warehouse:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -86,7 +113,7 @@ class Warehouse:
             finally:
                 con.close()
             return
-        with FileLock(f"{self.path}.lock", timeout=LOCK_TIMEOUT_S), self._write_failures():
+        with self._locked(), self._write_failures():
             con = duckdb.connect(str(self.path))
             try:
                 con.execute("SET TimeZone = 'UTC'")
@@ -98,6 +125,24 @@ class Warehouse:
                 yield con
             finally:
                 con.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The writer's lock, with a note beside it saying who holds it, so a wait that times out
+        can name the holder."""
+        lock = FileLock(f"{self.path}.lock", timeout=lock_timeout())
+        holder = Path(f"{self.path}.lock.holder")
+        try:
+            lock.acquire()
+        except Timeout:
+            raise WarehouseLockTimeout(self.path, holder) from None
+        try:
+            holder.write_text(json.dumps({"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300],
+                                          "run_id": os.environ.get("DAGSTER_RUN_ID")}))
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
 
     @contextlib.contextmanager
     def _write_failures(self) -> Iterator[None]:

@@ -19,8 +19,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
-from cascade_sync_pipeline.config import CONFIG_ENV, ConfigError, SyncConfig, load_config
+from cascade_sync_pipeline.config import CONFIG_ENV, DUCKDB_ENV, ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import local_instance
@@ -35,6 +36,22 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
+def running_elsewhere(instance, key: str) -> str | None:
+    """Why a run of workspace ``key`` may not start now: one is already in progress (a schedule tick,
+    a webhook run, another terminal). The run queue keeps daemon runs to one per workspace; runs
+    started here do not go through the queue, so they look first."""
+    import dagster as dg
+    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+    records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key},
+                                                     statuses=list(IN_PROGRESS_RUN_STATUSES)), limit=1)
+    if not records:
+        return None
+    run = records[0].dagster_run
+    return (f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; wait "
+            "for it to end (the Dagster UI shows it) or cancel it there, then run this again")
+
+
 def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
                     dry_run: bool = False) -> dict[str, dict]:
     """Materialize each workspace's partition of its source's job; one failure does not stop the rest."""
@@ -47,6 +64,10 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
         run_config = {"ops": {f"{ws.source}_raw_extract": {"config": {"mode": mode}}}}
         if config.cascade is not None:
             run_config["ops"][f"{ws.source}__cascade_publish"] = {"config": {"dry_run": dry_run}}
+        busy = running_elsewhere(instance, key)
+        if busy:
+            outcomes[key] = {"success": False, "run_id": None, "requests": 0, "seconds": 0.0, "error": busy}
+            continue
         started = time.monotonic()
         result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config,
                                         raise_on_error=False)
@@ -128,10 +149,30 @@ def _sandbox_config(args: argparse.Namespace) -> SyncConfig:
     return config
 
 
+def sandbox_only(config: SyncConfig) -> SyncConfig:
+    """The config the demo may run: every endpoint a sandbox port on loopback (it deletes the sync
+    state of the workspaces it runs), and its own warehouse whatever CASCADE_SYNC_DUCKDB says."""
+    from cascade_sync_pipeline.sandbox.company import PORTS
+
+    endpoints = [(f"workspaces.{i}(key={ws.key}).base_url", ws.base_url, PORTS[ws.source])
+                 for i, ws in enumerate(config.workspaces)]
+    if config.cascade is not None:
+        endpoints.append(("cascade.base_url", config.cascade.base_url, PORTS["cascade"]))
+    wrong = [f"{where} {url}" for where, url, port in endpoints
+             if urlparse(url).hostname not in ("127.0.0.1", "localhost") or urlparse(url).port != port]
+    if wrong:
+        raise ConfigError("cascade-sync demo runs only against the sandbox on this machine (it forgets the sync state "
+                          f"of every workspace it runs), and these point elsewhere: {'; '.join(wrong)}. Use "
+                          "config/sandbox.yaml, or `cascade-sync sync` for a real sync")
+    if os.environ.pop(DUCKDB_ENV, None):
+        print(f"{DUCKDB_ENV} is ignored by the demo: it uses its own warehouse {config.warehouse.path}")
+    return config
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cascade_sync_pipeline.sandbox.company import start_sandbox
 
-    config = _sandbox_config(args)
+    config = sandbox_only(_sandbox_config(args))
     with start_sandbox(cascade_api=sandbox_api(config)) as sandbox:
         sandbox.export_env(config)
         urls = ", ".join(f"{name} {server.url}" for name, server in sandbox.servers.items())

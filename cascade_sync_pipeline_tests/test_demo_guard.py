@@ -1,0 +1,61 @@
+"""The demo forgets the sync state of the workspaces it runs, so it refuses any endpoint that is not
+the sandbox on this machine, and never writes the warehouse CASCADE_SYNC_DUCKDB names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cascade_sync_pipeline.cli import main, sandbox_only
+from cascade_sync_pipeline.config import DUCKDB_ENV, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("where, url", [
+    ("cascade", "https://integrations-region-redirect.go.cascade.app"),
+    ("workspace", "https://api.clickup.com/api/v2"),
+    ("workspace", "http://127.0.0.1:9999/api/v2"),
+])
+def test_demo_refuses_endpoints_outside_the_sandbox(tmp_path, capsys, where, url):
+    data = yaml.safe_load((ROOT / "config/sandbox.yaml").read_text())
+    (data["cascade"] if where == "cascade" else data["workspaces"][0])["base_url"] = url
+    path = tmp_path / "prod.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["--config", str(path), "demo"]) == 2
+    err = capsys.readouterr().err
+    assert url in err and ("cascade.base_url" if where == "cascade" else "key=acme-product") in err
+
+
+def test_demo_uses_its_own_warehouse(monkeypatch, capsys):
+    monkeypatch.setenv(DUCKDB_ENV, "/srv/production/cascade_sync.duckdb")
+    config = sandbox_only(load_config(ROOT / "config/sandbox.yaml"))
+    assert config.duckdb_path == config.warehouse.path != "/srv/production/cascade_sync.duckdb"
+    assert "ignored" in capsys.readouterr().out
+
+
+def test_a_terminal_sync_refuses_a_workspace_another_run_is_syncing(tmp_path, monkeypatch):
+    """Runs started from a terminal do not pass the run queue, so they check for a run of the same
+    workspace in progress and refuse, naming it; other workspaces are not held up."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    from cascade_sync_pipeline.cli import sync_workspaces
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    config = load_config(ROOT / "config/sandbox.yaml")
+    with _instance(tmp_path) as instance:
+        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-busy", status=DagsterRunStatus.STARTED,
+                                    tags={"dagster/partition": "acme-product"}))
+    outcome = sync_workspaces(config, ["acme-product"])["acme-product"]
+    assert not outcome["success"] and "0f1e2d3c-busy" in outcome["error"] and "acme-product" in outcome["error"]
+
+
+def _instance(tmp_path):
+    import dagster as dg
+
+    from cascade_sync_pipeline.orchestration.instance import dagster_home
+
+    dagster_home()
+    return dg.DagsterInstance.get()

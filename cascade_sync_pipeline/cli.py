@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -36,20 +37,44 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
+PID_TAG, HOST_TAG = "cascade-sync/pid", "cascade-sync/host"
+
+
+def _terminal_tags() -> dict[str, str]:
+    """Tags of a run started from this terminal, so a later one can tell whether its process still lives."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _died(run) -> bool:
+    if run.tags.get(HOST_TAG) != socket.gethostname() or not run.tags.get(PID_TAG, "").isdigit():
+        return False
+    try:
+        os.kill(int(run.tags[PID_TAG]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def running_elsewhere(instance, key: str) -> str | None:
     """Why a run of workspace ``key`` may not start now: one is already in progress (a schedule tick,
     a webhook run, another terminal). The run queue keeps daemon runs to one per workspace; runs
-    started here do not go through the queue, so they look first."""
+    started here do not go through the queue, so they look first. A run started from a terminal
+    whose process is gone (killed) is marked failed instead of blocking the workspace for ever."""
     import dagster as dg
     from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
     records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key},
-                                                     statuses=list(IN_PROGRESS_RUN_STATUSES)), limit=1)
-    if not records:
-        return None
-    run = records[0].dagster_run
-    return (f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; wait "
-            "for it to end (the Dagster UI shows it) or cancel it there, then run this again")
+                                                     statuses=list(IN_PROGRESS_RUN_STATUSES)))
+    for record in records:
+        run = record.dagster_run
+        if _died(run):
+            instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} ended without finishing the run")
+            continue
+        return (f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; "
+                "wait for it to end (the Dagster UI shows it) or cancel it there, then run this again")
+    return None
 
 
 def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
@@ -70,7 +95,7 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto",
             continue
         started = time.monotonic()
         result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config,
-                                        raise_on_error=False)
+                                        raise_on_error=False, tags=_terminal_tags())
         requests = 0
         for event in result.get_asset_materialization_events():
             meta = event.materialization.metadata

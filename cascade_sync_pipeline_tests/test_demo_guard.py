@@ -59,3 +59,23 @@ def _instance(tmp_path):
 
     dagster_home()
     return dg.DagsterInstance.get()
+
+
+def test_a_run_whose_terminal_process_died_does_not_block_the_workspace(tmp_path, monkeypatch):
+    """A sync killed in a terminal leaves its run STARTED; the next one marks it failed and goes on."""
+    import subprocess
+    import sys
+
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    from cascade_sync_pipeline.cli import HOST_TAG, PID_TAG, running_elsewhere
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with _instance(tmp_path) as instance:
+        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-dead", status=DagsterRunStatus.STARTED,
+                                    tags={"dagster/partition": "acme-product", PID_TAG: dead,
+                                          HOST_TAG: __import__("socket").gethostname()}))
+        assert running_elsewhere(instance, "acme-product") is None
+        assert instance.get_run_by_id("0f1e2d3c-dead").status == DagsterRunStatus.FAILURE

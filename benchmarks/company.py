@@ -102,7 +102,7 @@ def company(*, clickup_tasks_per_team: int | None = None, workdir: str | None = 
             raw["cascade"]["users_file"] = str(config_file.parent / raw["cascade"]["users_file"])
         config = parse_config(raw, str(config_file))
         os.environ.pop("CASCADE_SYNC_DUCKDB", None)
-        os.environ.pop("DAGSTER_HOME", None)
+        os.environ["DAGSTER_HOME"] = str(Path(tmp) / "dagster_home")  # runs of its own, not the repo's instance
         sandbox.export_env(config)
         try:
             yield Company(sandbox, config, Path(tmp), raw)

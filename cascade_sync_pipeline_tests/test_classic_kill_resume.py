@@ -39,9 +39,13 @@ def snapshot(world: ClassicWorld) -> dict:
     return out
 
 
-def run_cli(env: dict, log, kill_when=None) -> int:
+def run_cli(env: dict, home, log, kill_when=None) -> int:
+    """`cascade-sync sync` in a subprocess with its own Dagster instance (``home``): a killed run stays
+    STARTED in its instance, where the CLI would refuse the next run of the workspace until an operator
+    cancels it; the resumed run is a new process on a new instance, as after that cancel."""
+    home.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "cascade_sync_pipeline.cli", "sync", CU, "--mode", "full"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+                            env={**env, "DAGSTER_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if kill_when is not None and kill_when():
@@ -69,7 +73,6 @@ def test_a_run_killed_with_a_create_in_flight_and_in_write_back_resumes_to_the_c
         raw["workspaces"] = raw["workspaces"][:1]
         config_path.write_text(yaml.safe_dump(raw))
         env = {**os.environ, "CASCADE_SYNC_CONFIG": str(config_path), "CASCADE_SYNC_DUCKDB": world.duckdb}
-        env.pop("DAGSTER_HOME", None)
         seed = random.randrange(1 << 30)
         rng = random.Random(seed)
         # The n-th create is stored, then answered only after 2 s: the run is killed meanwhile. Later creates
@@ -91,11 +94,11 @@ def test_a_run_killed_with_a_create_in_flight_and_in_write_back_resumes_to_the_c
         field_writes = lambda: world.clickup.log.count("POST", FIELD_WRITE)  # noqa: E731
         log_path = tmp_path / "cli.log"
         with open(log_path, "w") as log:
-            first = run_cli(env, log, create_in_flight)
+            first = run_cli(env, tmp_path / "home-1", log, create_in_flight)
             attempts = world.rows("SELECT * FROM sync.create_attempts")
             stored = len(world.cascade.goals) + len(world.cascade.tasks)
             recorded = world.rows("SELECT count(*) AS n FROM sync.id_map")[0]["n"]
-            second = run_cli(env, log, lambda: field_writes() >= in_write_back)
+            second = run_cli(env, tmp_path / "home-2", log, lambda: field_writes() >= in_write_back)
         context = (f"seed {seed}: killed with create {nth + 1} in flight, then after {in_write_back} ClickUp field "
                    f"writes; log: {log_path.read_text()[-2000:]}")
         assert (first, second) == (-9, -9) and field_writes() >= in_write_back, context

@@ -349,7 +349,7 @@ def test_the_cli_prints_what_it_created_then_that_nothing_changed(world, tmp_pat
     raw["workspaces"] = raw["workspaces"][:1]
     path.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("CASCADE_SYNC_CONFIG", str(path))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # the CLI's instance, this test's own
     assert cli.main(["sync", CU, "--mode", "full"]) == 0
     created = len(world.cascade.goals) + len(world.cascade.tasks)
     assert f"Cascade (succeeded): {created} created, 0 updated, 0 archived, 0 unchanged; {created} Cascade writes" \

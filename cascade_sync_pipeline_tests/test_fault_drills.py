@@ -286,8 +286,11 @@ def test_moved_renamed_and_deleted_tasks_are_right_after_the_next_full_run(drill
 def _cli_env(drill: Drill, tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "drill.yaml"
     config.write_text(yaml.safe_dump(drill.raw_config()))
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CASCADE_SYNC_DUCKDB")}
-    return env | {"CASCADE_SYNC_CONFIG": str(config), TOKEN_ENV: os.environ[TOKEN_ENV]}
+    env = {k: v for k, v in os.environ.items() if k != "CASCADE_SYNC_DUCKDB"}
+    # The test's own Dagster instance: a killed run stays STARTED there, never in the repo's instance
+    # (where the CLI would then refuse every later run of this workspace key).
+    return env | {"CASCADE_SYNC_CONFIG": str(config), TOKEN_ENV: os.environ[TOKEN_ENV],
+                  "DAGSTER_HOME": str(tmp_path / "dagster_home")}
 
 
 SYNC = [sys.executable, "-m", "cascade_sync_pipeline.cli", "sync", KEY, "--mode", "full"]

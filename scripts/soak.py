@@ -58,6 +58,7 @@ class Soak:
         self.triggers = {name: Triggers(co.emulator(name).app) for name in ("clickup", "wrike", "cascade")}
         self.denied: dict[str, set[str]] = {}
         self.small_disk = _small_disk_runner()
+        self.invocations = 0
         self.config_file = co.workdir / "soak.yaml"
         self.config_file.write_text(yaml.safe_dump(co.raw_config))
 
@@ -153,8 +154,13 @@ class Soak:
 
     def _cli(self, key: str, *, prefix: list[str] | None = None, extra_env: dict | None = None,
              kill_when=None) -> tuple[int, str]:
-        env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-        env |= {"CASCADE_SYNC_CONFIG": str(self.config_file), **(extra_env or {})}
+        # Each command its own Dagster instance: a run killed by a drill stays STARTED in its instance,
+        # where the CLI refuses the workspace's next run until an operator cancels it.
+        self.invocations += 1
+        home = self.co.workdir / f"dagster_home-{self.invocations}"
+        home.mkdir()
+        env = {**os.environ, "CASCADE_SYNC_CONFIG": str(self.config_file), "DAGSTER_HOME": str(home),
+               **(extra_env or {})}
         command = [*(prefix or []), sys.executable, "-m", "cascade_sync_pipeline.cli", "sync", key, "--mode", "full"]
         proc = subprocess.Popen(command, env=env, cwd=self.co.workdir, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

@@ -57,6 +57,15 @@ def _died(run) -> bool:
     return False
 
 
+STALE_AFTER_S = 1800
+
+
+def _silent_for(instance, run_id: str) -> float:
+    """Seconds since the run's last event."""
+    records = instance.get_records_for_run(run_id, limit=1, ascending=False).records
+    return time.time() - records[0].event_log_entry.timestamp if records else float("inf")
+
+
 def running_elsewhere(instance, key: str) -> str | None:
     """Why a run of workspace ``key`` may not start now: one is already in progress (a schedule tick,
     a webhook run, another terminal). The run queue keeps daemon runs to one per workspace; runs
@@ -72,6 +81,8 @@ def running_elsewhere(instance, key: str) -> str | None:
         if _died(run):
             instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} ended without finishing the run")
             continue
+        if PID_TAG not in run.tags and _silent_for(instance, run.run_id) > STALE_AFTER_S:
+            continue  # left behind by a process that died before runs carried their pid; Dagster's run monitoring owns it
         return (f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; "
                 "wait for it to end (the Dagster UI shows it) or cancel it there, then run this again")
     return None

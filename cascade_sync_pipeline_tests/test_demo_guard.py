@@ -48,6 +48,7 @@ def test_a_terminal_sync_refuses_a_workspace_another_run_is_syncing(tmp_path, mo
     with _instance(tmp_path) as instance:
         instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-busy", status=DagsterRunStatus.STARTED,
                                     tags={"dagster/partition": "acme-product"}))
+        instance.report_engine_event("syncing", instance.get_run_by_id("0f1e2d3c-busy"))
     outcome = sync_workspaces(config, ["acme-product"])["acme-product"]
     assert not outcome["success"] and "0f1e2d3c-busy" in outcome["error"] and "acme-product" in outcome["error"]
 
@@ -79,3 +80,21 @@ def test_a_run_whose_terminal_process_died_does_not_block_the_workspace(tmp_path
                                           HOST_TAG: __import__("socket").gethostname()}))
         assert running_elsewhere(instance, "acme-product") is None
         assert instance.get_run_by_id("0f1e2d3c-dead").status == DagsterRunStatus.FAILURE
+
+
+def test_an_untagged_run_silent_for_long_does_not_block_but_a_live_one_does(tmp_path, monkeypatch):
+    """A STARTED run without the terminal's process tag (left by an older version, or launched
+    elsewhere) blocks the workspace only while it still records events."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    from cascade_sync_pipeline import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with _instance(tmp_path) as instance:
+        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-quiet", status=DagsterRunStatus.STARTED,
+                                    tags={"dagster/partition": "acme-product"}))
+        assert cli.running_elsewhere(instance, "acme-product") is None  # no event at all
+        instance.report_engine_event("still working", instance.get_run_by_id("0f1e2d3c-quiet"))
+        assert "0f1e2d3c-quiet" in cli.running_elsewhere(instance, "acme-product")
+        monkeypatch.setattr(cli, "STALE_AFTER_S", -1)
+        assert cli.running_elsewhere(instance, "acme-product") is None

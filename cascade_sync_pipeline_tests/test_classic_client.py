@@ -16,32 +16,12 @@ import pytest
 from cascade_sync_pipeline.cascade.classic import GOAL_STATUSES, CascadeApiError, ClassicClient, split_title
 from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
-from cascade_sync_pipeline_tests.helpers import AppSwitch
+from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_pipeline_tests.classic_fixtures import base_url, emulator, switch  # noqa: F401 (fixtures)
 
 GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": date(2025, 1, 1),
              "end_time": "2025-12-31", "weight_id": 1}
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05)
-
-
-@pytest.fixture(scope="module")
-def switch():
-    switch = AppSwitch()
-    with EmulatorServer(switch) as srv:
-        switch.server = srv
-        yield switch
-
-
-@pytest.fixture
-def emulator(switch) -> ClassicEmulator:
-    emulator = ClassicEmulator()
-    switch.app = emulator.app
-    return emulator
-
-
-@pytest.fixture
-def base_url(switch, emulator) -> str:
-    return switch.server.url + "/api/v2"
 
 
 @pytest.fixture

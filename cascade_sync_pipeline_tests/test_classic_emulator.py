@@ -13,35 +13,12 @@ import pytest
 
 from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
+from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_pipeline_tests.classic_fixtures import BASE, base_url, emulator, switch  # noqa: F401 (fixtures)
 from cascade_sync_pipeline_tests.connector_spec import CLASSIC_SWAGGER, classic_connector
-from cascade_sync_pipeline_tests.helpers import AppSwitch
 
-BASE = "/api/v2"
 GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": "2025-01-01",
              "end_time": "2025-12-31", "weight_id": 1}
-
-
-
-
-@pytest.fixture(scope="module")
-def switch():
-    switch = AppSwitch()
-    with EmulatorServer(switch) as srv:
-        switch.server = srv
-        yield switch
-
-
-@pytest.fixture
-def emulator(switch) -> ClassicEmulator:
-    emulator = ClassicEmulator()
-    switch.app = emulator.app
-    return emulator
-
-
-@pytest.fixture
-def base_url(switch, emulator) -> str:
-    return switch.server.url + BASE
 
 
 @pytest.fixture

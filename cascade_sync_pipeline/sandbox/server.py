@@ -10,6 +10,7 @@ separate process (the demo, a soak script) can steer a running sandbox.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -193,6 +194,19 @@ def _edit_response(response: Response, fault: Fault) -> None:
         response.set_data(json.dumps(document))
 
 
+def drop_answer(log: RequestLog) -> None:
+    """Close the request's connection so no answer reaches the client, logged once as status 0
+    (whatever the request did stays done: a write may have been applied)."""
+    log.record(request.method, request.path, 0)
+    g.reset = True  # the shared after-request logger must not record it a second time
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
     """A Flask app with the sandbox's fault injection, request log and admin endpoints."""
     app = Flask(name)
@@ -235,16 +249,7 @@ def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
 
     @app.errorhandler(_Reset)
     def _reset(_exc):
-        log.record(request.method, request.path, 0)
-        g.reset = True
-        environ_socket = request.environ.get("werkzeug.socket")
-        if environ_socket is not None:
-            import socket
-
-            try:
-                environ_socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        drop_answer(log)
         return Response(b"", status=500)
 
     @app.post("/_sandbox/faults")

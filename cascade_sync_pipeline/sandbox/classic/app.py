@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import copy
 import math
-import socket
 import threading
 import time
 from typing import Any, Callable
 
 from flask import Response, g, jsonify, request
 
-from ..server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, make_app
+from ..server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, drop_answer, make_app
 from .model import COMPLETION_CRITERIA, STATUSES, TARGET_FLOWS, ApiError, ClassicStore, View, invalid
 
 SANDBOX_TOKEN = "cascade-classic-sandbox-token"
@@ -203,9 +202,7 @@ def _register(app, emu: ClassicEmulator) -> None:
         if fault.kind == "status_after_write":
             return Response(fault.body or '{"message":"injected fault","code":%d}' % fault.status,
                             status=fault.status, mimetype="application/json")
-        emu.log.record(request.method, request.path, 0)  # before the drop: the client sees it at once
-        g.reset = True  # the shared logger must not record it a second time
-        _drop_connection()
+        drop_answer(emu.log)
         return response
 
     @app.errorhandler(ApiError)
@@ -236,15 +233,6 @@ def _register(app, emu: ClassicEmulator) -> None:
     def _add_focus_area():
         body = request.get_json(force=True, silent=True) or {}
         return jsonify({"id": emu.add_focus_area(body["name"])}), 201
-
-
-def _drop_connection() -> None:
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _goal_routes(app, store: ClassicStore) -> None:

@@ -63,14 +63,13 @@ from __future__ import annotations
 
 import copy
 import math
-import socket
 import threading
 import time
 from typing import Any
 
 from flask import Response, g, jsonify, redirect, request
 
-from ..server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, make_app
+from ..server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, drop_answer, make_app
 from .model import SANDBOX_USER, ApiError, IntegrationsStore
 from .oauth import Clock, OAuthError, OAuthServer
 
@@ -221,9 +220,7 @@ def _guards(app, emu: IntegrationsEmulator) -> None:
             emu._count_write()
             fault = getattr(g, "fault", None)
             if fault is not None and fault.kind == "reset_after_write":
-                emu.log.record(request.method, request.path, 0)
-                g.reset = True  # the shared logger must not record it a second time
-                _drop_connection()
+                drop_answer(emu.log)
         return response
 
 
@@ -337,12 +334,3 @@ def _control_routes(app, emu: IntegrationsEmulator) -> None:
     @app.post("/_sandbox/integrations/expire_access_tokens")
     def _expire():
         return jsonify({"ok": True, "expired": emu.expire_access_tokens()})
-
-
-def _drop_connection() -> None:
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

@@ -56,6 +56,25 @@ def failing_run(con, workspace: str, run_id: str, **values):
         raise
 
 
+def diff_check_specs(functions, diff_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """One check on the diff per check function, named after it and described by its docstring; each
+    may block the publish (whether it does is decided per result: warnings never do)."""
+    return [dg.AssetCheckSpec(fn.__name__, asset=diff_key, blocking=True,
+                              description=(fn.__doc__ or "").strip() or None) for fn in functions]
+
+
+def judge_diff(context, con, ws, run_id: str, outcomes: list[Outcome], unchanged: int) -> list[dg.AssetCheckResult]:
+    """Record what the diff's checks found in the run's sync.runs row (blocked, with the reasons, when a
+    blocking check failed), log each reason, and return the asset check results."""
+    blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
+    items_read = con.execute("SELECT count(*) FROM staging.work_items WHERE workspace = ?", [ws.key]).fetchall()[0][0]
+    runs.update(con, ws.key, run_id, items_read=items_read, unchanged=unchanged,
+                **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)} if blocked else {}))
+    for message in blocked:
+        context.log.error(message)
+    return [check_result(o, ws.key) for o in outcomes]
+
+
 def source_requests(context, source: str) -> int:
     """HTTP calls this run made to the source, as its extract steps reported them."""
     records = context.instance.get_records_for_run(

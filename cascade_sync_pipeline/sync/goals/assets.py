@@ -10,7 +10,7 @@ import dagster as dg
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
-    OWNERS, PublishConfig, cascade_keys, check_result, failing_run, md, started_at,
+    OWNERS, PublishConfig, cascade_keys, diff_check_specs, failing_run, judge_diff, md, started_at,
 )
 from cascade_sync_pipeline.sync.goals import checks, desired, diff, publish
 
@@ -45,8 +45,7 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             "workspace": ws.key, "dagster/row_count": count, "table": "sync.desired_state",
             "by_kind_and_outcome": md(summary), "titles_cut": len(cut)})
 
-    check_specs = [dg.AssetCheckSpec(fn.__name__, asset=keys["diff"], blocking=True,
-                                     description=(fn.__doc__ or "").strip() or None) for fn in checks.CHECKS]
+    check_specs = diff_check_specs(checks.CHECKS, keys["diff"])
 
     @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
               check_specs=check_specs, required_resource_keys={"warehouse", "cascade"}, **common)
@@ -70,22 +69,14 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             with failing_run(con, ws.key, run_id):
                 held = diff.store_current(con, ws, current)
                 counts = diff.build_diff(con, ws, run_id)
-            outcomes = checks.run_all(con, ws)
-            blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
-            items_read = con.execute("SELECT count(*) FROM staging.work_items WHERE workspace = ?",
-                                     [ws.key]).fetchall()[0][0]
-            runs.update(con, ws.key, run_id, items_read=items_read, unchanged=diff.unchanged_count(con, ws.key),
-                        **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)}
-                           if blocked else {}))
+            judged = judge_diff(context, con, ws, run_id, checks.run_all(con, ws), diff.unchanged_count(con, ws.key))
             preview = diff.preview(con, ws.key)
             rows = con.execute("SELECT count(*) FROM sync.diff WHERE workspace = ?", [ws.key]).fetchall()[0][0]
-        for message in blocked:
-            context.log.error(message)
         return dg.MaterializeResult(
             metadata={"workspace": ws.key, "dagster/row_count": rows, "table": "sync.diff",
                       **{f"items_to_{op}": n for op, n in counts.items()}, "cascade_items_held": held,
                       "preview": md(preview), "cascade_requests": client.stats.requests},
-            check_results=[check_result(o, ws.key) for o in outcomes])
+            check_results=judged)
 
     @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
               required_resource_keys={"warehouse", "cascade"}, **common)

@@ -9,7 +9,7 @@ import dagster as dg
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
-    OWNERS, PublishConfig, cascade_keys, check_result, failing_run, md, started_at,
+    OWNERS, PublishConfig, cascade_keys, diff_check_specs, failing_run, judge_diff, md, started_at,
 )
 from cascade_sync_pipeline.sync.linking import checks, links, push, values
 
@@ -46,8 +46,7 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             "table": "sync.desired_values", "links": md(summary), "link_problems": built.problems,
             "held_back": built.blocked, "cascade_requests": client.stats.requests})
 
-    check_specs = [dg.AssetCheckSpec(fn.__name__, asset=keys["diff"], blocking=True,
-                                     description=(fn.__doc__ or "").strip() or None) for fn in checks.CHECKS]
+    check_specs = diff_check_specs(checks.CHECKS, keys["diff"])
 
     @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
               check_specs=check_specs, required_resource_keys={"warehouse"}, **common)
@@ -61,20 +60,12 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
                 counts = push.build_diff(con, ws, run_id, connection.reassert_hours)
-            outcomes = checks.run_all(con, ws)
-            blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
-            items_read = con.execute("SELECT count(*) FROM staging.work_items WHERE workspace = ?",
-                                     [ws.key]).fetchall()[0][0]
-            runs.update(con, ws.key, run_id, items_read=items_read, unchanged=push.unchanged_count(con, ws.key),
-                        **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)}
-                           if blocked else {}))
+            judged = judge_diff(context, con, ws, run_id, checks.run_all(con, ws), push.unchanged_count(con, ws.key))
             preview = push.preview(con, ws.key)
-        for message in blocked:
-            context.log.error(message)
         return dg.MaterializeResult(
             metadata={"workspace": ws.key, "dagster/row_count": sum(counts.values()), "table": "sync.diff",
                       **{f"to_{op}": n for op, n in counts.items()}, "preview": md(preview)},
-            check_results=[check_result(o, ws.key) for o in outcomes])
+            check_results=judged)
 
     @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
               required_resource_keys={"warehouse", "cascade"}, **common)

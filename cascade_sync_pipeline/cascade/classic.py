@@ -34,9 +34,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
-from ..http import ApiSession, RetryPolicy
+from ..http import ApiSession, RetryPolicy, redact
 from .classic_wire import (GOAL, GOAL_STATUSES, TASK, Kind, as_id, as_list, chunks, ids_or_none, item_of,
-                           known_filters, matches_body, query_params, retry_after, rows_of, split_title,
+                           known_filters, matches_body, query_params, rows_of, split_title,
                            status_param, to_wire)
 from .errors import CascadeApiError, error_message, field_of, fix_for
 
@@ -105,9 +105,6 @@ class ClassicClient(ApiSession):
     # --- ApiSession hooks ----------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.__token}", "Accept": "application/json"}
-
-    def rate_limit_wait(self, response: httpx.Response) -> float | None:
-        return retry_after(response.headers.get("Retry-After")) if response.status_code == 429 else None
 
     def error_for(self, response: httpx.Response, payload: Any) -> CascadeApiError:
         server_says, field = field_of(payload)
@@ -382,4 +379,4 @@ class ClassicClient(ApiSession):
         return (GOAL if name == "goal" else TASK).label(body) if isinstance(body, dict) else f"new {name}"
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.__token, "***") if self.__token else text
+        return redact(text, [self.__token])

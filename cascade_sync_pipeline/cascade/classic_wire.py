@@ -8,8 +8,6 @@ item match a create body's within one day (the server may render midnight of ano
 
 from __future__ import annotations
 
-import email.utils
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterator, Mapping
@@ -205,20 +203,6 @@ def utc_day(value: Any) -> date | None:
 
 def shape_of(payload: Any) -> str:
     return f"keys {sorted(payload)[:5]}" if isinstance(payload, dict) else type(payload).__name__
-
-
-def retry_after(value: str | None) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date; 1 s when absent or unreadable."""
-    if not value:
-        return 1.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return 1.0
 
 
 def chunks(values: list[str], max_items: int, max_chars: int = MAX_FILTER_CHARS) -> Iterator[list[str]]:

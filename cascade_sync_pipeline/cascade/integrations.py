@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 import httpx
 
 from cascade_sync_pipeline.config import CascadeConnection
-from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError
+from cascade_sync_pipeline.http import ApiSession, RetryPolicy, SourceApiError, redact
 from cascade_sync_pipeline.oauth import OAuthProvider, OAuthSession, TokenStore
 
 API_HOST = "https://integrations-region-redirect.go.cascade.app"
@@ -113,14 +113,6 @@ class IntegrationsClient(ApiSession):
         token = self.__token if self._oauth is None else self._oauth.access_token()
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
-    def rate_limit_wait(self, response: httpx.Response) -> float | None:
-        if response.status_code != 429:
-            return None
-        try:
-            return max(float(response.headers.get("Retry-After", "1")), 0.0)
-        except ValueError:
-            return 1.0
-
     def refresh_auth(self, response: httpx.Response) -> bool:
         if self._oauth is None:
             return False
@@ -159,11 +151,7 @@ class IntegrationsClient(ApiSession):
                                workspace=self.workspace)
 
     def _redact(self, text: str) -> str:
-        secrets = [self.__token] if self._oauth is None else self._oauth.secrets()
-        for secret in secrets:
-            if secret and len(secret) >= 6:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, [self.__token] if self._oauth is None else self._oauth.secrets())
 
     # --- reads ---------------------------------------------------------------------------------
     def workspaces(self) -> list[dict]:

@@ -78,7 +78,7 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
 
 
 @dataclass(frozen=True)
-class Pending:
+class ValueToPush:
     op: str
     cascade_type: str
     cascade_id: str
@@ -88,7 +88,7 @@ class Pending:
     days: list[tuple[date, float]]  # history: the days after the last one pushed, oldest first
 
 
-def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[Pending]:
+def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[ValueToPush]:
     """What the workspace's diff still has to push. A diff whose run was blocked by a check (e.g. mass
     zeroing) is refused: publishing it alone later would push exactly what the check stopped."""
     blocked = con.execute("SELECT run_id, message FROM sync.runs WHERE workspace = $ws AND status = 'blocked' "
@@ -111,7 +111,7 @@ def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspac
             "SELECT day, value FROM sync.desired_history WHERE workspace = $ws AND cascade_id = $id AND day > "
             "COALESCE((SELECT max(day) FROM sync.pushed_history WHERE workspace = $ws AND cascade_id = $id), "
             "DATE '0001-01-01') ORDER BY day", {"ws": ws.key, "id": cascade_id}).fetchall() if op == "history" else []
-        out.append(Pending(op, kind, cascade_id, plan_id, value, basis, days))
+        out.append(ValueToPush(op, kind, cascade_id, plan_id, value, basis, days))
     return out
 
 
@@ -126,13 +126,13 @@ class _Recorder:
         self.days: list[list] = []
         self.histories: list[str] = []
 
-    def value(self, item: Pending) -> None:
+    def value(self, item: ValueToPush) -> None:
         self.values.append([self.workspace, item.cascade_type, item.cascade_id, item.value, item.basis, now(),
                             self.run_id])
         if len(self.values) >= self.batch:
             self.flush()
 
-    def history(self, item: Pending, chunk: list[tuple[date, float]], done: bool) -> None:
+    def history(self, item: ValueToPush, chunk: list[tuple[date, float]], done: bool) -> None:
         self.days += [[self.workspace, item.cascade_id, day, value, now()] for day, value in chunk]
         if done:
             self.histories.append(item.cascade_id)
@@ -162,7 +162,7 @@ class _Recorder:
 
 
 def publish(warehouse: Warehouse, client: IntegrationsClient, workspace_id: str,
-            ws: ClickUpWorkspace | WrikeWorkspace, run_id: str, items: list[Pending],
+            ws: ClickUpWorkspace | WrikeWorkspace, run_id: str, items: list[ValueToPush],
             batch: int = 50) -> PushResult:
     """Send every pending value, recording what Cascade took in short transactions (see _Recorder)."""
     result = PushResult()

@@ -123,6 +123,22 @@ def test_clickup_rate_limit_headers_that_are_not_numbers_fall_back_to_a_default_
     assert waits[0] == pytest.approx(60.05) and waits[1] == pytest.approx(0.05)
 
 
+
+def test_clickup_hierarchy_objects_without_their_ids_name_the_object_and_replace_nothing(clickup):
+    _, emulator, config, _ = clickup
+    assert materialize_clickup(config).success
+    before = rows(config, "SELECT count(*) FROM raw.clickup_hierarchy WHERE workspace = 'team-1'")[0][0]
+    for path, drop, named in ((r"/space/\d+/folder$", "folders.0.id", "a folder"),
+                              (r"/team/\d+/space$", "spaces.0.id", "a space")):
+        emulator.faults.add(Fault(kind="edit", path=path, drop=[drop]))
+        result = materialize_clickup(config)
+        assert not result.success
+        message = failure_message(result)
+        assert "workspace 'team-1'" in message and f"{named} without an id" in message, message
+        assert "KeyError" not in message, message
+        assert rows(config, "SELECT count(*) FROM raw.clickup_hierarchy WHERE workspace = 'team-1'")[0][0] == before
+
+
 # --- Wrike -----------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -216,3 +232,15 @@ def test_wrike_rate_limit_header_that_is_a_date_or_garbage(wrike):
     with WrikeClient.from_workspace(config.workspaces[0], sleep=waits.append) as client:
         assert client.spaces()
     assert waits == [1.0, 0.0]  # garbage: the exponential default (first step); a past date: no wait
+
+
+def test_wrike_folders_without_their_ids_name_the_answer_and_replace_nothing(wrike):
+    dataset, emulator, config = wrike
+    assert materialize_wrike(config, "wrike-1", raise_on_error=False).success
+    before = staged(config, "work_items", "wrike-1")
+    emulator.faults.add(Fault(kind="edit", path=r"/folders/[^/]+$", times=100, drop=["data.0.id"]))
+    result = materialize_wrike(config, "wrike-1", raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert "workspace 'wrike-1'" in message and "without an id" in message and "KeyError" not in message, message
+    assert staged(config, "work_items", "wrike-1") == before

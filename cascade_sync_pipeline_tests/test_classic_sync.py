@@ -21,10 +21,11 @@ from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.cascade.classic_wire import split_title
 from cascade_sync_pipeline.sandbox.server import Fault
 from cascade_sync_pipeline.sandbox.wrike import expected_staging as wrike_truth
+from cascade_sync_pipeline.sync import writeback
 from cascade_sync_pipeline.sync.goals import publish
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.classic_world import (
-    CASCADE_TOKEN_ENV, CLICKUP_MAPPING, CU, GROW, OPERATE, TEMPLATES, WR, ClassicWorld, day,
+    CASCADE_TOKEN_ENV, CLICKUP_MAPPING, CU, FIELD_WRITE, GROW, OPERATE, TEMPLATES, WR, ClassicWorld, day,
 )
 from cascade_sync_pipeline_tests.connector_spec import classic_connector
 
@@ -356,3 +357,31 @@ def test_the_cli_prints_what_it_created_then_that_nothing_changed(world, tmp_pat
         in capsys.readouterr().out
     assert cli.main(["sync", CU]) == 0
     assert f"Cascade: nothing changed ({created} items already in step), 0 Cascade writes" in capsys.readouterr().out
+
+
+def test_a_slow_write_back_lets_other_steps_open_the_warehouse(tmp_path, monkeypatch):
+    """While ClickUp is slow to take the Cascade IDs, another run opens the warehouse at once, and the
+    IDs written so far are already recorded (before, the write-back held the lock to the end)."""
+    world = ClassicWorld(tmp_path, monkeypatch, clickup_tasks=30)
+    try:
+        config = world.config()
+        assert world.sync(config, until="publish").success
+        world.clickup.faults.add(Fault("delay", method="POST", path=FIELD_WRITE, seconds=0.1, times=1000))
+        done: dict = {}
+        thread = threading.Thread(target=lambda: done.update(run=world.sync(config, only="write_back")))
+        thread.start()
+        deadline = time.monotonic() + 60
+        while world.clickup.log.count("POST", FIELD_WRITE) < 14 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = time.monotonic()
+        with Warehouse(world.duckdb).connect() as con:  # another workspace's step, while ClickUp is slow
+            recorded = con.execute("SELECT count(*) FROM sync.id_map WHERE written_back_id IS NOT NULL").fetchall()[0][0]
+        waited = time.monotonic() - started
+        assert thread.is_alive(), "the write-back should still be running"
+        thread.join(120)
+        assert done["run"].success, done["run"].failure()
+        assert waited < 1.0 and 0 < recorded < done["run"].source_writes, (waited, recorded)
+        with Warehouse(world.duckdb).connect() as con:
+            assert writeback.pending(con, CU) == []
+    finally:
+        world.stop()

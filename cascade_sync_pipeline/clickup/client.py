@@ -108,7 +108,15 @@ class ClickUpClient(ApiSession):
                 "nothing was stored or replaced. A proxy or an API change may be in the way: check base_url "
                 f"({self._http.base_url}) and retry the run", workspace=self.workspace, code="UNEXPECTED_ANSWER",
                 retryable=True)
-        return [entry for entry in value if isinstance(entry, dict)]
+        entries = [entry for entry in value if isinstance(entry, dict)]
+        for entry in entries:
+            if not isinstance(entry.get("id"), (str, int)) or entry["id"] == "":
+                raise ClickUpError(
+                    f"workspace '{self.workspace}': ClickUp answered GET {path} with a {key.removesuffix('s')} "
+                    f"without an id (name {str(entry.get('name'))[:80]!r}); nothing was stored or replaced. "
+                    "Retry the run; if it persists, the object is damaged in ClickUp",
+                    workspace=self.workspace, code="UNEXPECTED_ANSWER", retryable=True)
+        return entries
 
     # --- hierarchy ------------------------------------------------------------------------------
     def user(self) -> dict:

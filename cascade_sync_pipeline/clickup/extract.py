@@ -85,6 +85,14 @@ def read_hierarchy(client: ClickUpClient, ws: ClickUpWorkspace) -> tuple[list[Hi
             folders.append(folder)
             lists.extend(folder.get("lists") or [])
         lists.extend(client.folderless_lists(space["id"]))
+        for obj in (*folders, *lists):  # the scope reads an object's own space; the one listing it stands in
+            if isinstance(obj, dict) and (not isinstance(obj.get("space"), dict) or "id" not in obj["space"]):
+                obj["space"] = {"id": space["id"]}
+    for lst in lists:
+        if not isinstance(lst, dict) or not lst.get("id"):
+            raise ClickUpError(f"workspace '{ws.key}': ClickUp answered with a list without an id inside a folder "
+                               "listing; nothing was stored or replaced. Retry the run; if it persists, the list "
+                               "is damaged in ClickUp", workspace=ws.key, code="UNEXPECTED_ANSWER", retryable=True)
 
     scope = ws.scope
     if scope.is_everything:

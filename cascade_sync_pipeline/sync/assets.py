@@ -112,17 +112,23 @@ def build_write_back_asset(config: SyncConfig, source: str, partitions_def: dg.P
         it already or it was written before."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.warehouse.get().connect() as con:
-            runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
-            run = runs.get(con, ws.key, run_id)
-            if run["dry_run"]:
-                return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
-            with getattr(context.resources, source).client(ws) as client, failing_run(con, ws.key, run_id):
+        warehouse = context.resources.warehouse.get()
+        with getattr(context.resources, source).client(ws) as client:
+            target = writeback.ID_FIELDS[source](client, ws)
+            with warehouse.connect() as con:
+                runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
+                if runs.get(con, ws.key, run_id)["dry_run"]:
+                    return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
+                with failing_run(con, ws.key, run_id):
+                    planned = writeback.plan(con, ws, target)
+            with failing_run(warehouse, ws.key, run_id):
                 try:
-                    result = writeback.write_back(con, ws, writeback.ID_FIELDS[source](client, ws))
+                    result = writeback.write_back(warehouse, ws, target, planned)
                 finally:
-                    requests = source_requests(context, source) + client.stats.requests
-                    runs.update(con, ws.key, run_id, source_requests=requests)
+                    with warehouse.connect() as con:
+                        runs.update(con, ws.key, run_id,
+                                    source_requests=source_requests(context, source) + client.stats.requests)
+        with warehouse.connect() as con:
             runs.update(con, ws.key, run_id, status="succeeded", finished_at=runs.now())
         return dg.MaterializeResult(metadata={
             "workspace": ws.key, "written": result.written, "already_held": result.already_held,

@@ -2,12 +2,16 @@
 
 An ID is written only when the source does not hold it already (staging.work_items.cascade_id)
 and it was not written before (sync.id_map.written_back_id), so re-runs and resumed runs never
-repeat a write. Items that cannot take the value are collected and reported together, naming
-the workspace, the item and the field to create.
+repeat a write. The warehouse is locked only to plan and to record: the writes go out with no
+lock held, and their successes are recorded in short batches. A write whose recording was lost
+(the process was killed between the two) is seen by the next extract, which finds the value in
+the source and records it without writing again. Items that cannot take the value are collected
+and reported together, naming the workspace, the item and the field to create.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +19,10 @@ import duckdb
 
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.warehouse.store import Warehouse
+
+RECORD_EVERY = 50  # successful writes, or
+RECORD_SECONDS = 1.0  # seconds since the last recording, whichever comes first
 
 
 class WriteBackError(RuntimeError):
@@ -44,9 +52,12 @@ class Pending:
 
 class IdField(Protocol):
     """Where one source keeps the Cascade ID: the field id per item (None: the field is missing,
-    an item left out: the source cannot take it), and the write."""
+    an item left out: the source cannot take it), and the write. ``field_ids`` reads the warehouse
+    only; ``resolve`` is called with no lock held and may ask the source."""
 
     def field_ids(self, con: duckdb.DuckDBPyConnection, items: list[Pending]) -> dict[str, str | None]: ...
+
+    def resolve(self, field_ids: dict[str, str | None]) -> dict[str, str | None]: ...
 
     def missing_field(self, item: Pending) -> str: ...
 
@@ -74,6 +85,9 @@ class ClickUpIdField:
         by_list = {list_id: field_id for list_id, _, field_id in rows}
         return {item.item_id: by_list.get(item.container_id) for item in items}
 
+    def resolve(self, field_ids: dict[str, str | None]) -> dict[str, str | None]:
+        return field_ids
+
     def missing_field(self, item: Pending) -> str:
         where = f"list '{self._lists.get(item.container_id, '?')}' ({item.container_id})"
         return (f"task {item.item_id}: {where} has no custom field '{self.ws.cascade_id_field}'; create a Text "
@@ -81,6 +95,9 @@ class ClickUpIdField:
 
     def write(self, item: Pending, field_id: str) -> None:
         self.client.set_custom_field(item.item_id, field_id, item.cascade_id)
+
+
+ASK_WRIKE = "?"  # a field id no Wrike field has: the stored definitions left the field undecided
 
 
 class WrikeIdField:
@@ -93,12 +110,18 @@ class WrikeIdField:
     def field_ids(self, con: duckdb.DuckDBPyConnection, items: list[Pending]) -> dict[str, str | None]:
         if not items:
             return {}
-        # The extract stored the definitions; ask Wrike only when they do not name exactly one such field.
         stored = con.execute("SELECT field_id FROM raw.wrike_custom_fields "
                              "WHERE workspace = ? AND payload ->> 'title' = ?",
                              [self.ws.key, self.ws.cascade_id_field]).fetchall()
-        field_id = stored[0][0] if len(stored) == 1 else self.client.custom_field_id(self.ws.cascade_id_field)
+        field_id = stored[0][0] if len(stored) == 1 else ASK_WRIKE
         return {item.item_id: field_id for item in items}
+
+    def resolve(self, field_ids: dict[str, str | None]) -> dict[str, str | None]:
+        # The extract stored the definitions; ask Wrike only when they do not name exactly one such field.
+        if ASK_WRIKE not in field_ids.values():
+            return field_ids
+        field_id = self.client.custom_field_id(self.ws.cascade_id_field)
+        return {item_id: field_id for item_id in field_ids}
 
     def missing_field(self, item: Pending) -> str:
         return f"{item.item_type} {item.item_id}: Wrike has no custom field '{self.ws.cascade_id_field}'"
@@ -129,37 +152,76 @@ def pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[Pending]:
     return [Pending(*row) for row in rows]
 
 
-def _mark(con: duckdb.DuckDBPyConnection, workspace: str, item: Pending) -> None:
-    con.execute("UPDATE sync.id_map SET written_back_id = ? WHERE workspace = ? AND item_id = ?",
-                [item.cascade_id, workspace, item.item_id])
+@dataclass
+class Plan:
+    """What one write-back will do, read under the lock: the items and their field ids."""
+    items: list[Pending]
+    field_ids: dict[str, str | None]
+    already_held: int
 
 
-def write_back(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
-               target: IdField) -> WriteBackResult:
-    """Write the pending IDs; each success is recorded at once. Raises WriteBackError at the end
-    when some items failed (the others are written and recorded)."""
-    result = WriteBackResult()
+def plan(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, target: IdField) -> Plan:
+    """The pending items and their field ids; the ones the source already holds are recorded at once."""
     items = pending(con, ws.key)
-    field_ids = target.field_ids(con, [i for i in items if not i.held]) if items else {}
-    for item in items:
-        if item.held:
-            _mark(con, ws.key, item)
-            result.already_held += 1
-            continue
-        if item.item_id not in field_ids:
-            result.skipped += 1
-            continue
-        field_id = field_ids[item.item_id]
-        if field_id is None:
-            result.failed.append(target.missing_field(item))
-            continue
-        try:
-            target.write(item, field_id)
-        except SourceApiError as err:
-            result.failed.append(f"{item.item_type} {item.item_id}: {err}")
-            continue
-        _mark(con, ws.key, item)
-        result.written += 1
+    held = [item for item in items if item.held]
+    _mark(con, ws.key, held)
+    to_write = [item for item in items if not item.held]
+    return Plan(to_write, target.field_ids(con, to_write) if to_write else {}, len(held))
+
+
+def _mark(con: duckdb.DuckDBPyConnection, workspace: str, items: list[Pending]) -> None:
+    if items:
+        con.executemany("UPDATE sync.id_map SET written_back_id = ? WHERE workspace = ? AND item_id = ?",
+                        [[item.cascade_id, workspace, item.item_id] for item in items])
+
+
+class _Recorder:
+    """Successful writes, recorded in the warehouse every RECORD_EVERY items or RECORD_SECONDS."""
+
+    def __init__(self, warehouse: Warehouse, workspace: str) -> None:
+        self.warehouse, self.workspace = warehouse, workspace
+        self.waiting: list[Pending] = []
+        self.since = time.monotonic()
+
+    def add(self, item: Pending) -> None:
+        self.waiting.append(item)
+        if len(self.waiting) >= RECORD_EVERY or time.monotonic() - self.since >= RECORD_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.waiting:
+            with self.warehouse.connect() as con:
+                _mark(con, self.workspace, self.waiting)
+            self.waiting = []
+        self.since = time.monotonic()
+
+
+def write_back(warehouse: Warehouse, ws: ClickUpWorkspace | WrikeWorkspace, target: IdField,
+               planned: Plan) -> WriteBackResult:
+    """Write the planned IDs with no warehouse lock held; successes are recorded in short batches
+    (and whatever is written when an error stops the loop). Raises WriteBackError at the end when
+    some items failed (the others are written and recorded)."""
+    result = WriteBackResult(already_held=planned.already_held)
+    recorder = _Recorder(warehouse, ws.key)
+    try:
+        field_ids = target.resolve(planned.field_ids)
+        for item in planned.items:
+            if item.item_id not in field_ids:
+                result.skipped += 1
+                continue
+            field_id = field_ids[item.item_id]
+            if field_id is None:
+                result.failed.append(target.missing_field(item))
+                continue
+            try:
+                target.write(item, field_id)
+            except SourceApiError as err:
+                result.failed.append(f"{item.item_type} {item.item_id}: {err}")
+                continue
+            recorder.add(item)
+            result.written += 1
+    finally:
+        recorder.flush()
     if result.failed:
         shown = "; ".join(result.failed[:10])
         more = f" (and {len(result.failed) - 10} more)" if len(result.failed) > 10 else ""

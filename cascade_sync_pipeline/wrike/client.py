@@ -155,18 +155,18 @@ class WrikeClient(ApiSession):
         return self._data(self.get("/account"))[0]
 
     def spaces(self, *, include_archived: bool = False) -> list[dict]:
-        return self._data(self.get("/spaces", {"withArchived": _flag(include_archived)}))
+        return self._data(self.get("/spaces", {"withArchived": _flag(include_archived)}), "space")
 
     def folder_tree(self, space_id: str | None = None) -> list[dict]:
         """Tree entries (id, title, childIds, scope, project) of a space, or of the whole account."""
         path = f"/spaces/{space_id}/folders" if space_id else "/folders"
-        return [f for f in self._data(self.get(path)) if f.get("id") != space_id]
+        return [f for f in self._data(self.get(path), "folder") if f.get("id") != space_id]
 
     def folders(self, ids: Iterable[str]) -> list[dict]:
         """Full folder/project models (parentIds, description, project, customFields, ...), 100 ids a call."""
         out: list[dict] = []
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            out += self._data(self.get(f"/folders/{','.join(chunk)}"))
+            out += self._data(self.get(f"/folders/{','.join(chunk)}"), "folder")
         return out
 
     def space_folders(self, space_id: str) -> list[dict]:
@@ -237,7 +237,7 @@ class WrikeClient(ApiSession):
             query = dict(params, pageSize=self.page_size, nextPageToken=token)
 
     def custom_fields(self) -> list[dict]:
-        return self._data(self.get("/customfields"))
+        return self._data(self.get("/customfields"), "custom field")
 
     def custom_field_ids(self) -> dict[str, str]:
         """Custom field title -> id (for titles used by one field only; see custom_field_id)."""
@@ -265,7 +265,7 @@ class WrikeClient(ApiSession):
         return self._data(self.get("/contacts"))
 
     def workflows(self) -> list[dict]:
-        return self._data(self.get("/workflows"))
+        return self._data(self.get("/workflows"), "workflow")
 
     # --- writes ------------------------------------------------------------------------------------
     def set_custom_field(self, task_id: str, field_id: str, value: str | None) -> dict:
@@ -317,11 +317,20 @@ class WrikeClient(ApiSession):
             params["updatedDate"] = json.dumps({"start": wrike_timestamp(since - self.overlap)})
         return params
 
-    def _data(self, answer: Any) -> list[dict]:
+    def _data(self, answer: Any, of: str | None = None) -> list[dict]:
+        """The answer's data list; ``of`` names what it lists when every entry must carry an id (tasks
+        are checked one by one by the extract, which skips and reports the bad ones)."""
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
             raise WrikeApiError(f"workspace '{self.workspace}': Wrike answered without a data list; the base_url "
                                 f"({self.configured_base_url}) may not point at the Wrike API v4",
                                 code="unexpected_answer", workspace=self.workspace, retryable=True)
+        for entry in answer["data"] if of else ():
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
+                title = entry.get("title") if isinstance(entry, dict) else None
+                raise WrikeApiError(
+                    f"workspace '{self.workspace}': Wrike answered with a {of} without an id (title "
+                    f"{str(title)[:80]!r}); nothing was stored or replaced. Retry the run; if it persists, the "
+                    "object is damaged in Wrike", code="unexpected_answer", workspace=self.workspace, retryable=True)
         return answer["data"]
 
     def _follow_host(self) -> None:

@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 
 import yaml
 
-from cascade_sync_pipeline.cli import sync_workspaces
+from cascade_sync_pipeline.cli.syncing import sync_workspaces
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.sandbox.company import Sandbox, start_sandbox
+from cascade_sync_sandbox.company import Sandbox, start_sandbox
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate
 
 NAME = "rate limit"
 LIMIT, WINDOW = 20, 12.0

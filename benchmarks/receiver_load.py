@@ -4,7 +4,7 @@
     python -m benchmarks.receiver_load --seconds 300 --idle 800
     python -m benchmarks.receiver_load --dev-server          # the same load against Werkzeug's dev server, for contrast
 
-Starts the receiver as its own process (``python -m cascade_sync_pipeline.orchestration.webhooks serve``)
+Starts the receiver as its own process (``cascade-sync webhooks serve``)
 on 127.0.0.1 with a throw-away config and inbox, then for ``--seconds``:
 
 - holds ``--idle`` connections open without sending a byte;
@@ -98,7 +98,7 @@ def start_receiver(workdir: Path, *, dev_server: bool = False, threads: int = 8,
     if dev_server:
         command = [sys.executable, "-c", _DEV_SERVER, str(config), str(inbox)]
     else:
-        command = [sys.executable, "-m", "cascade_sync_pipeline.orchestration.webhooks", "--config", str(config),
+        command = [sys.executable, "-m", "cascade_sync_pipeline.cli", "--config", str(config), "webhooks",
                    "serve", "--host", HOST, "--port", "0", "--inbox", str(inbox), "--threads", str(threads),
                    "--connection-limit", str(connection_limit), "--request-timeout", str(request_timeout),
                    "--idle-timeout", str(idle_timeout)]

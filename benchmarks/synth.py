@@ -20,9 +20,9 @@ import pandas as pd
 
 from cascade_sync_pipeline.clickup.extract import HierarchyRow
 from cascade_sync_pipeline.clickup.load import ensure_raw_tables
-from cascade_sync_pipeline.sandbox.clickup.generator import generate
-from cascade_sync_pipeline.sandbox.clickup.model import ClickUpDataset
-from cascade_sync_pipeline.sandbox.clickup.render import folder_json, list_json, space_json, task_json, team_json
+from cascade_sync_sandbox.clickup.generator import generate
+from cascade_sync_sandbox.clickup.model import ClickUpDataset
+from cascade_sync_sandbox.clickup.render import folder_json, list_json, space_json, task_json, team_json
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 TEMPLATES = 10_000  # distinct generated tasks the copies are made from

@@ -18,7 +18,6 @@ from cascade_sync_pipeline.mapping_rules import LinkRule, MappingRules, Progress
 
 CONFIG_ENV = "CASCADE_SYNC_CONFIG"
 DUCKDB_ENV = "CASCADE_SYNC_DUCKDB"
-DEFAULT_CONFIG_PATH = "config/sandbox.yaml"
 DEFAULT_DUCKDB_PATH = "data/cascade_sync.duckdb"
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -265,7 +264,7 @@ class ClickUpWorkspace(_WorkspaceBase):
 class WrikeOAuthSettings(Strict):
     """OAuth 2.0 (authorization-code) credentials of a Wrike workspace; secrets are env var NAMES.
 
-    ``token_store`` is the file the bootstrap (``python -m cascade_sync_pipeline.wrike.oauth``)
+    ``token_store`` is the file the bootstrap (``cascade-sync wrike``)
     writes and every run refreshes (JSON, mode 0600, replaced atomically).
     """
 
@@ -388,7 +387,13 @@ def parse_config(data: dict, origin: str = "<config>") -> SyncConfig:
 
 
 def config_path() -> Path:
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+    """The config file named by $CASCADE_SYNC_CONFIG; there is no default (a product that fell back to
+    the sandbox's config would sync the wrong company without a word)."""
+    named = os.environ.get(CONFIG_ENV, "").strip()
+    if not named:
+        raise ConfigError(f"no config file: set {CONFIG_ENV} to the path of your YAML config (or pass --config); "
+                          "config/sandbox.yaml is the sandbox company's, for `cascade-sync demo`")
+    return Path(named)
 
 
 def load_config(path: str | Path | None = None) -> SyncConfig:

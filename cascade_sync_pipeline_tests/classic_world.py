@@ -19,13 +19,13 @@ from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import CascadeResource, ClickUpResource, WarehouseResource, WrikeResource
-from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.clickup.names import PRIORITIES
-from cascade_sync_pipeline.sandbox.company import sandbox_people, seed_classic
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
-from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
+from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.clickup.names import PRIORITIES
+from cascade_sync_sandbox.company import sandbox_people, seed_classic
+from cascade_sync_sandbox.wrike import WrikeEmulator
+from cascade_sync_sandbox.wrike import generate as generate_wrike
 from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets

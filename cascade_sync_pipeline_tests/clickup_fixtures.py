@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate
 
 STATUS_OVERRIDES = {"on hold": "deferred", "cancelled": "cancelled"}
 

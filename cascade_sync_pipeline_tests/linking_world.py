@@ -36,15 +36,15 @@ from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import CascadeResource, ClickUpResource, WarehouseResource, WrikeResource
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.clickup.truth import expected_staging as clickup_staging
-from cascade_sync_pipeline.sandbox.integrations import (
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.clickup.truth import expected_staging as clickup_staging
+from cascade_sync_sandbox.integrations import (
     SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TOKEN, IntegrationsEmulator,
 )
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
-from cascade_sync_pipeline.sandbox.wrike import expected_staging as wrike_staging
-from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
+from cascade_sync_sandbox.wrike import WrikeEmulator
+from cascade_sync_sandbox.wrike import expected_staging as wrike_staging
+from cascade_sync_sandbox.wrike import generate as generate_wrike
 from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.sandbox.company import start_sandbox
+from cascade_sync_sandbox.company import start_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

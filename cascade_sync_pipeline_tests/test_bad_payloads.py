@@ -12,9 +12,9 @@ from cascade_sync_pipeline.clickup.client import ClickUpClient, ClickUpError
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.sandbox.clickup.generator import expected_staging
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_sandbox.clickup.generator import expected_staging
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.client import WrikeClient
 from cascade_sync_pipeline_tests.clickup_fixtures import STATUS_OVERRIDES, clickup_config, start_emulator

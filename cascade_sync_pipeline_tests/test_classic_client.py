@@ -15,8 +15,8 @@ import pytest
 
 from cascade_sync_pipeline.cascade.classic import GOAL_STATUSES, CascadeApiError, ClassicClient, split_title
 from cascade_sync_pipeline.http import RetryPolicy
-from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
+from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline_tests.classic_fixtures import base_url, emulator, switch  # noqa: F401 (fixtures)
 
 GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": date(2025, 1, 1),

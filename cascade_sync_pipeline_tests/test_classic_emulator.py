@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from cascade_sync_pipeline.cascade.classic import ClassicClient
-from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
+from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline_tests.classic_fixtures import BASE, base_url, emulator, switch  # noqa: F401 (fixtures)
 from cascade_sync_pipeline_tests.connector_spec import CLASSIC_SWAGGER, classic_connector
 

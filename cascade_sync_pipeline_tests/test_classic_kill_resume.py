@@ -16,7 +16,7 @@ from collections import Counter
 
 import yaml
 
-from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline_tests.classic_world import CLICKUP_MAPPING, CU, FIELD_WRITE, ClassicWorld
 
 MAPPING = {**CLICKUP_MAPPING, "tasks_as": "project"}  # list goals, task goals aligned to them, checklist tasks

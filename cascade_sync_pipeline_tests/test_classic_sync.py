@@ -19,8 +19,8 @@ from flask import request
 from cascade_sync_pipeline import cli
 from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.cascade.classic_wire import split_title
-from cascade_sync_pipeline.sandbox.server import Fault
-from cascade_sync_pipeline.sandbox.wrike import expected_staging as wrike_truth
+from cascade_sync_sandbox.server import Fault
+from cascade_sync_sandbox.wrike import expected_staging as wrike_truth
 from cascade_sync_pipeline.sync import writeback
 from cascade_sync_pipeline.sync.goals import publish
 from cascade_sync_pipeline.warehouse.store import Warehouse

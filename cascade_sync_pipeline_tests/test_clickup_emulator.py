@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from cascade_sync_pipeline.sandbox.clickup import ApiError, ClickUpEmulator, expected_staging, generate
+from cascade_sync_sandbox.clickup import ApiError, ClickUpEmulator, expected_staging, generate
 
 TEAM_ID = "9010099710"
 OTHER_TEAM_ID = "9010099711"

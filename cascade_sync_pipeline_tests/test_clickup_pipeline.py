@@ -9,7 +9,7 @@ import pytest
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.sandbox.clickup.generator import expected_staging
+from cascade_sync_sandbox.clickup.generator import expected_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.clickup_fixtures import STATUS_OVERRIDES, clickup_config, small_dataset, start_emulator
 

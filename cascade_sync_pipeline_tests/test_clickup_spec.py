@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from cascade_sync_pipeline.sandbox.clickup import ClickUpEmulator, generate
+from cascade_sync_sandbox.clickup import ClickUpEmulator, generate
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared/reference/clickup-openapi.json"
 SPEC_URI = "urn:clickup:openapi"

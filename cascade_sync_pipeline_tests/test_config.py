@@ -80,11 +80,11 @@ def test_secret_from_env_names_variable_not_value(monkeypatch):
 
 
 def test_classic_sandbox_config_holds_the_users_the_sandbox_seeds():
-    from cascade_sync_pipeline.sandbox.classic import ClassicEmulator
-    from cascade_sync_pipeline.sandbox.clickup.generator import generate
-    from cascade_sync_pipeline.sandbox.company import (CLICKUP_TASKS_PER_TEAM, SEED, WRIKE_TASKS, sandbox_people,
+    from cascade_sync_sandbox.classic import ClassicEmulator
+    from cascade_sync_sandbox.clickup.generator import generate
+    from cascade_sync_sandbox.company import (CLICKUP_TASKS_PER_TEAM, SEED, WRIKE_TASKS, sandbox_people,
                                                        seed_classic)
-    from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
+    from cascade_sync_sandbox.wrike import generate as generate_wrike
 
     config = load_config("config/sandbox-classic.yaml")
     assert config.cascade.api == "classic" and [ws.key for ws in config.workspaces] == \

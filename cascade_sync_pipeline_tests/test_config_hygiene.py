@@ -20,7 +20,7 @@ from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.oauth import OAuthError, OAuthProvider, TokenState, TokenStore, exchange_code
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
+from cascade_sync_sandbox.server import EmulatorServer
 from cascade_sync_pipeline.wrike.client import WrikeClient
 from cascade_sync_pipeline.wrike.errors import WrikeApiError
 from cascade_sync_pipeline_tests.clickup_fixtures import clickup_config, start_emulator
@@ -131,7 +131,7 @@ def test_the_oauth_token_endpoint_does_not_follow_a_redirect(elsewhere, tmp_path
 
 @pytest.fixture
 def clickup_world(tmp_path):
-    from cascade_sync_pipeline.sandbox.clickup.generator import generate
+    from cascade_sync_sandbox.clickup.generator import generate
 
     dataset = generate(5, teams=1, tasks_per_team=12)
     emulator, server = start_emulator(dataset, rate_limit=10_000)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cascade_sync_pipeline.cli import main, sandbox_only
+from cascade_sync_pipeline.cli import main
+from cascade_sync_sandbox.commands import sandbox_only
 from cascade_sync_pipeline.config import DUCKDB_ENV, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def test_a_terminal_sync_refuses_a_workspace_another_run_is_syncing(tmp_path, mo
     workspace in progress and refuse, naming it; other workspaces are not held up."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from cascade_sync_pipeline.cli import sync_workspaces
+    from cascade_sync_pipeline.cli.syncing import sync_workspaces
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     config = load_config(ROOT / "config/sandbox.yaml")
@@ -69,7 +70,7 @@ def test_a_run_whose_terminal_process_died_does_not_block_the_workspace(tmp_path
 
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from cascade_sync_pipeline.cli import HOST_TAG, PID_TAG, running_elsewhere
+    from cascade_sync_pipeline.cli.syncing import HOST_TAG, PID_TAG, running_elsewhere
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
@@ -87,7 +88,7 @@ def test_an_untagged_run_silent_for_long_does_not_block_but_a_live_one_does(tmp_
     elsewhere) blocks the workspace only while it still records events."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from cascade_sync_pipeline import cli
+    from cascade_sync_pipeline.cli import syncing as cli
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with _instance(tmp_path) as instance:

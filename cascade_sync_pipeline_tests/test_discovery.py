@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cascade_sync_pipeline.cli import main
-from cascade_sync_pipeline.sandbox.integrations import SANDBOX_CLIENT_ID
+from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_ID
 from cascade_sync_pipeline_tests.linking_world import CLICKUP_TOKEN_ENV, CU, OLD_PLAN, PLAN, PLAN_ID, World
 
 REDIRECT = "http://127.0.0.1:9/callback"

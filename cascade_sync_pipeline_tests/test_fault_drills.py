@@ -31,8 +31,8 @@ from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import expected_staging, generate
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import expected_staging, generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline_tests import wrike_fixtures
@@ -416,7 +416,7 @@ def test_wrike_oauth_refresh_failure_names_the_fix_and_keeps_the_partition(tmp_p
     assert not result.success
     text = failure_message(result)
     assert "workspace 'wrike-1'" in text and "invalid_grant" in text
-    assert "python -m cascade_sync_pipeline.wrike authorize --workspace wrike-1" in text  # the fix, spelled out
+    assert "cascade-sync wrike authorize --workspace wrike-1" in text  # the fix, spelled out
     for secret in (tokens["access_token"], tokens["refresh_token"], dataset.oauth_client_secret):
         assert secret not in text
     assert _wrike_partition(config.duckdb_path, "wrike-1") == before

@@ -30,7 +30,7 @@ from cascade_sync_pipeline.orchestration.webhooks.receiver import (
 )
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_pipeline.payloads import check_clickup_tasks, check_wrike_tasks
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import load as wrike_load
 from cascade_sync_pipeline.wrike.client import WrikeClient, latest_versions

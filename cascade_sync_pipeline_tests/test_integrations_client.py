@@ -10,7 +10,7 @@ from datetime import date
 import httpx
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
-from cascade_sync_pipeline.sandbox.integrations import SANDBOX_TOKEN, IntegrationsEmulator
+from cascade_sync_sandbox.integrations import SANDBOX_TOKEN, IntegrationsEmulator
 from cascade_sync_pipeline_tests.connector_spec import REFERENCE_DIR, ConnectorSpec
 
 

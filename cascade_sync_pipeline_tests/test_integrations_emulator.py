@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from cascade_sync_pipeline.sandbox.integrations import (
+from cascade_sync_sandbox.integrations import (
     CONNECTOR_SCOPE, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TOKEN, SANDBOX_USER, IntegrationsEmulator,
 )
-from cascade_sync_pipeline.sandbox.server import EmulatorServer, Fault
+from cascade_sync_sandbox.server import EmulatorServer, Fault
 from cascade_sync_pipeline_tests.connector_spec import REFERENCE_DIR, ConnectorSpec
 
 SPEC_PATH = REFERENCE_DIR / "integrations-connector.swagger.json"

@@ -14,8 +14,8 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from cascade_sync_pipeline.sandbox.integrations import SANDBOX_CLIENT_SECRET
-from cascade_sync_pipeline.sandbox.server import Fault
+from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_SECRET
+from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline.sync.linking import values as linking_values
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.linking_world import (

@@ -20,7 +20,7 @@ from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.oauth import (
     OAuthProvider, OAuthSession, TokenStore, authorize_url, exchange_code, run_bootstrap,
 )
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
+from cascade_sync_sandbox.server import EmulatorServer
 
 CLIENT_ID = "cascade-test-client"
 CLIENT_SECRET = "Zr8TqW3nLk5YpV2xBm7HcD4gJs9Fa1Eu6Qo0Ni3Rt8Ky"

@@ -23,14 +23,14 @@ import httpx
 import pytest
 from dagster._serdes import serialize_value
 
-from cascade_sync_pipeline.cli import sync_workspaces
+from cascade_sync_pipeline.cli.syncing import sync_workspaces
 from cascade_sync_pipeline.config import ConfigError, parse_config
-from cascade_sync_pipeline.sandbox.classic import ClassicEmulator
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.company import sandbox_people, seed_classic
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
-from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
+from cascade_sync_sandbox.classic import ClassicEmulator
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.company import sandbox_people, seed_classic
+from cascade_sync_sandbox.wrike import WrikeEmulator
+from cascade_sync_sandbox.wrike import generate as generate_wrike
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.oauth import authorize_url, exchange_code
 

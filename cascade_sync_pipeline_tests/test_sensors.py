@@ -136,7 +136,7 @@ def test_no_inbox_yet_is_a_skip_that_says_what_to_start(repository, tmp_path):
     sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=tmp_path / "missing.sqlite")
     with dg.instance_for_test() as instance:
         requests, cursor, skip = evaluate(sensor, repository, instance, None)
-    assert requests == [] and cursor is None and "orchestration.webhooks serve" in skip
+    assert requests == [] and cursor is None and "cascade-sync webhooks serve" in skip
 
 
 def test_code_location_sensor_turns_received_webhooks_into_runs(tmp_path, monkeypatch):

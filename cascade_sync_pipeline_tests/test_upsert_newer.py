@@ -9,7 +9,7 @@ import pytest
 from cascade_sync_pipeline.clickup import load as clickup_load
 from cascade_sync_pipeline.clickup.client import ClickUpClient
 from cascade_sync_pipeline.clickup.extract import extract_workspace
-from cascade_sync_pipeline.sandbox.clickup.generator import generate
+from cascade_sync_sandbox.clickup.generator import generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import load as wrike_load
 from cascade_sync_pipeline.wrike.client import WrikeClient

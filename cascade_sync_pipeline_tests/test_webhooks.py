@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.orchestration.webhooks import __main__ as webhooks_cli
+from cascade_sync_pipeline import cli
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
@@ -201,7 +201,7 @@ def test_signed_wrike_delivery_is_stored_and_unsigned_or_forged_rejected(receive
 
 
 def test_wrike_emulator_registers_and_delivers_to_the_receiver(receiver):
-    hub_module = pytest.importorskip("cascade_sync_pipeline.sandbox.wrike.webhooks")
+    hub_module = pytest.importorskip("cascade_sync_sandbox.wrike.webhooks")
     http, path = receiver
     hub = hub_module.WebhookHub("IEAAIKU5", new_id=lambda: "IEAAIKU5JAACF5JK", attempts=1)
     hook = hub.create(hook_url=str(http.base_url.join("/webhooks/wrike/acme-pm")), secret=WRIKE_SECRET, events=None,
@@ -221,7 +221,7 @@ def test_serve_command_receives_deliveries(tmp_path):
     env = {"TEST_CU_WEBHOOK_SECRET": CLICKUP_SECRET, "CASCADE_SYNC_WEBHOOK_INBOX": str(tmp_path / "in.sqlite"),
            "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cascade_sync_pipeline.orchestration.webhooks", "--config", str(config_file),
+        [sys.executable, "-m", "cascade_sync_pipeline.cli", "--config", str(config_file), "webhooks",
          "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         line = ""
@@ -261,7 +261,7 @@ def clickup_and_receiver(tmp_path, monkeypatch):
 
 
 def register(config_file: str, public_url: str, capsys) -> tuple[int, str]:
-    code = webhooks_cli.main(["--config", config_file, "register", "--public-url", public_url, "acme-eng"])
+    code = cli.main(["--config", config_file, "webhooks", "register", "--public-url", public_url, "acme-eng"])
     return code, capsys.readouterr().out
 
 
@@ -302,7 +302,7 @@ def test_registration_reactivates_a_suspended_webhook(clickup_and_receiver, caps
 def test_registration_failure_names_the_workspace(clickup_and_receiver, capsys, monkeypatch):
     _, public_url, config_file, _ = clickup_and_receiver
     monkeypatch.setenv("TEST_CU_TOKEN", "pk_0_REVOKED")
-    code = webhooks_cli.main(["--config", config_file, "register", "--public-url", public_url])
+    code = cli.main(["--config", config_file, "webhooks", "register", "--public-url", public_url])
     err = capsys.readouterr().err
     assert code == 1 and "acme-eng (clickup): registration failed" in err and "TEST_CU_TOKEN" in err
 
@@ -312,8 +312,8 @@ def test_registration_failure_names_the_workspace(clickup_and_receiver, capsys, 
 @pytest.fixture
 def wrike_and_receiver(tmp_path, monkeypatch):
     """The Wrike emulator, a receiver holding the workspace's secret, and a config file for both."""
-    app = pytest.importorskip("cascade_sync_pipeline.sandbox.wrike.app")
-    generator = pytest.importorskip("cascade_sync_pipeline.sandbox.wrike.generator")
+    app = pytest.importorskip("cascade_sync_sandbox.wrike.app")
+    generator = pytest.importorskip("cascade_sync_sandbox.wrike.generator")
     pytest.importorskip("cascade_sync_pipeline.wrike.client")
     emulator = app.WrikeEmulator(generator.generate(4, spaces=1, projects_per_space=1, tasks=6, users=2))
     monkeypatch.setenv("TEST_WR_TOKEN", emulator.dataset.permanent_token)
@@ -329,7 +329,7 @@ def wrike_and_receiver(tmp_path, monkeypatch):
 
 
 def register_wrike_cli(config_file: str, public_url: str, capsys) -> tuple[int, str]:
-    code = webhooks_cli.main(["--config", config_file, "register", "--public-url", public_url, "acme-pm"])
+    code = cli.main(["--config", config_file, "webhooks", "register", "--public-url", public_url, "acme-pm"])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 

@@ -18,8 +18,8 @@ from flask import Flask, Response, request
 
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.http import RetryPolicy
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator, generate
+from cascade_sync_sandbox.server import EmulatorServer
+from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 from cascade_sync_pipeline.wrike import (
     OAuthSession, WrikeApiError, WrikeAuthError, WrikeClient, authorize_url, exchange_code,
     latest_update,
@@ -174,7 +174,7 @@ def test_bootstrap_cli_prints_the_url_and_stores_tokens(sandbox, tmp_path):
     env = {**os.environ, "WRIKE_CLIENT_ID": ds.oauth_client_id, "WRIKE_CLIENT_SECRET": ds.oauth_client_secret}
     common = ["--client-id-env", "WRIKE_CLIENT_ID", "--client-secret-env", "WRIKE_CLIENT_SECRET",
               "--login-url", server.url]
-    cli = [sys.executable, "-m", "cascade_sync_pipeline.wrike"]
+    cli = [sys.executable, "-m", "cascade_sync_pipeline.cli", "wrike"]
     shown = subprocess.run(cli + ["authorize", *common, "--redirect-uri", REDIRECT, "--state", "abc"],
                            env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     url = shown.stdout.strip()

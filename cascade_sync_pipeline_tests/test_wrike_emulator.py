@@ -15,9 +15,9 @@ import httpx
 import pytest
 from flask import Flask, Response, request
 
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator, expected_staging, generate
-from cascade_sync_pipeline.sandbox.wrike.generator import parse_wrike_datetime
+from cascade_sync_sandbox.server import EmulatorServer
+from cascade_sync_sandbox.wrike import WrikeEmulator, expected_staging, generate
+from cascade_sync_sandbox.wrike.generator import parse_wrike_datetime
 
 API = "/api/v4"
 

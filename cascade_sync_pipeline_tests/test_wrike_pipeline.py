@@ -13,7 +13,7 @@ import pytest
 
 from cascade_sync_pipeline.config import load_config
 from cascade_sync_pipeline.definitions import build_definitions
-from cascade_sync_pipeline.sandbox.wrike.generator import expected_staging
+from cascade_sync_sandbox.wrike.generator import expected_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import authorize_url, exchange_code
 from cascade_sync_pipeline_tests.helpers import failure_message

@@ -8,7 +8,7 @@ import dagster as dg
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator, generate
+from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 

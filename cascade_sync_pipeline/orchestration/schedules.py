@@ -13,6 +13,7 @@ from typing import Callable
 import dagster as dg
 
 from cascade_sync_pipeline.config import ConfigError, SyncConfig
+from cascade_sync_pipeline.orchestration.run_config import sync_run_config
 
 DAILY_HOUR = 6
 WEEKLY_DAY = 1  # Monday
@@ -40,11 +41,6 @@ def schedule_name(key: str) -> str:
     return f"{key.replace('-', '_')}_schedule"
 
 
-def extract_run_config(source: str, mode: str) -> dict:
-    """Run config choosing how much the source's raw extract reads."""
-    return {"ops": {f"{source}_raw_extract": {"config": {"mode": mode}}}}
-
-
 def build_workspace_schedule(key: str, source: str, frequency: str, job_name: str) -> dg.ScheduleDefinition:
     """The schedule of one workspace: one run of its source's job for its partition per tick."""
 
@@ -58,7 +54,7 @@ def build_workspace_schedule(key: str, source: str, frequency: str, job_name: st
         tick = context.scheduled_execution_time or datetime.now(timezone.utc)
         return dg.RunRequest(
             partition_key=key, run_key=f"{key}:{tick.astimezone(timezone.utc).isoformat()}",
-            run_config=extract_run_config(source, "auto"),
+            run_config=sync_run_config(source, "auto"),
             tags={"workspace": key, "trigger": "schedule"},
         )
 

@@ -19,7 +19,7 @@ from typing import Callable
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
-from cascade_sync_pipeline.orchestration.schedules import extract_run_config
+from cascade_sync_pipeline.orchestration.run_config import sync_run_config
 from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, WebhookInbox
 
 DEBOUNCE_ENV = "CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS"
@@ -146,7 +146,7 @@ def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbo
         inbox = WebhookInbox(inbox_path)
         if not inbox.exists():
             return dg.SkipReason(f"no webhook inbox at {inbox.path} yet; start the receiver with "
-                                 "`python -m cascade_sync_pipeline.orchestration.webhooks serve`")
+                                 "`cascade-sync webhooks serve`")
         cursor, restart = WebhookCursor.parse(context.cursor).for_inbox(inbox.inbox_id(), inbox.last_id())
         if restart:
             context.log.warning(f"{restart}: reading the {source} webhook events of {inbox.path} from the start")
@@ -157,7 +157,7 @@ def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbo
         requests = [
             dg.RunRequest(
                 partition_key=run.workspace, run_key=run_key(run, plan.cursor.inbox_id),
-                run_config=extract_run_config(source, "incremental"),
+                run_config=sync_run_config(source, "incremental"),
                 tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
             )
             for run in plan.runs

@@ -1,7 +1,7 @@
-"""Command line of the webhook receiver and of webhook registration (independent of `cascade-sync`).
+"""`cascade-sync webhooks serve|register`: the webhook receiver, and registering it with the sources.
 
-    python -m cascade_sync_pipeline.orchestration.webhooks serve --port 8710
-    python -m cascade_sync_pipeline.orchestration.webhooks register --public-url https://sync.example.com [KEY ...]
+    cascade-sync webhooks serve --port 8710
+    cascade-sync webhooks register --public-url https://sync.example.com [KEY ...]
 """
 
 from __future__ import annotations
@@ -23,7 +23,38 @@ logger = logging.getLogger("cascade_sync_pipeline.orchestration.webhooks")
 _REGISTRARS = {"clickup": (register_clickup, open_clickup), "wrike": (register_wrike, open_wrike)}
 
 
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    webhooks = sub.add_parser("webhooks", help="serve the webhook receiver, or register it with ClickUp and Wrike")
+    actions = webhooks.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="run the webhook receiver until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8710)
+    serve.add_argument("--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or "
+                                       "data/webhook_inbox.sqlite)")
+    serve.add_argument("--keep-days", type=float, default=30,
+                       help="keep inbox events this long (pruned at start and hourly): the replay window (default 30)")
+    serve.add_argument("--max-age-hours", type=float, default=24,
+                       help="refuse deliveries whose newest event is older than this; 0: no limit (default 24)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--connection-limit", type=int, default=1000,
+                       help="open connections at most; more wait in the listen backlog (default 1000)")
+    serve.add_argument("--request-timeout", type=float, default=10,
+                       help="seconds from a request's first byte to its last (default 10)")
+    serve.add_argument("--idle-timeout", type=float, default=30,
+                       help="seconds an idle keep-alive connection stays open (default 30)")
+    serve.add_argument("--max-body-bytes", type=int, default=5 * 1024 * 1024,
+                       help="larger bodies get 413 (default 5 MiB)")
+    serve.set_defaults(func=_serve)
+    register = actions.add_parser("register", help="create or re-activate the sources' webhooks")
+    register.add_argument("--public-url", required=True, help="the receiver's public base URL")
+    register.add_argument("keys", nargs="*", help="workspace keys (default: all)")
+    register.set_defaults(func=_register)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _stop_on_sigterm()
     from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
     from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer, ServerLimits
 
@@ -77,47 +108,3 @@ def _register(args: argparse.Namespace) -> int:
             continue
         report(registration, ws.webhook_secret_env)
     return 1 if failed else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cascade_sync_pipeline.orchestration.webhooks",
-                                     description="Receive and register ClickUp and Wrike webhooks.")
-    parser.add_argument("--config", help="config file (default: $CASCADE_SYNC_CONFIG or config/sandbox.yaml)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the webhook receiver until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8710)
-    serve.add_argument("--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or "
-                                       "data/webhook_inbox.sqlite)")
-    serve.add_argument("--keep-days", type=float, default=30,
-                       help="keep inbox events this long (pruned at start and hourly): the replay window (default 30)")
-    serve.add_argument("--max-age-hours", type=float, default=24,
-                       help="refuse deliveries whose newest event is older than this; 0: no limit (default 24)")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
-    serve.add_argument("--connection-limit", type=int, default=1000,
-                       help="open connections at most; more wait in the listen backlog (default 1000)")
-    serve.add_argument("--request-timeout", type=float, default=10,
-                       help="seconds from a request's first byte to its last (default 10)")
-    serve.add_argument("--idle-timeout", type=float, default=30,
-                       help="seconds an idle keep-alive connection stays open (default 30)")
-    serve.add_argument("--max-body-bytes", type=int, default=5 * 1024 * 1024,
-                       help="larger bodies get 413 (default 5 MiB)")
-    serve.set_defaults(func=_serve)
-    register = sub.add_parser("register", help="create or re-activate the sources' webhooks")
-    register.add_argument("--public-url", required=True, help="the receiver's public base URL")
-    register.add_argument("keys", nargs="*", help="workspace keys (default: all)")
-    register.set_defaults(func=_register)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.command == "serve":
-        _stop_on_sigterm()
-    try:
-        return args.func(args)
-    except ConfigError as err:
-        print(f"configuration error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlencode
 
-from cascade_sync_pipeline.sandbox.wrike.protocol import ApiError
+from cascade_sync_sandbox.wrike.protocol import ApiError
 
 TOKEN_PREFIX = "eyJ0dCI6InAiLCJhbGciOiJIUzI1NiIsInR2IjoiMSJ9."
 DEFAULT_REDIRECT_URI = "http://localhost:8787/wrike/callback"

@@ -1,6 +1,6 @@
 """The ClickUp sandbox: a deterministic data generator with ground truth, and an API v2 emulator.
 
-    from cascade_sync_pipeline.sandbox.clickup import ClickUpEmulator, generate, expected_staging
+    from cascade_sync_sandbox.clickup import ClickUpEmulator, generate, expected_staging
 
     dataset = generate(seed=1)
     emulator = ClickUpEmulator(dataset)

@@ -24,7 +24,7 @@ from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_pipeline.orchestration.webhooks.register import (
     open_clickup, open_wrike, register_clickup, register_wrike, suggested_secret_env,
 )
-from cascade_sync_pipeline.sandbox.company import start_sandbox
+from cascade_sync_sandbox.company import start_sandbox
 
 RECEIVER_PORT = 8710
 

@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from cascade_sync_pipeline.config import SyncConfig
-from cascade_sync_pipeline.sandbox.classic import SANDBOX_TOKEN as CLASSIC_SANDBOX_TOKEN
-from cascade_sync_pipeline.sandbox.classic import ClassicEmulator
-from cascade_sync_pipeline.sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_pipeline.sandbox.clickup.generator import generate as generate_clickup
-from cascade_sync_pipeline.sandbox.integrations import SANDBOX_TOKEN as INTEGRATIONS_SANDBOX_TOKEN
-from cascade_sync_pipeline.sandbox.integrations import IntegrationsEmulator
-from cascade_sync_pipeline.sandbox.integrations.company import clickup_claims, seed_plans, wrike_claims
-from cascade_sync_pipeline.sandbox.server import EmulatorServer
-from cascade_sync_pipeline.sandbox.wrike import WrikeEmulator
-from cascade_sync_pipeline.sandbox.wrike import generate as generate_wrike
+from cascade_sync_sandbox.classic import SANDBOX_TOKEN as CLASSIC_SANDBOX_TOKEN
+from cascade_sync_sandbox.classic import ClassicEmulator
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
+from cascade_sync_sandbox.integrations import SANDBOX_TOKEN as INTEGRATIONS_SANDBOX_TOKEN
+from cascade_sync_sandbox.integrations import IntegrationsEmulator
+from cascade_sync_sandbox.integrations.company import clickup_claims, seed_plans, wrike_claims
+from cascade_sync_sandbox.server import EmulatorServer
+from cascade_sync_sandbox.wrike import WrikeEmulator
+from cascade_sync_sandbox.wrike import generate as generate_wrike
 
 PORTS = {"clickup": 8701, "wrike": 8702, "cascade": 8703}
 SEED = 7

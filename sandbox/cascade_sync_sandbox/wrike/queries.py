@@ -14,8 +14,8 @@ import threading
 from datetime import datetime
 from typing import Any, Callable
 
-from cascade_sync_pipeline.sandbox.wrike.generator import TASK_OPTIONAL_FIELDS, parse_wrike_datetime
-from cascade_sync_pipeline.sandbox.wrike.protocol import (
+from cascade_sync_sandbox.wrike.generator import TASK_OPTIONAL_FIELDS, parse_wrike_datetime
+from cascade_sync_sandbox.wrike.protocol import (
     ApiError, bool_value, int_value, json_value, list_value, reject_unknown,
 )
 

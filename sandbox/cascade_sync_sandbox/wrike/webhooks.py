@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from cascade_sync_pipeline.sandbox.wrike.protocol import ApiError
+from cascade_sync_sandbox.wrike.protocol import ApiError
 
 HANDSHAKE_BODY = b'{"requestType":"WebHook secret verification"}'
 TASK_EVENTS = frozenset({

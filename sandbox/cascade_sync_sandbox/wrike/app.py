@@ -36,18 +36,18 @@ from typing import Any, Callable
 
 from flask import jsonify, redirect, request
 
-from cascade_sync_pipeline.sandbox.server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, make_app
-from cascade_sync_pipeline.sandbox.wrike.generator import (
+from cascade_sync_sandbox.server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, make_app
+from cascade_sync_sandbox.wrike.generator import (
     WrikeDataset, brief_description, parse_wrike_datetime, wrike_time,
 )
-from cascade_sync_pipeline.sandbox.wrike.oauth import OAuthServer
-from cascade_sync_pipeline.sandbox.wrike.protocol import (
+from cascade_sync_sandbox.wrike.oauth import OAuthServer
+from cascade_sync_sandbox.wrike.protocol import (
     ApiError, bool_value, envelope, json_value, list_value, params, reject_unknown, split_ids,
 )
-from cascade_sync_pipeline.sandbox.wrike.queries import (
+from cascade_sync_sandbox.wrike.queries import (
     Pager, answer_task_query, descendants_flag, requested_fields, subtasks_flag, task_view,
 )
-from cascade_sync_pipeline.sandbox.wrike.webhooks import Webhook, WebhookHub
+from cascade_sync_sandbox.wrike.webhooks import Webhook, WebhookHub
 
 API = "/api/v4"
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

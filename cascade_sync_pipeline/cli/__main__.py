@@ -1,0 +1,5 @@
+import sys
+
+from cascade_sync_pipeline.cli import main
+
+sys.exit(main())

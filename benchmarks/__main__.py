@@ -30,15 +30,19 @@ BENCHMARKS = ("economy", "linking", "rate", "scale")
 def _run(name: str, report: Report, args: argparse.Namespace) -> None:
     if name == "economy":
         from benchmarks import economy
+
         economy.run(report)
     elif name == "linking":
         from benchmarks import linking
+
         linking.run(report)
     elif name == "rate":
         from benchmarks import ratelimit
+
         ratelimit.run(report)
     elif name == "scale":
         from benchmarks import scale
+
         scale.run(report, tasks=args.tasks, with_pandas=not args.no_pandas)
 
 

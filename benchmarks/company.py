@@ -11,17 +11,17 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 import yaml
 
 from cascade_sync_pipeline.cli.syncing import sync_workspaces
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_sandbox.company import Sandbox, start_sandbox
 from cascade_sync_pipeline.warehouse.store import Warehouse
+from cascade_sync_sandbox.company import Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CONFIG = ROOT / "config" / "sandbox.yaml"
@@ -70,7 +70,7 @@ class Company:
             raise RuntimeError(f"sync of {key} ({mode}) failed: {outcome['error']}")
         with Warehouse(self.config.duckdb_path).connect(read_only=True) as con:
             cursor = con.execute("SELECT * FROM sync.runs WHERE workspace = ? AND run_id = ?", [key, outcome["run_id"]])
-            run = dict(zip([d[0] for d in cursor.description], cursor.fetchall()[0]))
+            run = dict(zip([d[0] for d in cursor.description], cursor.fetchall()[0], strict=False))
         return {**outcome, "run": run}
 
 
@@ -86,16 +86,20 @@ def _pointed(raw: dict, sandbox: Sandbox) -> dict:
 
 
 @contextlib.contextmanager
-def company(*, clickup_tasks_per_team: int | None = None, workdir: str | None = None,
-            config_file: Path = SANDBOX_CONFIG) -> Iterator[Company]:
+def company(
+    *, clickup_tasks_per_team: int | None = None, workdir: str | None = None, config_file: Path = SANDBOX_CONFIG
+) -> Iterator[Company]:
     """The sandbox company on free ports with a fresh warehouse; env vars set for its tokens. The
     Cascade emulator is the one of the API ``config_file`` speaks."""
     kwargs = {} if clickup_tasks_per_team is None else {"clickup_tasks_per_team": clickup_tasks_per_team}
     saved = dict(os.environ)
     raw = yaml.safe_load(config_file.read_text())
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp, \
-            start_sandbox(ports={"clickup": 0, "wrike": 0, "cascade": 0}, cascade_api=raw["cascade"]["api"],
-                          **kwargs) as sandbox:
+    with (
+        tempfile.TemporaryDirectory(dir=workdir) as tmp,
+        start_sandbox(
+            ports={"clickup": 0, "wrike": 0, "cascade": 0}, cascade_api=raw["cascade"]["api"], **kwargs
+        ) as sandbox,
+    ):
         raw = _pointed(raw, sandbox)
         raw["warehouse"] = {"path": str(Path(tmp) / "company.duckdb")}
         if raw["cascade"].get("users_file"):  # the raw config may be written elsewhere (the soak does)

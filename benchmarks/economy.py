@@ -37,8 +37,11 @@ def clickup_minimum(ds, team_id: str) -> dict[str, int]:
     team = ds.teams[team_id]
     tasks = [t for t in ds.tasks.values() if t.team_id == team_id]
     archived = sum(t.archived for t in tasks)
-    return {"hierarchy": 2 + 2 * len(team.space_ids), "field definitions": len(ds.team_list_ids(team_id)),
-            "task listing": max(1, math.ceil((len(tasks) - archived) / 100)) + max(1, math.ceil(archived / 100))}
+    return {
+        "hierarchy": 2 + 2 * len(team.space_ids),
+        "field definitions": len(ds.team_list_ids(team_id)),
+        "task listing": max(1, math.ceil((len(tasks) - archived) / 100)) + max(1, math.ceil(archived / 100)),
+    }
 
 
 def _subtree(ds, space_id: str) -> set[str]:
@@ -52,8 +55,9 @@ def _subtree(ds, space_id: str) -> set[str]:
 def wrike_minimum(ds) -> dict[str, int]:
     """Per listing the extract makes: one per space (1,000 tasks a page) and the Recycle Bin's."""
     live = [t for t in ds.tasks if t.get("scope") != "RbTask"]
-    pages = sum(max(1, math.ceil(sum(1 for t in live if set(t["parentIds"]) & _subtree(ds, s["id"])) / 1000))
-                for s in ds.spaces)
+    pages = sum(
+        max(1, math.ceil(sum(1 for t in live if set(t["parentIds"]) & _subtree(ds, s["id"])) / 1000)) for s in ds.spaces
+    )
     return {"hierarchy": 2 + math.ceil(len(ds.folders) / 100), "reference lists": 3, "task listing": pages + 1}
 
 
@@ -81,8 +85,11 @@ def _measured_sync(co: Company, key: str, source: str, mode: str, dry_run: bool 
 def _least_reads(co: Company, key: str) -> int:
     """The read-back by id: one request per 50 ids of each kind (a page holds 100)."""
     with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
-        counts = dict(con.execute("SELECT cascade_type, count(*) FROM sync.id_map WHERE workspace = ? GROUP BY 1",
-                                  [key]).fetchall())
+        counts = dict(
+            con.execute(
+                "SELECT cascade_type, count(*) FROM sync.id_map WHERE workspace = ? GROUP BY 1", [key]
+            ).fetchall()
+        )
     return sum(math.ceil(n / 50) for n in counts.values())
 
 
@@ -93,10 +100,15 @@ def _changed(run: dict) -> int:
 def _edit_source(co: Company, key: str, source: str) -> str:
     """A day of edits in the source: rename two synced items, change one's status, delete one."""
     with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
-        items = [r[0] for r in con.execute(
-            "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
-            "WHERE m.workspace = ? AND w.item_type = 'task' AND NOT w.is_archived "
-            "ORDER BY m.item_id LIMIT 4", [key]).fetchall()]
+        items = [
+            r[0]
+            for r in con.execute(
+                "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
+                "WHERE m.workspace = ? AND w.item_type = 'task' AND NOT w.is_archived "
+                "ORDER BY m.item_id LIMIT 4",
+                [key],
+            ).fetchall()
+        ]
     if len(items) < 4:
         return "no edits (fewer than 4 synced tasks)"
     emulator = co.emulator(source)
@@ -135,48 +147,95 @@ def _workspace(report: Report, co: Company, ws) -> None:
         Figure(NAME, f"{key}: full sync (dry run), wall time", round(seconds, 1), "s"),
     )
     if source == "wrike":
-        report.add(Figure(NAME, f"{key}: full sync, task-listing pages if listed account-wide (GET /tasks)",
-                          wrike_account_wide_listing(emulator.dataset), "req",
-                          note=f"the extract lists per space: {counts['task listing']} pages"))
+        report.add(
+            Figure(
+                NAME,
+                f"{key}: full sync, task-listing pages if listed account-wide (GET /tasks)",
+                wrike_account_wide_listing(emulator.dataset),
+                "req",
+                note=f"the extract lists per space: {counts['task listing']} pages",
+            )
+        )
     _, counts, writes = _measured_sync(co, key, source, "auto", dry_run=True)
     report.add(
         Figure(NAME, f"{key}: no-change incremental, task-listing requests", counts["task listing"], "req", 1),
-        Figure(NAME, f"{key}: no-change incremental, hierarchy check", counts["hierarchy"], "req",
-               minimum["hierarchy"]),
-        Figure(NAME, f"{key}: no-change incremental, other source requests",
-               sum(v for k, v in counts.items() if k not in ("task listing", "hierarchy", "429")), "req", 0,
-               note=str(counts)),
+        Figure(
+            NAME, f"{key}: no-change incremental, hierarchy check", counts["hierarchy"], "req", minimum["hierarchy"]
+        ),
+        Figure(
+            NAME,
+            f"{key}: no-change incremental, other source requests",
+            sum(v for k, v in counts.items() if k not in ("task listing", "hierarchy", "429")),
+            "req",
+            0,
+            note=str(counts),
+        ),
     )
 
     # 2. Writes: the first real sync creates everything; the next ones write nothing until the source changes.
     full, counts, writes = _measured_sync(co, key, source, "full")
     run = full["run"]
     report.add(
-        Figure(PUBLISH, f"{key}: first sync, Cascade writes == items created/updated/archived", writes, "writes",
-               _changed(run), "==", note=f"created {run['created']}, updated {run['updated']}, "
-                                         f"archived {run['archived']}"),
+        Figure(
+            PUBLISH,
+            f"{key}: first sync, Cascade writes == items created/updated/archived",
+            writes,
+            "writes",
+            _changed(run),
+            "==",
+            note=f"created {run['created']}, updated {run['updated']}, archived {run['archived']}",
+        ),
         Figure(PUBLISH, f"{key}: first sync, source write-back calls", counts["write-back"], "req"),
-        Figure(PUBLISH, f"{key}: first sync, Cascade requests (writes, reads, 429s)", full["cascade_requests"], "req",
-               note=f"{full['cascade_reads']} reads"),
+        Figure(
+            PUBLISH,
+            f"{key}: first sync, Cascade requests (writes, reads, 429s)",
+            full["cascade_requests"],
+            "req",
+            note=f"{full['cascade_reads']} reads",
+        ),
         Figure(PUBLISH, f"{key}: first sync (extract → write-back), wall time", full["seconds"], "s"),
-        Figure(NAME, f"{key}: first sync, source reads besides the write-back", sum(counts[k] for k in reads), "req",
-               least, note=str(counts)),
+        Figure(
+            NAME,
+            f"{key}: first sync, source reads besides the write-back",
+            sum(counts[k] for k in reads),
+            "req",
+            least,
+            note=str(counts),
+        ),
     )
     again, counts, writes = _measured_sync(co, key, source, "auto")
     report.add(
-        Figure(PUBLISH, f"{key}: no-change sync, Cascade reads (by id)", again["cascade_reads"], "req",
-               _least_reads(co, key)),
-        Figure(NAME, f"{key}: incremental after the write-back, task-listing requests", counts["task listing"], "req",
-               note="the write-back sets a custom field, which moves date_updated: those tasks are read once more "
-                    "(and by every incremental within the 5-minute overlap of the newest change)"),
+        Figure(
+            PUBLISH,
+            f"{key}: no-change sync, Cascade reads (by id)",
+            again["cascade_reads"],
+            "req",
+            _least_reads(co, key),
+        ),
+        Figure(
+            NAME,
+            f"{key}: incremental after the write-back, task-listing requests",
+            counts["task listing"],
+            "req",
+            note="the write-back sets a custom field, which moves date_updated: those tasks are read once more "
+            "(and by every incremental within the 5-minute overlap of the newest change)",
+        ),
         Figure(PUBLISH, f"{key}: no-change sync, Cascade writes", writes, "writes", 0, "=="),
     )
     edits = _edit_source(co, key, source)
     changed, counts, writes = _measured_sync(co, key, source, "full")
     run = changed["run"]
-    report.add(Figure(PUBLISH, f"{key}: after edits ({edits}), Cascade writes == changed items", writes, "writes",
-                      _changed(run), "==", note=f"created {run['created']}, updated {run['updated']}, "
-                                                f"archived {run['archived']}"))
+    report.add(
+        Figure(
+            PUBLISH,
+            f"{key}: after edits ({edits}), Cascade writes == changed items",
+            writes,
+            "writes",
+            _changed(run),
+            "==",
+            note=f"created {run['created']}, updated {run['updated']}, archived {run['archived']}",
+        )
+    )
 
 
 def run(report: Report) -> None:

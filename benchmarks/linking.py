@@ -33,10 +33,14 @@ def _cascade_calls(sandbox) -> tuple[int, int]:
 
 
 def _expected_writes(con, key: str) -> int:
-    values = con.execute("SELECT count(DISTINCT (cascade_type, cascade_id)) FROM sync.desired_values "
-                         "WHERE workspace = ? AND blocked IS NULL", [key]).fetchall()[0][0]
-    days = con.execute("SELECT count(*) FROM sync.desired_history WHERE workspace = ? GROUP BY cascade_id",
-                       [key]).fetchall()
+    values = con.execute(
+        "SELECT count(DISTINCT (cascade_type, cascade_id)) FROM sync.desired_values "
+        "WHERE workspace = ? AND blocked IS NULL",
+        [key],
+    ).fetchall()[0][0]
+    days = con.execute(
+        "SELECT count(*) FROM sync.desired_history WHERE workspace = ? GROUP BY cascade_id", [key]
+    ).fetchall()
     return values + sum(math.ceil(n / HISTORY_DAYS_PER_CALL) for (n,) in days)
 
 
@@ -51,26 +55,51 @@ def run(report: Report) -> None:
             reads, writes = _cascade_calls(co.sandbox)
             with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
                 expected = _expected_writes(con, ws.key)
-                foreign = con.execute("SELECT count(*) FROM sync.link_problems WHERE workspace = ? "
-                                      "AND problem IN ('other_plan', 'unknown_id')", [ws.key]).fetchall()[0][0]
+                foreign = con.execute(
+                    "SELECT count(*) FROM sync.link_problems WHERE workspace = ? "
+                    "AND problem IN ('other_plan', 'unknown_id')",
+                    [ws.key],
+                ).fetchall()[0][0]
             report.add(
-                Figure(NAME, f"{ws.key}: first sync, Cascade writes", writes, "PUTs", expected, "==",
-                       "one per linked value plus one per year of each measure's history"),
-                Figure(NAME, f"{ws.key}: first sync, Cascade reads", reads, "GETs", 3 + (2 if foreign else 0),
-                       "<=", "plans, actions, measures (+ the other plan's, to say where an unknown id belongs)"),
-                Figure(NAME, f"{ws.key}: first sync, whole run", round(seconds, 1), "s"))
+                Figure(
+                    NAME,
+                    f"{ws.key}: first sync, Cascade writes",
+                    writes,
+                    "PUTs",
+                    expected,
+                    "==",
+                    "one per linked value plus one per year of each measure's history",
+                ),
+                Figure(
+                    NAME,
+                    f"{ws.key}: first sync, Cascade reads",
+                    reads,
+                    "GETs",
+                    3 + (2 if foreign else 0),
+                    "<=",
+                    "plans, actions, measures (+ the other plan's, to say where an unknown id belongs)",
+                ),
+                Figure(NAME, f"{ws.key}: first sync, whole run", round(seconds, 1), "s"),
+            )
             cascade.log.clear()
             co.sync(ws.key, "incremental")
-            report.add(Figure(NAME, f"{ws.key}: no-change sync, Cascade writes", _cascade_calls(co.sandbox)[1],
-                              "PUTs", 0, "=="))
+            report.add(
+                Figure(
+                    NAME, f"{ws.key}: no-change sync, Cascade writes", _cascade_calls(co.sandbox)[1], "PUTs", 0, "=="
+                )
+            )
 
         key = co.config.workspaces[0].key
         with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
-            moved = [row[0] for row in con.execute(
-                "SELECT d.item_id FROM sync.desired_values AS d JOIN staging.work_items AS w USING (workspace, item_id) "
-                "WHERE d.workspace = ? AND d.linked_by = 'field' AND d.cascade_type = 'action' AND d.value < 100 "
-                "AND w.item_type = 'task' AND d.blocked IS NULL ORDER BY d.item_id LIMIT ?",
-                [key, MOVED_TASKS]).fetchall()]
+            moved = [
+                row[0]
+                for row in con.execute(
+                    "SELECT d.item_id FROM sync.desired_values AS d JOIN staging.work_items AS w USING (workspace, item_id) "
+                    "WHERE d.workspace = ? AND d.linked_by = 'field' AND d.cascade_type = 'action' AND d.value < 100 "
+                    "AND w.item_type = 'task' AND d.blocked IS NULL ORDER BY d.item_id LIMIT ?",
+                    [key, MOVED_TASKS],
+                ).fetchall()
+            ]
         for task_id in moved:
             co.sandbox.clickup.update_task(task_id, status="complete")
         cascade.log.clear()
@@ -79,11 +108,21 @@ def run(report: Report) -> None:
         seconds = time.monotonic() - started
         writes = _cascade_calls(co.sandbox)[1]
         with Warehouse(co.config.duckdb_path).connect(read_only=True) as con:
-            changed = con.execute("SELECT count(*) FROM sync.diff WHERE workspace = ? AND op = 'set'",
-                                  [key]).fetchall()[0][0]
+            changed = con.execute(
+                "SELECT count(*) FROM sync.diff WHERE workspace = ? AND op = 'set'", [key]
+            ).fetchall()[0][0]
         report.add(
-            Figure(NAME, f"{key}: {len(moved)} tasks moved to done, Cascade writes", writes, "PUTs", changed, "==",
-                   "the values that changed: those tasks' actions and the container links holding them"),
-            Figure(NAME, f"{key}: {len(moved)} tasks moved to done, values changed", changed, "values", len(moved),
-                   ">="),
-            Figure(NAME, f"{key}: incremental run after the edits", round(seconds, 1), "s"))
+            Figure(
+                NAME,
+                f"{key}: {len(moved)} tasks moved to done, Cascade writes",
+                writes,
+                "PUTs",
+                changed,
+                "==",
+                "the values that changed: those tasks' actions and the container links holding them",
+            ),
+            Figure(
+                NAME, f"{key}: {len(moved)} tasks moved to done, values changed", changed, "values", len(moved), ">="
+            ),
+            Figure(NAME, f"{key}: incremental run after the edits", round(seconds, 1), "s"),
+        )

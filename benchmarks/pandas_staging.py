@@ -9,8 +9,9 @@ SQL and checks that both give the same rows. It only builds the frames (it does 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -27,7 +28,7 @@ def raw_payloads(con: duckdb.DuckDBPyConnection, workspace: str, chunk: int = CH
 
 def _ts(ms: Any) -> datetime | None:
     try:
-        return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, timezone.utc).replace(tzinfo=None)
+        return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, UTC).replace(tzinfo=None)
     except (TypeError, ValueError):
         return None
 
@@ -76,21 +77,41 @@ def work_items(tasks: list[dict], workspace: str, overrides: dict[str, str], cas
     rows = []
     for p in tasks:
         status = p.get("status") or {}
-        cascade_id = next((str(f["value"]) for f in p.get("custom_fields") or []
-                           if f.get("name") == cascade_field and f.get("value") not in (None, "")), None)
+        cascade_id = next(
+            (
+                str(f["value"])
+                for f in p.get("custom_fields") or []
+                if f.get("name") == cascade_field and f.get("value") not in (None, "")
+            ),
+            None,
+        )
         kind = "milestone" if str(p.get("custom_item_id")) == "1" else "subtask" if p.get("parent") else "task"
-        rows.append({
-            "workspace": workspace, "source": "clickup", "item_id": p["id"], "item_type": kind,
-            "parent_id": p.get("parent"), "container_id": (p.get("list") or {}).get("id"), "title": p.get("name"),
-            "description": p.get("text_content") or None, "status": status.get("status"),
-            "status_category": overrides.get(str(status.get("status")).lower(), CATEGORY_BY_TYPE.get(status.get("type"))),
-            "start_at": _ts(p.get("start_date")), "due_at": _ts(p.get("due_date")),
-            "completed_at": _ts(p.get("date_done") or p.get("date_closed")),
-            "created_at": _ts(p.get("date_created")), "updated_at": _ts(p.get("date_updated")),
-            "assignee_ids": [str(a["id"]) for a in p.get("assignees") or []], "url": p.get("url"),
-            "cascade_id": cascade_id, "is_archived": _bool_text(p.get("archived")) == "true",
-            "priority": (p.get("priority") or {}).get("priority"),
-        })
+        rows.append(
+            {
+                "workspace": workspace,
+                "source": "clickup",
+                "item_id": p["id"],
+                "item_type": kind,
+                "parent_id": p.get("parent"),
+                "container_id": (p.get("list") or {}).get("id"),
+                "title": p.get("name"),
+                "description": p.get("text_content") or None,
+                "status": status.get("status"),
+                "status_category": overrides.get(
+                    str(status.get("status")).lower(), CATEGORY_BY_TYPE.get(status.get("type"))
+                ),
+                "start_at": _ts(p.get("start_date")),
+                "due_at": _ts(p.get("due_date")),
+                "completed_at": _ts(p.get("date_done") or p.get("date_closed")),
+                "created_at": _ts(p.get("date_created")),
+                "updated_at": _ts(p.get("date_updated")),
+                "assignee_ids": [str(a["id"]) for a in p.get("assignees") or []],
+                "url": p.get("url"),
+                "cascade_id": cascade_id,
+                "is_archived": _bool_text(p.get("archived")) == "true",
+                "priority": (p.get("priority") or {}).get("priority"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -101,9 +122,17 @@ def custom_field_values(tasks: list[dict], workspace: str) -> pd.DataFrame:
             if f.get("value") is None:
                 continue
             options = (f.get("type_config") or {}).get("options") or []
-            rows.append({"workspace": workspace, "source": "clickup", "item_id": p["id"], "field_id": f["id"],
-                         "field_name": f["name"], "field_type": f["type"],
-                         "value": value_text(f["type"], f["value"], options)})
+            rows.append(
+                {
+                    "workspace": workspace,
+                    "source": "clickup",
+                    "item_id": p["id"],
+                    "field_id": f["id"],
+                    "field_name": f["name"],
+                    "field_type": f["type"],
+                    "value": value_text(f["type"], f["value"], options),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -113,16 +142,31 @@ def checklist_items(tasks: list[dict], workspace: str) -> pd.DataFrame:
         entries = []
         for checklist in p.get("checklists") or []:
             for item in checklist.get("items") or []:
-                entries.append((int(checklist.get("orderindex") or 0), int(item.get("orderindex") or 0), item["id"], item))
+                entries.append(
+                    (int(checklist.get("orderindex") or 0), int(item.get("orderindex") or 0), item["id"], item)
+                )
         for position, (_, _, _, item) in enumerate(sorted(entries, key=lambda e: e[:3]), start=1):
-            rows.append({"workspace": workspace, "source": "clickup", "item_id": p["id"],
-                         "checklist_item_id": item["id"], "name": item.get("name"),
-                         "is_resolved": bool(item.get("resolved")), "position": position})
+            rows.append(
+                {
+                    "workspace": workspace,
+                    "source": "clickup",
+                    "item_id": p["id"],
+                    "checklist_item_id": item["id"],
+                    "name": item.get("name"),
+                    "is_resolved": bool(item.get("resolved")),
+                    "position": position,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def build(con: duckdb.DuckDBPyConnection, workspace: str, *, overrides: dict[str, str] | None = None,
-          cascade_field: str = "Cascade ID") -> dict[str, pd.DataFrame]:
+def build(
+    con: duckdb.DuckDBPyConnection,
+    workspace: str,
+    *,
+    overrides: dict[str, str] | None = None,
+    cascade_field: str = "Cascade ID",
+) -> dict[str, pd.DataFrame]:
     """The three task-derived staging tables of ``workspace`` as DataFrames."""
     overrides = {k.lower(): v for k, v in (overrides or {}).items()}
     parts: dict[str, list[pd.DataFrame]] = {"work_items": [], "custom_field_values": [], "checklist_items": []}

@@ -32,8 +32,11 @@ TOKEN_ENV = "BENCH_CLICKUP_TOKEN"
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str, step: str) -> float:
-    times = {e.dagster_event.event_type_value: e.timestamp for e in instance.all_logs(run_id)
-             if e.dagster_event is not None and e.step_key == step}
+    times = {
+        e.dagster_event.event_type_value: e.timestamp
+        for e in instance.all_logs(run_id)
+        if e.dagster_event is not None and e.step_key == step
+    }
     return times["STEP_SUCCESS"] - times["STEP_START"]
 
 
@@ -45,16 +48,31 @@ def run(report: Report, tasks: int = TASKS, limit: int = LIMIT, window: float = 
     emulator = ClickUpEmulator(dataset, rate_limit=limit, rate_window=window)
     with tempfile.TemporaryDirectory() as tmp, emulator.serve(port=0) as server:
         os.environ[TOKEN_ENV] = dataset.grant([team_id])
-        config = parse_config({"warehouse": {"path": str(Path(tmp) / "rate.duckdb")}, "workspaces": [
-            {"key": "rate-limited", "source": "clickup", "base_url": f"{server.url}/api/v2", "team_id": team_id,
-             "token_env": TOKEN_ENV}]})
+        config = parse_config(
+            {
+                "warehouse": {"path": str(Path(tmp) / "rate.duckdb")},
+                "workspaces": [
+                    {
+                        "key": "rate-limited",
+                        "source": "clickup",
+                        "base_url": f"{server.url}/api/v2",
+                        "team_id": team_id,
+                        "token_env": TOKEN_ENV,
+                    }
+                ],
+            }
+        )
         assets = build_clickup_assets(config, workspace_partitions(config, "clickup"))
         instance = dg.DagsterInstance.ephemeral()
         started = time.monotonic()
         result = dg.materialize(
-            assets, partition_key="rate-limited", raise_on_error=False, instance=instance,
+            assets,
+            partition_key="rate-limited",
+            raise_on_error=False,
+            instance=instance,
             resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
-            run_config={"ops": {"clickup_raw_extract": {"config": {"mode": "full"}}}})
+            run_config={"ops": {"clickup_raw_extract": {"config": {"mode": "full"}}}},
+        )
         total = time.monotonic() - started
         os.environ.pop(TOKEN_ENV, None)
     refused = emulator.log.count(status=429)
@@ -67,8 +85,13 @@ def run(report: Report, tasks: int = TASKS, limit: int = LIMIT, window: float = 
         Figure(NAME, "run succeeded", "yes" if result.success else "NO"),
         Figure(NAME, "requests answered", answered, "req"),
         Figure(NAME, "429 answers", refused, "req", 0),
-        Figure(NAME, "bound (requests ÷ limit × window)", round(bound, 1), "s",
-               note=f"the last window can start no earlier than {floor:g} s"),
+        Figure(
+            NAME,
+            "bound (requests ÷ limit × window)",
+            round(bound, 1),
+            "s",
+            note=f"the last window can start no earlier than {floor:g} s",
+        ),
         Figure(NAME, "extract wall time", round(extract, 1), "s"),
         Figure(NAME, "extract wall time ÷ bound", round(extract / bound, 3), "x", GOAL_RATIO),
         Figure(NAME, "whole run wall time (extract, staging, Dagster)", round(total, 1), "s"),

@@ -86,22 +86,60 @@ def sign(body: bytes) -> str:
     return hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
-def start_receiver(workdir: Path, *, dev_server: bool = False, threads: int = 8, connection_limit: int = 1000,
-                   request_timeout: float = 10, idle_timeout: float = 30) -> tuple[subprocess.Popen, str]:
+def start_receiver(
+    workdir: Path,
+    *,
+    dev_server: bool = False,
+    threads: int = 8,
+    connection_limit: int = 1000,
+    request_timeout: float = 10,
+    idle_timeout: float = 30,
+) -> tuple[subprocess.Popen, str]:
     """The receiver as a child process on a free loopback port: (process, base URL)."""
     config = workdir / "receiver.yaml"
-    config.write_text(json.dumps({"workspaces": [
-        {"key": WORKSPACE, "source": "clickup", "team_id": "1", "token_env": "LOAD_TEST_TOKEN",
-         "webhook_secret_env": SECRET_ENV}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "workspaces": [
+                    {
+                        "key": WORKSPACE,
+                        "source": "clickup",
+                        "team_id": "1",
+                        "token_env": "LOAD_TEST_TOKEN",
+                        "webhook_secret_env": SECRET_ENV,
+                    }
+                ]
+            }
+        )
+    )
     inbox = workdir / "inbox.sqlite"
     env = {**os.environ, SECRET_ENV: SECRET, "PYTHONPATH": str(ROOT)}
     if dev_server:
         command = [sys.executable, "-c", _DEV_SERVER, str(config), str(inbox)]
     else:
-        command = [sys.executable, "-m", "cascade_sync_pipeline.cli", "--config", str(config), "webhooks",
-                   "serve", "--host", HOST, "--port", "0", "--inbox", str(inbox), "--threads", str(threads),
-                   "--connection-limit", str(connection_limit), "--request-timeout", str(request_timeout),
-                   "--idle-timeout", str(idle_timeout)]
+        command = [
+            sys.executable,
+            "-m",
+            "cascade_sync_pipeline.cli",
+            "--config",
+            str(config),
+            "webhooks",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            "0",
+            "--inbox",
+            str(inbox),
+            "--threads",
+            str(threads),
+            "--connection-limit",
+            str(connection_limit),
+            "--request-timeout",
+            str(request_timeout),
+            "--idle-timeout",
+            str(idle_timeout),
+        ]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -148,7 +186,7 @@ def _status_of(sock: socket.socket, timeout: float = 5.0) -> str:
     sock.settimeout(timeout)
     try:
         data = sock.recv(4096)
-    except socket.timeout:
+    except TimeoutError:
         return "timeout"
     except OSError:
         return "closed"
@@ -167,8 +205,9 @@ def _hostile_requests(port: int, base: str, path: str) -> list[tuple[str, callab
             return "connect-failed"
         with sock:
             try:
-                sock.sendall((head + "X-Signature: " + "0" * 64 + "\r\nContent-Length: 6291456\r\n\r\n").encode()
-                             + b" " * 65536)
+                sock.sendall(
+                    (head + "X-Signature: " + "0" * 64 + "\r\nContent-Length: 6291456\r\n\r\n").encode() + b" " * 65536
+                )
             except OSError:
                 return "closed"
             return _status_of(sock)
@@ -180,8 +219,12 @@ def _hostile_requests(port: int, base: str, path: str) -> list[tuple[str, callab
         with sock:
             body = b'{"event":"taskUpdated","task_id":"x"}' + b" " * 65000
             try:
-                sock.sendall((head + "X-Signature: " + sign(body[:5 * 1024 * 1024]) + "\r\n"
-                              "Transfer-Encoding: chunked\r\n\r\n").encode())
+                sock.sendall(
+                    (
+                        head + "X-Signature: " + sign(body[: 5 * 1024 * 1024]) + "\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n"
+                    ).encode()
+                )
                 sent = 0
                 while sent <= 6 * 1024 * 1024:
                     sock.sendall(f"{len(body):x}\r\n".encode() + body + b"\r\n")
@@ -213,8 +256,9 @@ def _hostile_requests(port: int, base: str, path: str) -> list[tuple[str, callab
     ]
 
 
-def run_load(base: str, pid: int, *, seconds: float, idle: int = 300, slow: int = 20,
-             server: str = "waitress") -> LoadResult:
+def run_load(
+    base: str, pid: int, *, seconds: float, idle: int = 300, slow: int = 20, server: str = "waitress"
+) -> LoadResult:
     """Drive the running receiver at ``base`` (process ``pid``) for ``seconds``; see the module docstring."""
     port = int(base.rsplit(":", 1)[1])
     path = f"/webhooks/clickup/{WORKSPACE}"
@@ -278,12 +322,22 @@ def run_load(base: str, pid: int, *, seconds: float, idle: int = 300, slow: int 
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        body = json.dumps({"event": "taskUpdated", "task_id": f"load{n}", "webhook_id": "w",
-                           "history_items": [{"date": str(int(time.time() * 1000)), "field": "name"}]}).encode()
+        body = json.dumps(
+            {
+                "event": "taskUpdated",
+                "task_id": f"load{n}",
+                "webhook_id": "w",
+                "history_items": [{"date": str(int(time.time() * 1000)), "field": "name"}],
+            }
+        ).encode()
         sent = time.monotonic()
         try:
-            answer = httpx.post(base + path, content=body, timeout=10,
-                                headers={"X-Signature": sign(body), "Content-Type": "application/json"})
+            answer = httpx.post(
+                base + path,
+                content=body,
+                timeout=10,
+                headers={"X-Signature": sign(body), "Content-Type": "application/json"},
+            )
             ok = answer.status_code == 200 and answer.json().get("status") == "stored"
         except httpx.HTTPError:
             ok = False
@@ -319,11 +373,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev-server", action="store_true", help="Werkzeug's development server instead, for contrast")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
-        process, base = start_receiver(Path(workdir), dev_server=args.dev_server, threads=args.threads,
-                                       request_timeout=args.request_timeout, idle_timeout=args.idle_timeout)
+        process, base = start_receiver(
+            Path(workdir),
+            dev_server=args.dev_server,
+            threads=args.threads,
+            request_timeout=args.request_timeout,
+            idle_timeout=args.idle_timeout,
+        )
         try:
-            result = run_load(base, process.pid, seconds=args.seconds, idle=args.idle, slow=args.slow,
-                              server="werkzeug-dev" if args.dev_server else "waitress")
+            result = run_load(
+                base,
+                process.pid,
+                seconds=args.seconds,
+                idle=args.idle,
+                slow=args.slow,
+                server="werkzeug-dev" if args.dev_server else "waitress",
+            )
         finally:
             process.terminate()
             try:
@@ -332,10 +397,13 @@ def main(argv: list[str] | None = None) -> int:
                 process.kill()
     print(json.dumps(result.as_dict(), indent=2))
     met = result.signed_failed == 0 and (result.answer_max_ms or 0) < 1000
-    print(f"signed deliveries: {result.signed_ok}/{result.signed_sent} stored, p50 {result.answer_p50_ms} ms, "
-          f"max {result.answer_max_ms} ms ({'ok' if met else 'MISSED'}: all within 1 s); receiver threads at most "
-          f"{result.server_threads_max}, sockets at most {result.server_sockets_max}; slow clients cut off "
-          f"{result.slow_clients_cut_off}/{result.slow_clients}", file=sys.stderr)
+    print(
+        f"signed deliveries: {result.signed_ok}/{result.signed_sent} stored, p50 {result.answer_p50_ms} ms, "
+        f"max {result.answer_max_ms} ms ({'ok' if met else 'MISSED'}: all within 1 s); receiver threads at most "
+        f"{result.server_threads_max}, sockets at most {result.server_sockets_max}; slow clients cut off "
+        f"{result.slow_clients_cut_off}/{result.slow_clients}",
+        file=sys.stderr,
+    )
     return 0 if met else 1
 
 

@@ -41,8 +41,11 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
-                        "python": platform.python_version()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "python": platform.python_version(),
+            },
             "figures": [f.as_dict() for f in self.figures],
             "skipped": self.skipped,
             "goals_missed": [f"{f.benchmark}: {f.name}" for f in self.figures if f.met is False],
@@ -56,7 +59,7 @@ class Report:
             mark = {True: "ok", False: "MISSED", None: ""}[f.met]
             rows.append((f.benchmark, f.name, value, goal, mark))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         notes = [f"  [{i}] {f.benchmark}: {f.name}: {f.note}" for i, f in enumerate(self.figures, 1) if f.note]
         if notes:

@@ -31,8 +31,12 @@ SAMPLE_ITEMS = 20_000
 
 
 def child(step: str, db: Path, *args: object) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.scale_child", step, str(db), WORKSPACE, *map(str, args)],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale_child", step, str(db), WORKSPACE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     if done.returncode != 0:
         raise RuntimeError(f"scale step {step} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -50,8 +54,16 @@ def _scenario(report: Report, db: Path, label: str) -> dict:
     for step, result in steps.items():
         report.add(*_step_figures(f"{label}, {step}", result))
     total = sum(r["wall_s"] for r in steps.values())
-    report.add(Figure(NAME, f"{label}: staging + desired state + diff", round(total, 1), "s", WALL_GOAL_S,
-                      note=f"diff ops {steps['diff']['ops']}"))
+    report.add(
+        Figure(
+            NAME,
+            f"{label}: staging + desired state + diff",
+            round(total, 1),
+            "s",
+            WALL_GOAL_S,
+            note=f"diff ops {steps['diff']['ops']}",
+        )
+    )
     return steps
 
 
@@ -59,23 +71,46 @@ def run(report: Report, tasks: int = 1_000_000, workdir: str | None = None, with
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         db = Path(tmp) / "scale.duckdb"
         filled = child("fill", db, tasks)
-        report.add(Figure(NAME, "raw tasks (setup, not timed against a goal)", filled["counts"]["raw.clickup_tasks"],
-                          "tasks", note=f"filled in {filled['wall_s']:.0f} s"))
+        report.add(
+            Figure(
+                NAME,
+                "raw tasks (setup, not timed against a goal)",
+                filled["counts"]["raw.clickup_tasks"],
+                "tasks",
+                note=f"filled in {filled['wall_s']:.0f} s",
+            )
+        )
         first = {"staging": child("sql", db), "desired state": child("desired", db)}
         published = child("publish", db, CHANGED_SHARE)
         first["diff"] = child("diff", db)
         for step, result in first.items():
             report.add(*_step_figures(f"first build, {step}", result))
         report.add(
-            Figure(NAME, "first build: staging + desired state + diff", round(sum(r["wall_s"] for r in first.values()),
-                                                                             1), "s", WALL_GOAL_S,
-                   note=f"diff ops {first['diff']['ops']}"),
-            Figure(NAME, "rows: work items / field values / checklist items / desired items / Cascade items",
-                   " / ".join(str(first["staging"]["counts"][f"staging.{t}"])
-                              for t in ("work_items", "custom_field_values", "checklist_items"))
-                   + f" / {first['desired state']['counts']['sync.desired_state']} / {published['cascade_items']}"),
-            Figure(NAME, "first build: diff updates == tasks renamed in Cascade", first["diff"]["ops"]["update"],
-                   "items", published["renamed_in_cascade"], "=="),
+            Figure(
+                NAME,
+                "first build: staging + desired state + diff",
+                round(sum(r["wall_s"] for r in first.values()), 1),
+                "s",
+                WALL_GOAL_S,
+                note=f"diff ops {first['diff']['ops']}",
+            ),
+            Figure(
+                NAME,
+                "rows: work items / field values / checklist items / desired items / Cascade items",
+                " / ".join(
+                    str(first["staging"]["counts"][f"staging.{t}"])
+                    for t in ("work_items", "custom_field_values", "checklist_items")
+                )
+                + f" / {first['desired state']['counts']['sync.desired_state']} / {published['cascade_items']}",
+            ),
+            Figure(
+                NAME,
+                "first build: diff updates == tasks renamed in Cascade",
+                first["diff"]["ops"]["update"],
+                "items",
+                published["renamed_in_cascade"],
+                "==",
+            ),
         )
         _scenario(report, db, "nothing changed")
         touched = child("touch", db, CHANGED_SHARE)
@@ -83,7 +118,16 @@ def run(report: Report, tasks: int = 1_000_000, workdir: str | None = None, with
         if with_pandas:
             reference = child("pandas", db, SAMPLE_ITEMS)
             report.add(*_step_figures("pandas staging reference (frames only, no write)", reference, rss_goal=False))
-            report.add(Figure(NAME, f"pandas rows == SQL rows on {reference['sample_items']:,} items",
-                              "yes" if reference["same_rows_as_sql"] else f"NO: {reference['mismatched_tables']}"),
-                       Figure(NAME, "SQL staging (first build) speed-up over pandas",
-                              round(reference["wall_s"] / first["staging"]["wall_s"], 1), "x"))
+            report.add(
+                Figure(
+                    NAME,
+                    f"pandas rows == SQL rows on {reference['sample_items']:,} items",
+                    "yes" if reference["same_rows_as_sql"] else f"NO: {reference['mismatched_tables']}",
+                ),
+                Figure(
+                    NAME,
+                    "SQL staging (first build) speed-up over pandas",
+                    round(reference["wall_s"] / first["staging"]["wall_s"], 1),
+                    "x",
+                ),
+            )

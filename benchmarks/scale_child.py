@@ -27,17 +27,36 @@ from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 STATUS_OVERRIDES = {"on hold": "deferred", "cancelled": "cancelled"}
-KEYS = {"work_items": ["item_id"], "custom_field_values": ["item_id", "field_id"],
-        "checklist_items": ["checklist_item_id"]}
+KEYS = {
+    "work_items": ["item_id"],
+    "custom_field_values": ["item_id", "field_id"],
+    "checklist_items": ["checklist_item_id"],
+}
 
 
-MAPPING = {"target": {"focus_area_ids": [201]}, "goals_from": ["list"], "status_rules": {"review": "open"},
-           "templates": {"objective": 1}}
+MAPPING = {
+    "target": {"focus_area_ids": [201]},
+    "goals_from": ["list"],
+    "status_rules": {"review": "open"},
+    "templates": {"objective": 1},
+}
 
 
 def workspace_config(key: str):
-    return parse_config({"workspaces": [{"key": key, "source": "clickup", "team_id": "1", "token_env": "UNUSED_TOKEN",
-                                         "status_categories": STATUS_OVERRIDES, "mapping": MAPPING}]}).workspaces[0]
+    return parse_config(
+        {
+            "workspaces": [
+                {
+                    "key": key,
+                    "source": "clickup",
+                    "team_id": "1",
+                    "token_env": "UNUSED_TOKEN",
+                    "status_categories": STATUS_OVERRIDES,
+                    "mapping": MAPPING,
+                }
+            ]
+        }
+    ).workspaces[0]
 
 
 def _usage() -> tuple[float, float]:
@@ -63,12 +82,21 @@ def desired_state(db: str, workspace: str) -> dict[str, Any]:
     from cascade_sync_pipeline.sync.goals import desired
 
     with Warehouse(db).connect() as con:
-        users = [CascadeUser(email=e, role_id=100 + i, user_id=i + 1) for i, (e,) in enumerate(con.execute(
-            "SELECT DISTINCT email FROM staging.users WHERE workspace = ? AND email IS NOT NULL ORDER BY 1",
-            [workspace]).fetchall())]
+        users = [
+            CascadeUser(email=e, role_id=100 + i, user_id=i + 1)
+            for i, (e,) in enumerate(
+                con.execute(
+                    "SELECT DISTINCT email FROM staging.users WHERE workspace = ? AND email IS NOT NULL ORDER BY 1",
+                    [workspace],
+                ).fetchall()
+            )
+        ]
         count = desired.build_desired_state(con, workspace_config(workspace), users)
-        kinds = dict(con.execute("SELECT cascade_type, count(*) FROM sync.desired_state WHERE workspace = ? "
-                                 "GROUP BY ALL", [workspace]).fetchall())
+        kinds = dict(
+            con.execute(
+                "SELECT cascade_type, count(*) FROM sync.desired_state WHERE workspace = ? GROUP BY ALL", [workspace]
+            ).fetchall()
+        )
     return {"counts": {"sync.desired_state": count}, "kinds": kinds}
 
 
@@ -90,10 +118,15 @@ def diff_step(db: str, workspace: str) -> dict[str, Any]:
 
 def touch(db: str, workspace: str, share: float) -> dict[str, Any]:
     with Warehouse(db).connect() as con:
-        con.execute("UPDATE raw.clickup_tasks SET payload = replace(payload, '\"name\": \"', '\"name\": \"Renamed ') "
-                    "WHERE workspace = ? AND hash(task_id) % 10000 < ?", [workspace, int(share * 10000)])
-        changed = con.execute("SELECT count(*) FROM raw.clickup_tasks WHERE workspace = ? "
-                              "AND hash(task_id) % 10000 < ?", [workspace, int(share * 10000)]).fetchall()[0][0]
+        con.execute(
+            'UPDATE raw.clickup_tasks SET payload = replace(payload, \'"name": "\', \'"name": "Renamed \') '
+            "WHERE workspace = ? AND hash(task_id) % 10000 < ?",
+            [workspace, int(share * 10000)],
+        )
+        changed = con.execute(
+            "SELECT count(*) FROM raw.clickup_tasks WHERE workspace = ? AND hash(task_id) % 10000 < ?",
+            [workspace, int(share * 10000)],
+        ).fetchall()[0][0]
     return {"changed_tasks": changed}
 
 
@@ -101,9 +134,18 @@ def _rows(df: pd.DataFrame, key: list[str]) -> list[tuple]:
     df = df.sort_values(key).reset_index(drop=True)
     out = []
     for record in df.astype(object).itertuples(index=False):
-        out.append(tuple(tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else
-                         (None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else
-                          (v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)) for v in record))
+        out.append(
+            tuple(
+                tuple(v)
+                if hasattr(v, "__len__") and not isinstance(v, str)
+                else (
+                    None
+                    if v is None or v is pd.NaT or (isinstance(v, float) and v != v)
+                    else (v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
+                )
+                for v in record
+            )
+        )
     return out
 
 
@@ -121,12 +163,21 @@ def pandas_build(db: str, workspace: str, sample: int) -> dict[str, Any]:
     mismatched = []
     for name, key in KEYS.items():
         ours = frames[name][frames[name]["item_id"].isin(set(ids))] if len(frames[name]) else frames[name]
-        theirs = con.execute(f"SELECT * FROM staging.{name} WHERE workspace = ? AND item_id IN "
-                             "(SELECT item_id FROM sample_ids)", [workspace]).df()
+        theirs = con.execute(
+            f"SELECT * FROM staging.{name} WHERE workspace = ? AND item_id IN (SELECT item_id FROM sample_ids)",
+            [workspace],
+        ).df()
         if len(ours) != len(theirs) or _rows(ours[list(theirs.columns)], key) != _rows(theirs, key):
             mismatched.append(name)
-    return {"wall_s": wall, "cpu_s": cpu - cpu0, "peak_rss_mib": rss, "counts": counts,
-            "sample_items": len(ids), "same_rows_as_sql": not mismatched, "mismatched_tables": mismatched}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu - cpu0,
+        "peak_rss_mib": rss,
+        "counts": counts,
+        "sample_items": len(ids),
+        "same_rows_as_sql": not mismatched,
+        "mismatched_tables": mismatched,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -135,10 +186,14 @@ def main(argv: list[str]) -> int:
     if step == "pandas":
         result = pandas_build(db, workspace, int(rest[0]))
     else:
-        result = {"fill": lambda: fill(db, workspace, int(rest[0])), "sql": lambda: sql(db, workspace),
-                  "desired": lambda: desired_state(db, workspace), "diff": lambda: diff_step(db, workspace),
-                  "publish": lambda: publish(db, workspace, float(rest[0])),
-                  "touch": lambda: touch(db, workspace, float(rest[0]))}[step]()
+        result = {
+            "fill": lambda: fill(db, workspace, int(rest[0])),
+            "sql": lambda: sql(db, workspace),
+            "desired": lambda: desired_state(db, workspace),
+            "diff": lambda: diff_step(db, workspace),
+            "publish": lambda: publish(db, workspace, float(rest[0])),
+            "touch": lambda: touch(db, workspace, float(rest[0])),
+        }[step]()
         cpu, rss = _usage()
         result = {"wall_s": time.perf_counter() - wall0, "cpu_s": cpu - cpu0, "peak_rss_mib": rss, **result}
     print(json.dumps(result, default=str))

@@ -13,25 +13,32 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
 
 from cascade_sync_pipeline.clickup.extract import HierarchyRow
 from cascade_sync_pipeline.clickup.load import ensure_raw_tables
+from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_sandbox.clickup.generator import generate
 from cascade_sync_sandbox.clickup.model import ClickUpDataset
 from cascade_sync_sandbox.clickup.render import folder_json, list_json, space_json, task_json, team_json
-from cascade_sync_pipeline.warehouse.store import Warehouse
 
 TEMPLATES = 10_000  # distinct generated tasks the copies are made from
 
 
 def template_dataset(seed: int = 11, tasks: int = TEMPLATES) -> ClickUpDataset:
     """One Workspace with a wider hierarchy than the demo's (4 spaces, 36 lists)."""
-    return generate(seed, teams=1, tasks_per_team=tasks, spaces_per_team=4, folders_per_space=4,
-                    lists_per_folder=2, folderless_lists_per_space=1)
+    return generate(
+        seed,
+        teams=1,
+        tasks_per_team=tasks,
+        spaces_per_team=4,
+        folders_per_space=4,
+        lists_per_folder=2,
+        folderless_lists_per_space=1,
+    )
 
 
 def hierarchy_rows(ds: ClickUpDataset, team_id: str) -> list[HierarchyRow]:
@@ -68,20 +75,34 @@ def _template_payload(ds: ClickUpDataset, task) -> str:
 
 
 def _templates_frame(ds: ClickUpDataset) -> pd.DataFrame:
-    return pd.DataFrame([{"n": n, "task_id": task.id, "date_updated_ms": task.date_updated,
-                          "payload": _template_payload(ds, task)} for n, task in enumerate(ds.tasks.values())])
+    return pd.DataFrame(
+        [
+            {"n": n, "task_id": task.id, "date_updated_ms": task.date_updated, "payload": _template_payload(ds, task)}
+            for n, task in enumerate(ds.tasks.values())
+        ]
+    )
 
 
-def fill_raw(con: duckdb.DuckDBPyConnection, workspace: str, tasks: int, *, seed: int = 11,
-             templates: int = TEMPLATES) -> dict[str, int]:
+def fill_raw(
+    con: duckdb.DuckDBPyConnection, workspace: str, tasks: int, *, seed: int = 11, templates: int = TEMPLATES
+) -> dict[str, int]:
     """Replace ``workspace``'s raw ClickUp rows with ``tasks`` synthetic tasks; return counts."""
     templates = min(templates, tasks)
     ds = template_dataset(seed, templates)
     team_id = next(iter(ds.teams))
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    at = datetime.now(UTC).replace(tzinfo=None)
     ensure_raw_tables(con)
-    hierarchy = pd.DataFrame([{"object_type": r.object_type, "object_id": r.object_id, "parent_id": r.parent_id,
-                               "payload": json.dumps(r.payload)} for r in hierarchy_rows(ds, team_id)])
+    hierarchy = pd.DataFrame(
+        [
+            {
+                "object_type": r.object_type,
+                "object_id": r.object_id,
+                "parent_id": r.parent_id,
+                "payload": json.dumps(r.payload),
+            }
+            for r in hierarchy_rows(ds, team_id)
+        ]
+    )
     con.register("synth_hierarchy", hierarchy)
     con.register("synth_templates", _templates_frame(ds))
     copies = math.ceil(tasks / templates)
@@ -100,11 +121,16 @@ def fill_raw(con: duckdb.DuckDBPyConnection, workspace: str, tasks: int, *, seed
     """
     with Warehouse.transaction(con):
         Warehouse.replace_partition(
-            con, "raw.clickup_hierarchy", workspace,
+            con,
+            "raw.clickup_hierarchy",
+            workspace,
             "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, "
-            "$at AS extracted_at FROM synth_hierarchy", {"ws": workspace, "at": at})
-        Warehouse.replace_partition(con, "raw.clickup_tasks", workspace, copy_sql,
-                                    {"ws": workspace, "at": at, "tasks": tasks})
+            "$at AS extracted_at FROM synth_hierarchy",
+            {"ws": workspace, "at": at},
+        )
+        Warehouse.replace_partition(
+            con, "raw.clickup_tasks", workspace, copy_sql, {"ws": workspace, "at": at, "tasks": tasks}
+        )
     con.unregister("synth_hierarchy")
     con.unregister("synth_templates")
     return Warehouse.table_counts(con, ("raw.clickup_hierarchy", "raw.clickup_tasks"), workspace)

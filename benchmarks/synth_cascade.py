@@ -9,7 +9,7 @@ then renames a share of the tasks in Cascade, which the next diff must turn into
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -44,18 +44,26 @@ END
 
 def publish_all(con: duckdb.DuckDBPyConnection, workspace: str) -> int:
     """Fill the workspace's ID map and Cascade copy as a complete, successful publish would."""
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    at = datetime.now(UTC).replace(tzinfo=None)
     con.execute(f"CREATE OR REPLACE TEMP TABLE published AS {_PUBLISHED}", {"ws": workspace, "first": FIRST_ID})
     with Warehouse.transaction(con):
         Warehouse.replace_partition(
-            con, "sync.id_map", workspace,
+            con,
+            "sync.id_map",
+            workspace,
             "SELECT workspace, source, item_id, cascade_type, CAST(cascade_id AS VARCHAR) AS cascade_id, "
             "$at AS first_synced_at, $at AS last_synced_at, CAST(cascade_id AS VARCHAR) AS written_back_id, "
-            "'created' AS linked_by FROM published", {"at": at})
+            "'created' AS linked_by FROM published",
+            {"at": at},
+        )
         count = Warehouse.replace_partition(
-            con, "sync.cascade_items", workspace,
+            con,
+            "sync.cascade_items",
+            workspace,
             f"SELECT workspace, cascade_type, cascade_id, item_id, {_PAYLOAD} AS payload, $at AS fetched_at "
-            "FROM published", {"at": at})
+            "FROM published",
+            {"at": at},
+        )
     con.execute("DROP TABLE published")
     return count
 
@@ -64,6 +72,9 @@ def drift(con: duckdb.DuckDBPyConnection, workspace: str, share: float) -> int:
     """Someone renamed ``share`` of the workspace's Cascade tasks; return how many."""
     where = "workspace = $ws AND cascade_type = 'task' AND hash(item_id) % 10000 < $cut"
     params = {"ws": workspace, "cut": int(share * 10000)}
-    con.execute(f"UPDATE sync.cascade_items SET payload = json_merge_patch(payload, "
-                f"json_object('task', 'Renamed in Cascade')) WHERE {where}", params)
+    con.execute(
+        f"UPDATE sync.cascade_items SET payload = json_merge_patch(payload, "
+        f"json_object('task', 'Renamed in Cascade')) WHERE {where}",
+        params,
+    )
     return con.execute(f"SELECT count(*) FROM sync.cascade_items WHERE {where}", params).fetchall()[0][0]

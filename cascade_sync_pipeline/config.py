@@ -25,13 +25,27 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_SHAPES = (re.compile(r"^pk_\w{6,}"), re.compile(r"^eyJ[\w-]{10,}"))
 # A part (between underscores) that looks generated rather than named: long, with digits in it
 # (OAuth client secrets, API keys); names like CLICKUP_TOKEN_ACME_2024 have short parts.
-_GENERATED_PART = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9]{16,}$"
-                             r"|^(?=(?:\D*\d){4})(?:[A-Z0-9]{20,}|[a-z0-9]{20,})$")
+_GENERATED_PART = re.compile(
+    r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9]{16,}$"
+    r"|^(?=(?:\D*\d){4})(?:[A-Z0-9]{20,}|[a-z0-9]{20,})$"
+)
 
 Frequency = Literal["hourly", "daily", "weekly"]
-__all__ = ["CascadeConnection", "CascadeOAuthSettings", "CascadeUser", "ClickUpWorkspace", "ConfigError", "LinkRule",
-           "MappingRules", "ProgressRule", "SyncConfig", "WrikeWorkspace", "load_config", "parse_config",
-           "secret_from_env"]
+__all__ = [
+    "CascadeConnection",
+    "CascadeOAuthSettings",
+    "CascadeUser",
+    "ClickUpWorkspace",
+    "ConfigError",
+    "LinkRule",
+    "MappingRules",
+    "ProgressRule",
+    "SyncConfig",
+    "WrikeWorkspace",
+    "load_config",
+    "parse_config",
+    "secret_from_env",
+]
 
 
 class ConfigError(ValueError):
@@ -39,11 +53,12 @@ class ConfigError(ValueError):
 
 
 def _env_name(value: str) -> str:
-    if (not _ENV_NAME.match(value) or any(p.match(value) for p in _SECRET_SHAPES)
-            or any(_GENERATED_PART.match(part) for part in value.split("_"))):
-        raise ValueError(
-            "must be the NAME of an environment variable (e.g. CLICKUP_TOKEN), never the secret itself"
-        )
+    if (
+        not _ENV_NAME.match(value)
+        or any(p.match(value) for p in _SECRET_SHAPES)
+        or any(_GENERATED_PART.match(part) for part in value.split("_"))
+    ):
+        raise ValueError("must be the NAME of an environment variable (e.g. CLICKUP_TOKEN), never the secret itself")
     return value
 
 
@@ -101,21 +116,26 @@ class CascadeConnection(Strict):
     oauth: CascadeOAuthSettings | None = None
     workspace_id: str | None = None
     reassert_hours: float | None = Field(
-        default=24, gt=0,
+        default=24,
+        gt=0,
         description="Re-send a value that has not changed when it was last pushed longer ago than this, so a "
-                    "value a person changed by hand in Cascade is put right; null: never.")
+        "value a person changed by hand in Cascade is put right; null: never.",
+    )
     users: list[CascadeUser] = Field(default_factory=list)
     users_file: str | None = Field(
-        default=None, description="A CSV file (columns email, role_id and optionally user_id) read into users; "
-                                  "relative to the config file.")
+        default=None,
+        description="A CSV file (columns email, role_id and optionally user_id) read into users; "
+        "relative to the config file.",
+    )
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, v: str) -> str:
-        return api_url(v, "https://integrations-region-redirect.go.cascade.app or "
-                          "https://acme.executestrategy.net/api/v2")
+        return api_url(
+            v, "https://integrations-region-redirect.go.cascade.app or https://acme.executestrategy.net/api/v2"
+        )
 
     @field_validator("workspace_id", mode="before")
     @classmethod
@@ -134,17 +154,23 @@ class CascadeConnection(Strict):
     def _credentials(self) -> CascadeConnection:
         if self.api == "integrations":
             if not self.workspace_id:
-                raise ValueError("workspace_id: name the Cascade workspace id (`cascade-sync cascade discover` lists "
-                                 "the ones the credential sees)")
+                raise ValueError(
+                    "workspace_id: name the Cascade workspace id (`cascade-sync cascade discover` lists "
+                    "the ones the credential sees)"
+                )
             if (self.token_env is None) == (self.oauth is None):
-                raise ValueError("token_env: give the NAME of the env var holding an access token, or an oauth block "
-                                 "(client_id_env, client_secret_env, token_store), exactly one")
+                raise ValueError(
+                    "token_env: give the NAME of the env var holding an access token, or an oauth block "
+                    "(client_id_env, client_secret_env, token_store), exactly one"
+                )
             if self.users or self.users_file:
                 raise ValueError("users: only the classic API needs a table of Cascade users")
             return self
         if self.token_env is None:
-            raise ValueError("token_env: give the NAME of the env var holding the Cascade API token (Profile > "
-                             "System > Security > + Add Token)")
+            raise ValueError(
+                "token_env: give the NAME of the env var holding the Cascade API token (Profile > "
+                "System > Security > + Add Token)"
+            )
         if self.oauth is not None:
             raise ValueError("oauth: only the integrations API signs in with OAuth")
         if self.workspace_id is not None:
@@ -167,12 +193,19 @@ def _users_csv(path: Path) -> list[dict]:
     reader = csv.DictReader(text.splitlines())
     missing = {"email", "role_id"} - set(reader.fieldnames or [])
     if missing:
-        raise ValueError(f"users_file: {path} needs a header line with email, role_id (and optionally user_id); "
-                         f"missing {', '.join(sorted(missing))}")
+        raise ValueError(
+            f"users_file: {path} needs a header line with email, role_id (and optionally user_id); "
+            f"missing {', '.join(sorted(missing))}"
+        )
     for line, row in enumerate(reader, start=2):
         try:
-            rows.append({"email": row["email"], "role_id": int(row["role_id"]),
-                         **({"user_id": int(row["user_id"])} if (row.get("user_id") or "").strip() else {})})
+            rows.append(
+                {
+                    "email": row["email"],
+                    "role_id": int(row["role_id"]),
+                    **({"user_id": int(row["user_id"])} if (row.get("user_id") or "").strip() else {}),
+                }
+            )
         except (TypeError, ValueError):
             raise ValueError(f"users_file: {path} line {line}: role_id and user_id must be integers") from None
     return rows
@@ -209,16 +242,17 @@ class _WorkspaceBase(Strict):
     webhook_secret_env: str | None = Field(
         default=None,
         description="NAME of the env var holding the webhook signing secret; without it the receiver "
-                    "rejects this workspace's webhook deliveries.",
+        "rejects this workspace's webhook deliveries.",
     )
     cascade_id_field: str = "Cascade ID"
     mapping: MappingRules = Field(default_factory=MappingRules)
     dry_run: bool = Field(default=False, description="Stop at the diff: compute and show it, write nothing.")
     schedule: Frequency | str = "hourly"
     full_refresh_hours: float = Field(
-        default=24, gt=0,
+        default=24,
+        gt=0,
         description="A scheduled run re-reads everything (catching deletions and archivals) when the last "
-                    "full extract is older than this; in between it reads only what changed.",
+        "full extract is older than this; in between it reads only what changed.",
     )
     status_categories: dict[str, StatusCategory] = Field(
         default_factory=dict,
@@ -234,7 +268,8 @@ class _WorkspaceBase(Strict):
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: _env_name(v)))
     _check_webhook_env = field_validator("webhook_secret_env")(
-        classmethod(lambda cls, v: None if v is None else _env_name(v)))
+        classmethod(lambda cls, v: None if v is None else _env_name(v))
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -253,7 +288,8 @@ class ClickUpWorkspace(_WorkspaceBase):
     scope: ClickUpScope = Field(default_factory=ClickUpScope)
 
     _check_base_url = field_validator("base_url")(
-        classmethod(lambda cls, v: api_url(v, "https://api.clickup.com/api/v2")))
+        classmethod(lambda cls, v: api_url(v, "https://api.clickup.com/api/v2"))
+    )
 
     @field_validator("team_id", mode="before")
     @classmethod
@@ -299,16 +335,20 @@ class WrikeWorkspace(_WorkspaceBase):
 
     _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
     _check_base_url = field_validator("base_url")(
-        classmethod(lambda cls, v: api_url(v, "https://www.wrike.com/api/v4 (or your data center's host)")))
+        classmethod(lambda cls, v: api_url(v, "https://www.wrike.com/api/v4 (or your data center's host)"))
+    )
 
     @model_validator(mode="after")
     def _one_credential(self) -> WrikeWorkspace:
         if self.oauth is None and self.token_env is None:
-            raise ValueError("token_env: give the NAME of the env var holding a Wrike permanent token, or an "
-                             "oauth block (client_id_env, client_secret_env, token_store)")
+            raise ValueError(
+                "token_env: give the NAME of the env var holding a Wrike permanent token, or an "
+                "oauth block (client_id_env, client_secret_env, token_store)"
+            )
         if self.oauth is not None and self.token_env is not None:
-            raise ValueError("token_env: leave it out when an oauth block is given; OAuth tokens live in "
-                             "oauth.token_store")
+            raise ValueError(
+                "token_env: leave it out when an oauth block is given; OAuth tokens live in oauth.token_store"
+            )
         return self
 
 
@@ -321,7 +361,8 @@ class WarehouseSettings(Strict):
 
 class SyncConfig(Strict):
     cascade: CascadeConnection | None = Field(
-        default=None, description="Without it the code location extracts and stages only (no Cascade assets).")
+        default=None, description="Without it the code location extracts and stages only (no Cascade assets)."
+    )
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     workspaces: list[Workspace] = Field(default_factory=list)
 
@@ -333,8 +374,10 @@ class SyncConfig(Strict):
                 raise ValueError(f"workspaces.{i}.key: '{ws.key}' is used by two workspaces; keys must be unique")
             seen.add(ws.key)
             if self.cascade is not None and self.cascade.api == "integrations" and not ws.mapping.plan:
-                raise ValueError(f"workspaces.{i}(key={ws.key}).mapping.plan: name the Cascade plan (id or exact "
-                                 "name) this workspace's links point into")
+                raise ValueError(
+                    f"workspaces.{i}(key={ws.key}).mapping.plan: name the Cascade plan (id or exact "
+                    "name) this workspace's links point into"
+                )
             problem = ws.mapping.classic_problem(ws.source) if self.cascade and self.cascade.api == "classic" else None
             if problem:
                 raise ValueError(f"workspaces.{i}(key={ws.key}).mapping.{problem}")
@@ -391,17 +434,17 @@ def config_path() -> Path:
     the sandbox's config would sync the wrong company without a word)."""
     named = os.environ.get(CONFIG_ENV, "").strip()
     if not named:
-        raise ConfigError(f"no config file: set {CONFIG_ENV} to the path of your YAML config (or pass --config); "
-                          "config/sandbox.yaml is the sandbox company's, for `cascade-sync demo`")
+        raise ConfigError(
+            f"no config file: set {CONFIG_ENV} to the path of your YAML config (or pass --config); "
+            "config/sandbox.yaml is the sandbox company's, for `cascade-sync demo`"
+        )
     return Path(named)
 
 
 def load_config(path: str | Path | None = None) -> SyncConfig:
     path = Path(path) if path else config_path()
     if not path.exists():
-        raise ConfigError(
-            f"configuration file '{path}' not found; set {CONFIG_ENV} to the path of your YAML config"
-        )
+        raise ConfigError(f"configuration file '{path}' not found; set {CONFIG_ENV} to the path of your YAML config")
     try:  # repeated keys and an empty file are errors, not silently "the last one" or "nothing"
         data = read_yaml(path.read_text(), str(path))
     except ValueError as err:

@@ -49,8 +49,10 @@ def api_url(value: str, example: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"must be the API's base URL, without ?query or #fragment, e.g. {example}")
     if parts.scheme == "http" and not is_loopback(host):
-        raise ValueError(f"must use https (the token would cross the network in clear text); plain http is only "
-                         f"allowed on loopback (127.0.0.1, localhost, ::1), e.g. {example}")
+        raise ValueError(
+            f"must use https (the token would cross the network in clear text); plain http is only "
+            f"allowed on loopback (127.0.0.1, localhost, ::1), e.g. {example}"
+        )
     return value.rstrip("/")
 
 
@@ -64,14 +66,18 @@ def cron_or_frequency(value: str) -> str:
     try:
         valid = len(text.split(" ")) == 5 and is_valid_cron_string(text)
         out_of_range = valid and has_out_of_range_cron_interval(text)
-    except Exception:  # noqa: BLE001 - croniter raises its own errors on odd input; any is "not valid"
+    except Exception:
         valid, out_of_range = False, False
     if not valid:
-        raise ValueError(f"must be hourly, daily, weekly or a five-field cron expression such as '15 6 * * 1-5' "
-                         f"(minute hour day-of-month month day-of-week); '{value}' is none of them")
+        raise ValueError(
+            f"must be hourly, daily, weekly or a five-field cron expression such as '15 6 * * 1-5' "
+            f"(minute hour day-of-month month day-of-week); '{value}' is none of them"
+        )
     if out_of_range:
-        raise ValueError(f"'{value}' has a step larger than its field's range (e.g. */90 minutes), which Dagster "
-                         "would run more often than written; split it or use a smaller step")
+        raise ValueError(
+            f"'{value}' has a step larger than its field's range (e.g. */90 minutes), which Dagster "
+            "would run more often than written; split it or use a smaller step"
+        )
     return text
 
 
@@ -91,9 +97,11 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool
             ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                f"while reading the mapping that starts at line {node.start_mark.line + 1}", node.start_mark,
-                f"the key '{key}' appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
-                "keep one", key_node.start_mark)
+                f"while reading the mapping that starts at line {node.start_mark.line + 1}",
+                node.start_mark,
+                f"the key '{key}' appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); keep one",
+                key_node.start_mark,
+            )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
 
@@ -104,7 +112,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def read_yaml(text: str, origin: str):
     """The YAML document in ``text``; ValueError for invalid YAML, a repeated key or an empty document."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ValueError(f"{origin} is not valid YAML: {err}") from None
     except RecursionError:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cascade_sync_pipeline.sync.assets import build_cascade_assets
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import SyncConfig, load_config
 from cascade_sync_pipeline.orchestration import build_orchestration_defs
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import build_resources
+from cascade_sync_pipeline.sync.assets import build_cascade_assets
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 
 SOURCE_BUILDERS = {"clickup": build_clickup_assets, "wrike": build_wrike_assets}
@@ -31,10 +31,14 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
         staging = [key for key in keys if key.path[-1] in STAGING_TABLES]
         field_definitions = [key for key in keys if key.path[-1] == "raw_custom_fields"]
         assets += source_assets + build_cascade_assets(config, source, partitions_def, staging, field_definitions)
-        jobs.append(dg.define_asset_job(
-            sync_job_name(source), selection=dg.AssetSelection.key_prefixes([source]),
-            description=f"Sync one {source} workspace (pick its partition): extract, staging, the Cascade "
-                        "diff and its checks, publish, and the write-back of Cascade IDs."))
+        jobs.append(
+            dg.define_asset_job(
+                sync_job_name(source),
+                selection=dg.AssetSelection.key_prefixes([source]),
+                description=f"Sync one {source} workspace (pick its partition): extract, staging, the Cascade "
+                "diff and its checks, publish, and the write-back of Cascade IDs.",
+            )
+        )
     defs = dg.Definitions(assets=assets, jobs=jobs, resources=build_resources(config))
     return dg.Definitions.merge(defs, build_orchestration_defs(config, defs, sync_job_name))
 

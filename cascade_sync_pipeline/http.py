@@ -11,10 +11,11 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
 
@@ -44,7 +45,7 @@ def header_seconds(value: str | None, *, now: float | None = None) -> float | No
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         seconds = moment.timestamp() - (time.time() if now is None else now)
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
@@ -63,8 +64,15 @@ def header_epoch(value: str | None) -> float | None:
 class SourceApiError(RuntimeError):
     """An API call failed for good. ``str()`` names the workspace, the code and the likely fix."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 workspace: str | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        workspace: str | None = None,
+        retryable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -109,17 +117,25 @@ class ApiSession:
     source = "api"
     error_class: type[SourceApiError] = SourceApiError
 
-    def __init__(self, base_url: str, *, workspace: str, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        workspace: str,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.workspace = workspace
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self._sleep = sleep
         self._rate_waited = 0.0
         # Redirects are never followed: the credential would go to whatever address the answer names.
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
-                                  follow_redirects=False)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, follow_redirects=False
+        )
 
     # --- hooks -------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -144,20 +160,21 @@ class ApiSession:
         return SourceApiError(
             f"workspace '{self.workspace}': {self.source} answered HTTP {response.status_code} "
             f"on {response.request.method} {response.request.url.path}",
-            status=response.status_code, workspace=self.workspace,
+            status=response.status_code,
+            workspace=self.workspace,
         )
 
     # --- the call ----------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, params: Any = None, json_body: Any = None,
-                data: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: Any = None, json_body: Any = None, data: Any = None) -> Any:
         attempt = 0
         refreshed = False
         while True:
             attempt += 1
             self.stats.requests += 1
             try:
-                response = self._http.request(method, path, params=params, json=json_body, data=data,
-                                              headers=self.auth_headers())
+                response = self._http.request(
+                    method, path, params=params, json=json_body, data=data, headers=self.auth_headers()
+                )
             except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:
                 # Not transient: the request itself cannot be sent (a header value with a line break or
                 # another character HTTP forbids, typically a pasted token; a base_url without http(s)).
@@ -166,7 +183,9 @@ class ApiSession:
                     f"workspace '{self.workspace}': {self.source} could not be called ({type(exc).__name__} on "
                     f"{method} {path}): the request is malformed; check that the token's env var holds the token "
                     "alone (no line breaks or other control characters) and that base_url is an http(s) URL",
-                    workspace=self.workspace, code="BAD_REQUEST_SETUP") from None
+                    workspace=self.workspace,
+                    code="BAD_REQUEST_SETUP",
+                ) from None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self._retry_or_raise(attempt, f"{type(exc).__name__} on {method} {path}")
                 continue
@@ -213,8 +232,11 @@ class ApiSession:
             f"to {response.request.method} {response.request.url.path}; configuration error: base_url "
             f"({self._http.base_url}) is not the API's address (an http URL redirected to https, another host or "
             "data center, a proxy): set base_url to the address the API answers on itself; redirects are not "
-            "followed, so the token was not sent on", status=response.status_code, code="REDIRECT",
-            workspace=self.workspace)
+            "followed, so the token was not sent on",
+            status=response.status_code,
+            code="REDIRECT",
+            workspace=self.workspace,
+        )
 
     def get(self, path: str, params: Any = None) -> Any:
         return self.request("GET", path, params=params)
@@ -225,7 +247,9 @@ class ApiSession:
             raise self.error_class(
                 f"workspace '{self.workspace}': {self.source} kept failing ({what}) after "
                 f"{attempt} attempts; the service may be down, retry the run later",
-                status=status, workspace=self.workspace, retryable=True,
+                status=status,
+                workspace=self.workspace,
+                retryable=True,
             ) from None
         self.stats.retries += 1
         self._sleep(self.retry.backoff(attempt))
@@ -238,7 +262,10 @@ class ApiSession:
                 f"(another {seconds:.0f}s to wait after {self._rate_waited:.0f}s, over the "
                 f"{self.retry.max_rate_limit_wait:.0f}s this run may wait); "
                 "another integration may share this token: give the sync its own token or run it less often",
-                status=429, code="RATE_LIMITED", workspace=self.workspace, retryable=True,
+                status=429,
+                code="RATE_LIMITED",
+                workspace=self.workspace,
+                retryable=True,
             )
         self._rate_waited += seconds
         self.stats.waited_seconds += seconds

@@ -20,7 +20,11 @@ ContainerType = Literal["space", "folder", "list"]
 StatusOutcome = Literal["open", "complete", "archived"]
 
 DEFAULT_STATUS_FALLBACK: dict[str, str] = {
-    "not_started": "open", "in_progress": "open", "done": "complete", "deferred": "open", "cancelled": "archived",
+    "not_started": "open",
+    "in_progress": "open",
+    "done": "complete",
+    "deferred": "open",
+    "cancelled": "archived",
 }
 DEFAULT_WEIGHTS: dict[str, int] = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
 CONTAINER_GOALS = {"clickup": ("space", "folder", "list"), "wrike": ("space", "folder")}
@@ -74,8 +78,10 @@ class LinkRule(Strict):
             raise ValueError("weight_field: only for an action linked to a container")
         allowed = ("count_done", "sum") if self.container is not None else ("field", "progress")
         if self.value is not None and self.value not in allowed:
-            raise ValueError(f"value: a measure linked to a{' container' if self.container else 'n item'} takes "
-                             f"one of {', '.join(allowed)}")
+            raise ValueError(
+                f"value: a measure linked to a{' container' if self.container else 'n item'} takes "
+                f"one of {', '.join(allowed)}"
+            )
         if self.value in ("sum", "field") and not self.field:
             raise ValueError(f"field: name the numeric source field that value '{self.value}' reads")
         return self
@@ -112,8 +118,10 @@ class Placement(Strict):
     @model_validator(mode="after")
     def _one(self) -> Placement:
         if bool(self.focus_area_ids) == (self.parent_goal_id is not None):
-            raise ValueError("give focus_area_ids (where top-level goals land) or parent_goal_id (the goal they "
-                             "align to), exactly one")
+            raise ValueError(
+                "give focus_area_ids (where top-level goals land) or parent_goal_id (the goal they "
+                "align to), exactly one"
+            )
         return self
 
 
@@ -139,18 +147,24 @@ class MappingRules(Strict):
     plan: str | None = Field(default=None, description="The Cascade plan (id or exact name) the links point into.")
     links: list[LinkRule] = Field(default_factory=list)
     measure_field: str | None = Field(
-        default=None, description="Numeric source field a measure linked through the Cascade ID field takes "
-                                  "(default: the item's progress).")
+        default=None,
+        description="Numeric source field a measure linked through the Cascade ID field takes "
+        "(default: the item's progress).",
+    )
     max_zeroed_share: float = Field(
-        default=0.5, ge=0, le=1,
+        default=0.5,
+        ge=0,
+        le=1,
         description="A run that would drop more than this share of the linked values (that were above 0) to 0 "
-                    "at once stops before writing, naming the cause.")
+        "at once stops before writing, naming the cause.",
+    )
     progress: ProgressRule = Field(default_factory=ProgressRule)
 
     # --- which source items drive Cascade (classic API) ---------------------------------------
     item_types: list[ItemType] = Field(
         default_factory=lambda: ["task", "milestone", "project"],
-        description="Source item types that drive Cascade; subtasks left out still count for the subtasks progress rule.")
+        description="Source item types that drive Cascade; subtasks left out still count for the subtasks progress rule.",
+    )
     statuses: list[str] = Field(default_factory=list, description="Only items in these source statuses (empty: all).")
     exclude_statuses: list[str] = Field(default_factory=list)
     containers: list[str] = Field(default_factory=list, description="Only items of these containers (ID or name).")
@@ -160,35 +174,50 @@ class MappingRules(Strict):
     target: Placement | None = Field(default=None, description="Where top-level goals land.")
     by_container: list[ContainerPlacement] = Field(default_factory=list)
     goals_from: list[ContainerType] | None = Field(
-        default=None, description="Container types that become goals (ClickUp: space, folder, list; Wrike: space, "
-                                  "folder; Wrike projects are goals through item_types). Default: ClickUp lists.")
+        default=None,
+        description="Container types that become goals (ClickUp: space, folder, list; Wrike: space, "
+        "folder; Wrike projects are goals through item_types). Default: ClickUp lists.",
+    )
     tasks_as: Literal["task", "project", "kpi"] = Field(
-        default="task", description="task: a Cascade task on the goal of its container; project or kpi: a goal of "
-                                    "that kind aligned to it. Subtasks are always tasks on their parent's goal.")
+        default="task",
+        description="task: a Cascade task on the goal of its container; project or kpi: a goal of "
+        "that kind aligned to it. Subtasks are always tasks on their parent's goal.",
+    )
     checklists_as_tasks: bool = Field(
-        default=True, description="Checklist items of an item synced as a goal become tasks on that goal.")
+        default=True, description="Checklist items of an item synced as a goal become tasks on that goal."
+    )
     templates: GoalTemplates = Field(default_factory=GoalTemplates)
     goal_progress: Literal["manual", "tasks"] = Field(
-        default="manual", description="manual: goal progress 0-100 from the progress rule (tracking_type MANUAL); "
-                                      "tasks: Cascade computes it from the goal's tasks (tracking_type TASKS).")
+        default="manual",
+        description="manual: goal progress 0-100 from the progress rule (tracking_type MANUAL); "
+        "tasks: Cascade computes it from the goal's tasks (tracking_type TASKS).",
+    )
     status_rules: dict[str, StatusOutcome] = Field(
-        default_factory=dict, description="Source status name (case-insensitive) -> open | complete | archived.")
+        default_factory=dict, description="Source status name (case-insensitive) -> open | complete | archived."
+    )
     status_fallback: dict[StatusCategory, StatusOutcome] = Field(default_factory=lambda: dict(DEFAULT_STATUS_FALLBACK))
     weights: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
-        description="Source priority (ClickUp priority, Wrike importance; case-insensitive) -> weight_id 1-4.")
+        description="Source priority (ClickUp priority, Wrike importance; case-insensitive) -> weight_id 1-4.",
+    )
     default_weight: int = Field(default=3, ge=1, le=4, description="weight_id of items without a priority.")
     default_goal_days: int = Field(default=90, ge=1, description="Length of a goal whose item has no due date.")
     on_delete_task: Literal["complete", "delete"] = Field(
-        default="complete", description="A task gone from the source is marked complete in Cascade, or deleted. "
-                                        "Goals are archived (status ARCHI), never deleted.")
+        default="complete",
+        description="A task gone from the source is marked complete in Cascade, or deleted. "
+        "Goals are archived (status ARCHI), never deleted.",
+    )
     max_archived_share: float = Field(
-        default=0.25, ge=0, le=1,
+        default=0.25,
+        ge=0,
+        le=1,
         description="A run that would archive or delete more than this share of the workspace's Cascade items at "
-                    "once stops before writing, naming them.")
+        "once stops before writing, naming them.",
+    )
     unmatched_owners: Literal["block", "warn"] = Field(
-        default="block", description="An assignee with no Cascade user (cascade.users, by email) stops the publish, "
-                                     "or only warns.")
+        default="block",
+        description="An assignee with no Cascade user (cascade.users, by email) stops the publish, or only warns.",
+    )
 
     @field_validator("status_rules", "weights")
     @classmethod
@@ -209,15 +238,25 @@ class MappingRules(Strict):
     def classic_problem(self, source: str) -> str | None:
         """What keeps these rules from working on the classic API: "field: message", or None."""
         if self.target is None:
-            return ("target: say where top-level goals land: focus_area_ids (ids from Cascade > Strategy Model) or "
-                    "parent_goal_id")
+            return (
+                "target: say where top-level goals land: focus_area_ids (ids from Cascade > Strategy Model) or "
+                "parent_goal_id"
+            )
         allowed = CONTAINER_GOALS[source]
         wrong = [c for c in self.container_goals(source) if c not in allowed]
         if wrong:
-            return f"goals_from: {source} has no '{wrong[0]}' containers that can become goals (choose from " \
-                   f"{', '.join(allowed)})"
-        if (self.tasks_as == "task" and not self.container_goals(source) and self.target.parent_goal_id is None
-                and not (source == "wrike" and "project" in self.item_types)):
-            return ("goals_from: tasks become Cascade tasks (tasks_as: task) and need a goal: choose containers that "
-                    "become goals (e.g. goals_from: [list]), a target.parent_goal_id, or tasks_as: project")
+            return (
+                f"goals_from: {source} has no '{wrong[0]}' containers that can become goals (choose from "
+                f"{', '.join(allowed)})"
+            )
+        if (
+            self.tasks_as == "task"
+            and not self.container_goals(source)
+            and self.target.parent_goal_id is None
+            and not (source == "wrike" and "project" in self.item_types)
+        ):
+            return (
+                "goals_from: tasks become Cascade tasks (tasks_as: task) and need a goal: choose containers that "
+                "become goals (e.g. goals_from: [list]), a target.parent_goal_id, or tasks_as: project"
+            )
         return None

@@ -45,13 +45,14 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import secrets as _secrets
+import stat
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -124,8 +125,14 @@ class TokenStore:
     bootstrap fills them in when the store was built without them.
     """
 
-    def __init__(self, path: str | Path, *, checkpoint: Checkpoint | None = None,
-                 provider: OAuthProvider | None = None, workspace: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        checkpoint: Checkpoint | None = None,
+        provider: OAuthProvider | None = None,
+        workspace: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.temp_path = self.path.with_name(self.path.name + ".tmp")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
@@ -150,17 +157,25 @@ class TokenStore:
         if not stat.S_ISDIR(info.st_mode):
             raise self._unsafe(f"{directory} is not a directory")
         if info.st_uid != os.geteuid() or info.st_mode & stat.S_ISVTX:
-            raise self._unsafe(f"its directory {directory} is shared (another owner, or a sticky directory such as "
-                               "/tmp): put the token store in a directory of its own, e.g. data/tokens/")
+            raise self._unsafe(
+                f"its directory {directory} is shared (another owner, or a sticky directory such as "
+                "/tmp): put the token store in a directory of its own, e.g. data/tokens/"
+            )
         if stat.S_IMODE(info.st_mode) != 0o700:
             os.chmod(directory, 0o700)
-            log.warning("made %s private (mode 0700, was %o): it holds the %s token store", directory,
-                        stat.S_IMODE(info.st_mode), self._name())
+            log.warning(
+                "made %s private (mode 0700, was %o): it holds the %s token store",
+                directory,
+                stat.S_IMODE(info.st_mode),
+                self._name(),
+            )
 
     def _refuse_link(self, path: Path) -> None:
         if path.is_symlink():
-            raise self._unsafe(f"{path} is a symbolic link, which the token store never follows (it could point "
-                               "the tokens at another file): replace the link with the file itself")
+            raise self._unsafe(
+                f"{path} is a symbolic link, which the token store never follows (it could point "
+                "the tokens at another file): replace the link with the file itself"
+            )
 
     def _unsafe(self, reason: str) -> SourceApiError:
         message = f"token store {self.path}: {reason}"
@@ -220,8 +235,9 @@ class TokenStore:
         if self.provider is None:
             return OAuthError(message, code="token_store_damaged", workspace=self.workspace)
         workspace = self.workspace or _default_workspace(self.provider)
-        return self.provider.error(f"{message}: {self.provider.bootstrap_for(workspace)}",
-                                   code="token_store_damaged", workspace=self.workspace)
+        return self.provider.error(
+            f"{message}: {self.provider.bootstrap_for(workspace)}", code="token_store_damaged", workspace=self.workspace
+        )
 
     def _name(self) -> str:
         return self.provider.name if self.provider else "OAuth"
@@ -259,8 +275,9 @@ def _default_workspace(provider: OAuthProvider) -> str:
     return provider.name.lower()
 
 
-def _store_for(store: TokenStore | str | Path, provider: OAuthProvider, workspace: str,
-               checkpoint: Checkpoint | None = None) -> TokenStore:
+def _store_for(
+    store: TokenStore | str | Path, provider: OAuthProvider, workspace: str, checkpoint: Checkpoint | None = None
+) -> TokenStore:
     """A TokenStore for ``store``; one built without a provider learns it, for its error messages."""
     if not isinstance(store, TokenStore):
         return TokenStore(store, checkpoint=checkpoint, provider=provider, workspace=workspace)
@@ -279,8 +296,9 @@ def _split_url(url: str) -> tuple[str, str]:
 class _TokenEndpoint(ApiSession):
     """POSTs to the provider's token URL with ApiSession's retries on transient failures."""
 
-    def __init__(self, provider: OAuthProvider, *, workspace: str, secrets: Callable[[], list[str]],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, provider: OAuthProvider, *, workspace: str, secrets: Callable[[], list[str]], **kwargs: Any
+    ) -> None:
         base, self.path = _split_url(provider.token_url)
         super().__init__(base, workspace=workspace, **kwargs)
         self.provider = provider
@@ -294,8 +312,12 @@ class _TokenEndpoint(ApiSession):
         """A redirect from the token URL is a configuration error of the provider's (never followed: the
         client secret would go along)."""
         err = super().redirect_error(response)
-        return self.provider.error(redact(str(err).replace("base_url", "the token URL"), self._secrets()),
-                                   status=err.status, code=err.code, workspace=self.workspace)
+        return self.provider.error(
+            redact(str(err).replace("base_url", "the token URL"), self._secrets()),
+            status=err.status,
+            code=err.code,
+            workspace=self.workspace,
+        )
 
     def error_for(self, response: httpx.Response, payload: Any) -> SourceApiError:
         """RFC 6749 ``error``/``error_description`` (Wrike spells the latter ``errorDescription``)."""
@@ -303,16 +325,21 @@ class _TokenEndpoint(ApiSession):
         code = payload.get("error") or f"http_{response.status_code}"
         description = payload.get("error_description") or payload.get("errorDescription") or ""
         name = self.provider.name
-        message = (f"workspace '{self.workspace}': {name}'s token endpoint refused the request "
-                   f"(HTTP {response.status_code} {code}: {description})")
+        message = (
+            f"workspace '{self.workspace}': {name}'s token endpoint refused the request "
+            f"(HTTP {response.status_code} {code}: {description})"
+        )
         if code == "invalid_client":
             settings = self.provider.client_settings or f"the {name} OAuth app's settings"
-            message += (f"; the OAuth client_id/client_secret are wrong: check the env vars named in the "
-                        f"workspace's oauth block against {settings}")
+            message += (
+                f"; the OAuth client_id/client_secret are wrong: check the env vars named in the "
+                f"workspace's oauth block against {settings}"
+            )
         else:
             message += f"; re-run the OAuth bootstrap: {self.provider.bootstrap_for(self.workspace)}"
-        return self.provider.error(redact(message, self._secrets()), status=response.status_code, code=code,
-                                   workspace=self.workspace)
+        return self.provider.error(
+            redact(message, self._secrets()), status=response.status_code, code=code, workspace=self.workspace
+        )
 
 
 def parse_token_answer(payload: Any) -> tuple[str, str | None, float, str | None]:
@@ -326,8 +353,14 @@ def parse_token_answer(payload: Any) -> tuple[str, str | None, float, str | None
     return payload["access_token"], payload.get("refresh_token"), expires_in, payload.get("host")
 
 
-def authorize_url(provider: OAuthProvider, client_id: str, redirect_uri: str | None = None,
-                  state: str | None = None, *, scope: str | None = None) -> str:
+def authorize_url(
+    provider: OAuthProvider,
+    client_id: str,
+    redirect_uri: str | None = None,
+    state: str | None = None,
+    *,
+    scope: str | None = None,
+) -> str:
     """The URL a person opens to approve the integration; ``scope`` overrides the provider's."""
     query = {"client_id": client_id, "response_type": "code"}
     if redirect_uri:
@@ -341,30 +374,46 @@ def authorize_url(provider: OAuthProvider, client_id: str, redirect_uri: str | N
     return f"{provider.authorize_url}{separator}{urlencode(query)}"
 
 
-def exchange_code(code: str, *, provider: OAuthProvider, client_id: str, client_secret: str,
-                  store: TokenStore | str | Path, redirect_uri: str | None = None, workspace: str | None = None,
-                  clock: Callable[[], float] = time.time,
-                  transport: httpx.BaseTransport | None = None) -> TokenState:
+def exchange_code(
+    code: str,
+    *,
+    provider: OAuthProvider,
+    client_id: str,
+    client_secret: str,
+    store: TokenStore | str | Path,
+    redirect_uri: str | None = None,
+    workspace: str | None = None,
+    clock: Callable[[], float] = time.time,
+    transport: httpx.BaseTransport | None = None,
+) -> TokenState:
     """Trade an authorization code for tokens and save them in the store."""
     workspace = workspace or _default_workspace(provider)
     store = _store_for(store, provider, workspace)
-    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
-            "client_secret": client_secret}
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret}
     if redirect_uri:
         form["redirect_uri"] = redirect_uri
-    endpoint = _TokenEndpoint(provider, workspace=workspace, secrets=lambda: [client_secret, code],
-                              transport=transport, retry=RetryPolicy(max_attempts=3))
+    endpoint = _TokenEndpoint(
+        provider,
+        workspace=workspace,
+        secrets=lambda: [client_secret, code],
+        transport=transport,
+        retry=RetryPolicy(max_attempts=3),
+    )
     with endpoint:
         payload = endpoint.post(form)
     access, refresh, expires_in, host = parse_token_answer(payload)
     if not refresh:
         hint = f" (was the scope '{provider.scope}' granted?)" if provider.scope else ""
-        raise provider.error(f"workspace '{workspace}': {provider.name}'s token answer has no refresh_token{hint}",
-                             code="no_refresh_token", workspace=workspace)
+        raise provider.error(
+            f"workspace '{workspace}': {provider.name}'s token answer has no refresh_token{hint}",
+            code="no_refresh_token",
+            workspace=workspace,
+        )
     with store.lock():
         old = store.load() if store.path.exists() else None
-        state = TokenState(access, refresh, clock() + expires_in, host, proven=True,
-                           generation=(old.generation + 1) if old else 1)
+        state = TokenState(
+            access, refresh, clock() + expires_in, host, proven=True, generation=(old.generation + 1) if old else 1
+        )
         store.save(state, "exchanged")
     log.info("workspace %s: stored %s OAuth tokens in %s%s", workspace, provider.name, store.path, _on_host(host))
     return state
@@ -377,11 +426,21 @@ def _on_host(host: str | None) -> str:
 class OAuthSession:
     """Live OAuth credentials of one workspace, refreshed from and persisted to a TokenStore."""
 
-    def __init__(self, store: TokenStore | str | Path, *, provider: OAuthProvider, client_id: str,
-                 client_secret: str, workspace: str | None = None, refresh_margin: float = 120.0,
-                 clock: Callable[[], float] = time.time, checkpoint: Checkpoint | None = None,
-                 transport: httpx.BaseTransport | None = None, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        store: TokenStore | str | Path,
+        *,
+        provider: OAuthProvider,
+        client_id: str,
+        client_secret: str,
+        workspace: str | None = None,
+        refresh_margin: float = 120.0,
+        clock: Callable[[], float] = time.time,
+        checkpoint: Checkpoint | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.provider = provider
         self.workspace = workspace or _default_workspace(provider)
         self.store = _store_for(store, provider, self.workspace, checkpoint)
@@ -391,18 +450,28 @@ class OAuthSession:
         self.refreshes = 0
         self._clock = clock
         self._checkpoint = checkpoint or _no_checkpoint
-        self._endpoint = _TokenEndpoint(provider, workspace=self.workspace, secrets=self.secrets,
-                                        transport=transport, retry=retry or RetryPolicy(max_attempts=3), sleep=sleep)
+        self._endpoint = _TokenEndpoint(
+            provider,
+            workspace=self.workspace,
+            secrets=self.secrets,
+            transport=transport,
+            retry=retry or RetryPolicy(max_attempts=3),
+            sleep=sleep,
+        )
         with self._locked():
             state = self.store.load()
         if state is None:
-            raise self._error(f"no {provider.name} OAuth tokens in {self.store.path}; run the bootstrap: "
-                              f"{self._bootstrap()}", code="no_tokens")
+            raise self._error(
+                f"no {provider.name} OAuth tokens in {self.store.path}; run the bootstrap: {self._bootstrap()}",
+                code="no_tokens",
+            )
         self._state = state
 
     def __repr__(self) -> str:
-        return (f"OAuthSession(provider='{self.provider.name}', workspace='{self.workspace}', "
-                f"store='{self.store.path}', host={self.host!r})")
+        return (
+            f"OAuthSession(provider='{self.provider.name}', workspace='{self.workspace}', "
+            f"store='{self.store.path}', host={self.host!r})"
+        )
 
     @property
     def host(self) -> str | None:
@@ -427,8 +496,10 @@ class OAuthSession:
         with self._locked():
             disk = self.store.load()
             if disk is None:
-                raise self._error(f"the token store {self.store.path} vanished; run the bootstrap: "
-                                  f"{self._bootstrap()}", code="no_tokens")
+                raise self._error(
+                    f"the token store {self.store.path} vanished; run the bootstrap: {self._bootstrap()}",
+                    code="no_tokens",
+                )
             fresh = disk.expires_at - self._clock() > self.refresh_margin
             if fresh and disk.access_token != rejected and disk.access_token != self._state.access_token:
                 self._state = disk  # another process rotated while we waited for the lock
@@ -459,7 +530,9 @@ class OAuthSession:
             raise self._error(
                 f"cannot write the token store {self.store.path} ({type(exc).__name__}: {exc.strerror or exc}); "
                 "the refresh was not attempted, so the stored refresh token is still valid: make the file "
-                "writable and run again", code="token_store_unwritable") from None
+                "writable and run again",
+                code="token_store_unwritable",
+            ) from None
         self._state = marked
 
     def _rotate(self, disk: TokenState) -> None:
@@ -470,8 +543,12 @@ class OAuthSession:
         for refresh_token in candidates:
             self._checkpoint("before_refresh_request")
             try:
-                with_secret = {"grant_type": "refresh_token", "refresh_token": refresh_token,
-                               "client_id": self.client_id, "client_secret": self._client_secret}
+                with_secret = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": self.client_id,
+                    "client_secret": self._client_secret,
+                }
                 payload = self._endpoint.post(with_secret)
             except self.provider.error_class as exc:
                 if exc.code != "invalid_grant":
@@ -484,22 +561,36 @@ class OAuthSession:
         raise self._error(
             f"{self.provider.name} refused the stored refresh token (invalid_grant: it was revoked, expired, or "
             f"spent by a run that crashed before saving its successor); re-run the OAuth bootstrap: "
-            f"{self._bootstrap()}", status=last_error.status if last_error else 400, code="invalid_grant")
+            f"{self._bootstrap()}",
+            status=last_error.status if last_error else 400,
+            code="invalid_grant",
+        )
 
     def _adopt(self, payload: Any, spent: str, disk: TokenState) -> None:
         """Save a refresh answer before its tokens are used. Without a new refresh token (a server
         that does not rotate) the one just used stays, and there is no previous token to fall back to."""
         access, new_refresh, expires_in, host = parse_token_answer(payload)
         rotated = bool(new_refresh) and new_refresh != spent
-        state = TokenState(access, new_refresh if rotated else spent, self._clock() + expires_in,
-                           host or disk.host, previous_refresh_token=spent if rotated else None,
-                           proven=not rotated, generation=self._state.generation + 1)
+        state = TokenState(
+            access,
+            new_refresh if rotated else spent,
+            self._clock() + expires_in,
+            host or disk.host,
+            previous_refresh_token=spent if rotated else None,
+            proven=not rotated,
+            generation=self._state.generation + 1,
+        )
         self._save_rotated(state)
         self._state = state
         self.refreshes += 1
-        log.info("workspace %s: refreshed the %s access token (expires in %.0fs%s; refresh token %s)",
-                 self.workspace, self.provider.name, expires_in, f", host {state.host}" if state.host else "",
-                 "rotated" if rotated else "kept")
+        log.info(
+            "workspace %s: refreshed the %s access token (expires in %.0fs%s; refresh token %s)",
+            self.workspace,
+            self.provider.name,
+            expires_in,
+            f", host {state.host}" if state.host else "",
+            "rotated" if rotated else "kept",
+        )
 
     def _save_rotated(self, rotated: TokenState) -> None:
         error: OSError | None = None
@@ -514,16 +605,19 @@ class OAuthSession:
             f"{self.provider.name} issued new tokens but they could not be saved to {self.store.path} "
             f"({type(error).__name__}: {getattr(error, 'strerror', None) or error}); the old refresh token may "
             f"already be spent, so fix the file system and re-run the OAuth bootstrap: {self._bootstrap()}",
-            code="token_store_unwritable")
+            code="token_store_unwritable",
+        )
 
     def _locked(self):
         lock = self.store.lock()
         try:
             lock.acquire()
         except Timeout:
-            raise self._error(f"another process holds {self.store.lock_path} for more than two minutes; is a "
-                              "refresh stuck? remove the lock file if no sync is running",
-                              code="token_store_locked") from None
+            raise self._error(
+                f"another process holds {self.store.lock_path} for more than two minutes; is a "
+                "refresh stuck? remove the lock file if no sync is running",
+                code="token_store_locked",
+            ) from None
         return _Release(lock)
 
     def _bootstrap(self) -> str:
@@ -551,11 +645,21 @@ class _Release:
 
 # --- the bootstrap CLI ---------------------------------------------------------------------------
 
-def run_bootstrap(command: str, provider: OAuthProvider, *, client_id: str | None = None,
-                  client_secret: str | None = None, token_store: TokenStore | str | Path | None = None,
-                  redirect_uri: str | None = None, code: str | None = None, state: str | None = None,
-                  workspace: str | None = None, scope: str | None = None,
-                  transport: httpx.BaseTransport | None = None) -> int:
+
+def run_bootstrap(
+    command: str,
+    provider: OAuthProvider,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    token_store: TokenStore | str | Path | None = None,
+    redirect_uri: str | None = None,
+    code: str | None = None,
+    state: str | None = None,
+    workspace: str | None = None,
+    scope: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
     """``authorize`` prints the URL to open, ``exchange`` stores the tokens for ``code``, ``status``
     describes the stored tokens. Prints what a person needs (never a secret) and returns the exit code."""
     workspace = workspace or _default_workspace(provider)
@@ -572,19 +676,43 @@ def run_bootstrap(command: str, provider: OAuthProvider, *, client_id: str | Non
         return _usage("give the token store (--token-store PATH or --workspace KEY)")
     store = _store_for(token_store, provider, workspace)
     if command == "exchange":
-        return _exchange(provider, store, client_id=client_id, client_secret=client_secret, code=code,
-                         redirect_uri=redirect_uri, workspace=workspace, transport=transport)
+        return _exchange(
+            provider,
+            store,
+            client_id=client_id,
+            client_secret=client_secret,
+            code=code,
+            redirect_uri=redirect_uri,
+            workspace=workspace,
+            transport=transport,
+        )
     return _status(store)
 
 
-def _exchange(provider: OAuthProvider, store: TokenStore, *, client_id: str | None, client_secret: str | None,
-              code: str | None, redirect_uri: str | None, workspace: str,
-              transport: httpx.BaseTransport | None) -> int:
+def _exchange(
+    provider: OAuthProvider,
+    store: TokenStore,
+    *,
+    client_id: str | None,
+    client_secret: str | None,
+    code: str | None,
+    redirect_uri: str | None,
+    workspace: str,
+    transport: httpx.BaseTransport | None,
+) -> int:
     if not (client_id and client_secret and code):
         return _usage(f"exchange needs the {provider.name} OAuth client id, client secret and the code")
     try:
-        state = exchange_code(code, provider=provider, client_id=client_id, client_secret=client_secret,
-                              store=store, redirect_uri=redirect_uri, workspace=workspace, transport=transport)
+        state = exchange_code(
+            code,
+            provider=provider,
+            client_id=client_id,
+            client_secret=client_secret,
+            store=store,
+            redirect_uri=redirect_uri,
+            workspace=workspace,
+            transport=transport,
+        )
     except SourceApiError as exc:
         print(redact(str(exc), [client_secret, code]), file=sys.stderr)
         return 1
@@ -603,9 +731,11 @@ def _status(store: TokenStore) -> int:
         print(f"no tokens in {store.path}")
         return 1
     left = state.expires_at - time.time()
-    print((f"host {state.host}; " if state.host else "")
-          + f"access token {'expires in %.0fs' % left if left > 0 else 'expired'}; "
-          f"generation {state.generation}; rotation {'proven' if state.proven else 'not yet proven'}")
+    print(
+        (f"host {state.host}; " if state.host else "")
+        + f"access token {f'expires in {left:.0f}s' if left > 0 else 'expired'}; "
+        f"generation {state.generation}; rotation {'proven' if state.proven else 'not yet proven'}"
+    )
     return 0
 
 

@@ -16,9 +16,10 @@ Problems are reported in the raw tasks' materialization metadata and by the warn
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Years 1 to 9999, the range a timestamp can be staged in (and a Python datetime can hold).
 MIN_MS = -62_135_596_800_000
@@ -31,9 +32,9 @@ class PayloadProblem:
     """One unusable value of one item."""
 
     workspace: str
-    item: str        # "task 86abc" or "task #12 of the listing ('Title')"
+    item: str  # "task 86abc" or "task #12 of the listing ('Title')"
     field: str
-    value: str       # the offending value, shortened
+    value: str  # the offending value, shortened
     consequence: str  # "skipped" | "staged without it"
 
     @property
@@ -50,7 +51,7 @@ def shown(value: Any, limit: int = 60) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def item_id(value: Any) -> str | None:
@@ -96,8 +97,9 @@ def _title(item: Mapping, key: str) -> str:
     return f" ({shown(title, 40)})" if isinstance(title, str) and title else ""
 
 
-def check_items(workspace: str, items: Iterable[Any], *, kind: str, title_key: str,
-                timestamps: Iterable[str], is_time) -> tuple[list[dict], list[PayloadProblem]]:
+def check_items(
+    workspace: str, items: Iterable[Any], *, kind: str, title_key: str, timestamps: Iterable[str], is_time
+) -> tuple[list[dict], list[PayloadProblem]]:
     """(the items that can be stored, the problems found): items without a usable id are left out;
     each timestamp ``is_time`` rejects is reported (the staging reads it as NULL)."""
     kept: list[dict] = []
@@ -105,21 +107,42 @@ def check_items(workspace: str, items: Iterable[Any], *, kind: str, title_key: s
     timestamps = tuple(timestamps)
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            problems.append(PayloadProblem(workspace, f"{kind} #{position} of the listing", "(item)", shown(item),
-                                           "is not a JSON object: skipped"))
+            problems.append(
+                PayloadProblem(
+                    workspace,
+                    f"{kind} #{position} of the listing",
+                    "(item)",
+                    shown(item),
+                    "is not a JSON object: skipped",
+                )
+            )
             continue
         identity = item_id(item.get("id"))
         if identity is None:
-            problems.append(PayloadProblem(workspace, f"{kind} #{position} of the listing{_title(item, title_key)}",
-                                           "id", shown(item.get("id")), "is not a usable id: skipped"))
+            problems.append(
+                PayloadProblem(
+                    workspace,
+                    f"{kind} #{position} of the listing{_title(item, title_key)}",
+                    "id",
+                    shown(item.get("id")),
+                    "is not a usable id: skipped",
+                )
+            )
             continue
         if identity != item["id"]:
             item = {**item, "id": identity}
         for name in timestamps:
             value = _get_path(item, name)
             if value not in (None, "") and is_time(value) is None:
-                problems.append(PayloadProblem(workspace, f"{kind} {identity}", name, shown(value),
-                                               "is not a readable time (years 1 to 9999): staged without it"))
+                problems.append(
+                    PayloadProblem(
+                        workspace,
+                        f"{kind} {identity}",
+                        name,
+                        shown(value),
+                        "is not a readable time (years 1 to 9999): staged without it",
+                    )
+                )
         kept.append(item)
     return kept, problems
 
@@ -134,16 +157,16 @@ def _get_path(item: Mapping, dotted: str) -> Any:
 
 
 def check_clickup_tasks(workspace: str, tasks: Iterable[Any]) -> tuple[list[dict], list[PayloadProblem]]:
-    return check_items(workspace, tasks, kind="task", title_key="name", timestamps=CLICKUP_TIMESTAMPS,
-                       is_time=ms_value)
+    return check_items(workspace, tasks, kind="task", title_key="name", timestamps=CLICKUP_TIMESTAMPS, is_time=ms_value)
 
 
 WRIKE_TIMESTAMPS = ("updatedDate", "createdDate", "completedDate", "dates.start", "dates.due")
 
 
 def check_wrike_tasks(workspace: str, tasks: Iterable[Any]) -> tuple[list[dict], list[PayloadProblem]]:
-    return check_items(workspace, tasks, kind="task", title_key="title", timestamps=WRIKE_TIMESTAMPS,
-                       is_time=wrike_time)
+    return check_items(
+        workspace, tasks, kind="task", title_key="title", timestamps=WRIKE_TIMESTAMPS, is_time=wrike_time
+    )
 
 
 def problems_markdown(problems: list[PayloadProblem], limit: int = 50) -> str:

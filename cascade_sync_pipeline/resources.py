@@ -6,12 +6,16 @@ workspace with a missing token fails alone instead of failing every workspace's 
 
 import dagster as dg
 
-from typing import Optional, Union
-
 from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.clickup.client import ClickUpClient
-from cascade_sync_pipeline.config import CascadeConnection, CascadeOAuthSettings, ClickUpWorkspace, SyncConfig, WrikeWorkspace
+from cascade_sync_pipeline.config import (
+    CascadeConnection,
+    CascadeOAuthSettings,
+    ClickUpWorkspace,
+    SyncConfig,
+    WrikeWorkspace,
+)
 from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.client import WrikeClient
@@ -33,8 +37,9 @@ class ClickUpResource(dg.ConfigurableResource):
     max_rate_limit_wait_s: float = 300.0
 
     def client(self, ws: ClickUpWorkspace) -> ClickUpClient:
-        return ClickUpClient.for_workspace(ws, timeout=self.timeout_s,
-                                           retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+        return ClickUpClient.for_workspace(
+            ws, timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
+        )
 
 
 class WrikeResource(dg.ConfigurableResource):
@@ -45,8 +50,9 @@ class WrikeResource(dg.ConfigurableResource):
     max_rate_limit_wait_s: float = 300.0
 
     def client(self, ws: WrikeWorkspace) -> WrikeClient:
-        return WrikeClient.from_workspace(ws, timeout=self.timeout_s,
-                                          retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s))
+        return WrikeClient.from_workspace(
+            ws, timeout=self.timeout_s, retry=RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
+        )
 
 
 class CascadeResource(dg.ConfigurableResource):
@@ -56,44 +62,54 @@ class CascadeResource(dg.ConfigurableResource):
 
     api: str
     base_url: str
-    token_env: Optional[str] = None
-    workspace_id: Optional[str] = None
-    oauth_client_id_env: Optional[str] = None
-    oauth_client_secret_env: Optional[str] = None
-    oauth_token_store: Optional[str] = None
-    oauth_authorize_url: Optional[str] = None
-    oauth_token_url: Optional[str] = None
+    token_env: str | None = None
+    workspace_id: str | None = None
+    oauth_client_id_env: str | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_token_store: str | None = None
+    oauth_authorize_url: str | None = None
+    oauth_token_url: str | None = None
     timeout_s: float = 30.0
     max_rate_limit_wait_s: float = 300.0
 
     @classmethod
     def from_connection(cls, connection: CascadeConnection) -> "CascadeResource":
         oauth = connection.oauth
-        return cls(api=connection.api, base_url=connection.base_url, token_env=connection.token_env,
-                   workspace_id=connection.workspace_id,
-                   oauth_client_id_env=oauth.client_id_env if oauth else None,
-                   oauth_client_secret_env=oauth.client_secret_env if oauth else None,
-                   oauth_token_store=oauth.token_store if oauth else None,
-                   oauth_authorize_url=oauth.authorize_url if oauth else None,
-                   oauth_token_url=oauth.token_url if oauth else None)
+        return cls(
+            api=connection.api,
+            base_url=connection.base_url,
+            token_env=connection.token_env,
+            workspace_id=connection.workspace_id,
+            oauth_client_id_env=oauth.client_id_env if oauth else None,
+            oauth_client_secret_env=oauth.client_secret_env if oauth else None,
+            oauth_token_store=oauth.token_store if oauth else None,
+            oauth_authorize_url=oauth.authorize_url if oauth else None,
+            oauth_token_url=oauth.token_url if oauth else None,
+        )
 
     def connection(self) -> CascadeConnection:
         oauth = None
         if self.oauth_token_store:
-            oauth = CascadeOAuthSettings(client_id_env=self.oauth_client_id_env,
-                                         client_secret_env=self.oauth_client_secret_env,
-                                         token_store=self.oauth_token_store, authorize_url=self.oauth_authorize_url,
-                                         token_url=self.oauth_token_url)
-        return CascadeConnection(api=self.api, base_url=self.base_url, token_env=self.token_env, oauth=oauth,
-                                 workspace_id=self.workspace_id)
+            oauth = CascadeOAuthSettings(
+                client_id_env=self.oauth_client_id_env,
+                client_secret_env=self.oauth_client_secret_env,
+                token_store=self.oauth_token_store,
+                authorize_url=self.oauth_authorize_url,
+                token_url=self.oauth_token_url,
+            )
+        return CascadeConnection(
+            api=self.api, base_url=self.base_url, token_env=self.token_env, oauth=oauth, workspace_id=self.workspace_id
+        )
 
-    def client(self, workspace: str = "cascade") -> Union[ClassicClient, IntegrationsClient]:
+    def client(self, workspace: str = "cascade") -> ClassicClient | IntegrationsClient:
         retry = RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
         if self.api == "classic":
-            return ClassicClient.from_env(self.base_url, self.token_env, workspace=workspace, timeout=self.timeout_s,
-                                          retry=retry)
-        return IntegrationsClient.from_connection(self.connection(), workspace=workspace, timeout=self.timeout_s,
-                                                  retry=retry)
+            return ClassicClient.from_env(
+                self.base_url, self.token_env, workspace=workspace, timeout=self.timeout_s, retry=retry
+            )
+        return IntegrationsClient.from_connection(
+            self.connection(), workspace=workspace, timeout=self.timeout_s, retry=retry
+        )
 
 
 def build_resources(config: SyncConfig) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from cascade_sync_pipeline_tests.helpers import AppSwitch
 from cascade_sync_sandbox.classic import ClassicEmulator
 from cascade_sync_sandbox.server import EmulatorServer
-from cascade_sync_pipeline_tests.helpers import AppSwitch
 
 BASE = "/api/v2"
 

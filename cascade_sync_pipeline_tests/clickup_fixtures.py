@@ -16,8 +16,14 @@ def small_dataset(seed: int = 3, tasks_per_team: int = 260):
 def clickup_config(url: str, team_ids: list[str], *, scope: dict | None = None, duckdb: str = "unused.duckdb"):
     workspaces = []
     for i, team_id in enumerate(team_ids):
-        ws = {"key": f"team-{i + 1}", "source": "clickup", "base_url": f"{url}/api/v2", "team_id": team_id,
-              "token_env": f"TEST_CLICKUP_TOKEN_{i + 1}", "status_categories": STATUS_OVERRIDES}
+        ws = {
+            "key": f"team-{i + 1}",
+            "source": "clickup",
+            "base_url": f"{url}/api/v2",
+            "team_id": team_id,
+            "token_env": f"TEST_CLICKUP_TOKEN_{i + 1}",
+            "status_categories": STATUS_OVERRIDES,
+        }
         if scope and i == 0:
             ws["scope"] = scope
         workspaces.append(ws)

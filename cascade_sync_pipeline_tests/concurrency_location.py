@@ -2,7 +2,6 @@
 sensor that asks, on its first tick, for two runs of one partition and one of another (as a schedule tick
 and a webhook of the same workspace would)."""
 
-
 import time
 
 import dagster as dg
@@ -24,8 +23,10 @@ def overlapping_triggers(context: dg.SensorEvaluationContext):
     if context.cursor:
         return dg.SkipReason("already requested")
     context.update_cursor("done")
-    return [dg.RunRequest(partition_key=key, run_key=f"{key}:{trigger}", tags={"trigger": trigger})
-            for key, trigger in (("acme-eng", "schedule"), ("acme-eng", "webhook"), ("acme-ops", "schedule"))]
+    return [
+        dg.RunRequest(partition_key=key, run_key=f"{key}:{trigger}", tags={"trigger": trigger})
+        for key, trigger in (("acme-eng", "schedule"), ("acme-eng", "webhook"), ("acme-ops", "schedule"))
+    ]
 
 
 defs = dg.Definitions(assets=[slow_sync], jobs=[slow_sync_job], sensors=[overlapping_triggers])

@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from jsonschema import Draft4Validator, FormatChecker
 
@@ -35,8 +36,11 @@ _ANNOTATIONS = {"title", "description", "example", "externalDocs", "xml", "readO
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions")
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PRIMITIVE_CHECK = {"integer": lambda v: re.fullmatch(r"[+-]?\d+", v) is not None,
-                    "number": lambda v: _is_float(v), "boolean": lambda v: v in ("true", "false")}
+_PRIMITIVE_CHECK = {
+    "integer": lambda v: re.fullmatch(r"[+-]?\d+", v) is not None,
+    "number": lambda v: _is_float(v),
+    "boolean": lambda v: v in ("true", "false"),
+}
 
 
 def _is_float(text: str) -> bool:
@@ -56,12 +60,14 @@ def format_checker() -> FormatChecker:
 
     @checker.checks("date-time")
     def _date_time(value: Any) -> bool:
-        return not isinstance(value, str) or ("T" in value.upper()
-                                              and _parses(datetime.fromisoformat, value.replace("Z", "+00:00")))
+        return not isinstance(value, str) or (
+            "T" in value.upper() and _parses(datetime.fromisoformat, value.replace("Z", "+00:00"))
+        )
 
     def _int_range(bits: int):
         def check(value: Any) -> bool:
             return not _is_int(value) or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
         return check
 
     checker.checks("int32")(_int_range(32))
@@ -101,9 +107,7 @@ def to_json_schema(node: Any) -> Any:
             out[key] = [to_json_schema(sub) for sub in value]
         elif key in ("items", "additionalProperties", "not"):
             out[key] = [to_json_schema(s) for s in value] if isinstance(value, list) else to_json_schema(value)
-        elif key == "required" and isinstance(value, list) and not value:
-            continue
-        elif key == "type" and value == "file":
+        elif key == "required" and isinstance(value, list) and not value or key == "type" and value == "file":
             continue
         else:
             out[key] = value
@@ -118,8 +122,10 @@ class ConnectorSpec:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise AssertionError(f"connector definition not found: expected it at {self.path} "
-                                 f"(copy it from microsoft/PowerPlatformConnectors, certified-connectors/Cascade*)")
+            raise AssertionError(
+                f"connector definition not found: expected it at {self.path} "
+                f"(copy it from microsoft/PowerPlatformConnectors, certified-connectors/Cascade*)"
+            )
         self.doc = json.loads(self.path.read_text(encoding="utf-8"))
         if self.doc.get("swagger") != "2.0":
             raise AssertionError(f"{self.path} is not a Swagger 2.0 document (swagger={self.doc.get('swagger')!r})")
@@ -167,12 +173,13 @@ class ConnectorSpec:
     def _segments(self, path: str) -> list[str]:
         path = path.split("?", 1)[0]
         if self.base_path and (path == self.base_path or path.startswith(self.base_path + "/")):
-            path = path[len(self.base_path):]
+            path = path[len(self.base_path) :]
         return [s for s in path.split("/") if s]
 
     # --- validation --------------------------------------------------------------------------------
-    def validate_request(self, method: str, path: str, body: Any = None, query: dict | None = None,
-                         headers: dict | None = None) -> str:
+    def validate_request(
+        self, method: str, path: str, body: Any = None, query: dict | None = None, headers: dict | None = None
+    ) -> str:
         """Check a request: the ``in: body`` schema, required query and form parameters (and header
         ones when ``headers`` is given) and the type of those given. Returns the template."""
         template, _ = self.operation(method, path)
@@ -206,8 +213,10 @@ class ConnectorSpec:
         if chosen is None and 200 <= status < 300:
             chosen = responses.get("200")
         if chosen is None:
-            raise AssertionError(f"{method.upper()} {path} ({template}): {self.path.name} defines no answer for "
-                                 f"status {status} (it defines {sorted(responses)})")
+            raise AssertionError(
+                f"{method.upper()} {path} ({template}): {self.path.name} defines no answer for "
+                f"status {status} (it defines {sorted(responses)})"
+            )
         return template, chosen.get("schema")
 
     def validate_response(self, method: str, path: str, status: int, body: Any) -> str:
@@ -219,8 +228,10 @@ class ConnectorSpec:
 
     def _validate(self, schema: dict, instance: Any, where: str) -> None:
         root = {"allOf": [to_json_schema(schema)], "definitions": self._definitions}
-        errors = sorted(Draft4Validator(root, format_checker=self._formats).iter_errors(instance),
-                        key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            Draft4Validator(root, format_checker=self._formats).iter_errors(instance),
+            key=lambda e: list(e.absolute_path),
+        )
         if errors:
             lines = [f"  at {_json_path(e.absolute_path)}: {e.message}" for e in errors[:10]]
             more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
@@ -248,7 +259,7 @@ def _match(template: str, concrete: list[str]) -> int | None:
     if len(parts) != len(concrete):
         return None
     literals = 0
-    for part, segment in zip(parts, concrete):
+    for part, segment in zip(parts, concrete, strict=False):
         if part.startswith("{") and part.endswith("}"):
             continue
         if part != segment:

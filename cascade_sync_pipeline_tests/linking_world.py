@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -36,18 +36,21 @@ from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import CascadeResource, ClickUpResource, WarehouseResource, WrikeResource
+from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
+from cascade_sync_pipeline.warehouse.store import Warehouse
+from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 from cascade_sync_sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_sandbox.clickup.truth import expected_staging as clickup_staging
 from cascade_sync_sandbox.integrations import (
-    SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TOKEN, IntegrationsEmulator,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TOKEN,
+    IntegrationsEmulator,
 )
 from cascade_sync_sandbox.wrike import WrikeEmulator
 from cascade_sync_sandbox.wrike import expected_staging as wrike_staging
 from cascade_sync_sandbox.wrike import generate as generate_wrike
-from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
-from cascade_sync_pipeline.warehouse.store import Warehouse
-from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 
 CU = "cu-link"
 WR = "wr-link"
@@ -84,10 +87,16 @@ class Truth:
 
     @classmethod
     def of(cls, staging: dict[str, list[dict]]) -> Truth:
-        numbers = {(r["item_id"], r["field_name"]): n for r in staging["custom_field_values"]
-                   if (n := _number(r["value"])) is not None}
-        return cls({r["item_id"]: r for r in staging["work_items"]}, numbers,
-                   {r["container_id"]: r for r in staging["containers"]})
+        numbers = {
+            (r["item_id"], r["field_name"]): n
+            for r in staging["custom_field_values"]
+            if (n := _number(r["value"])) is not None
+        }
+        return cls(
+            {r["item_id"]: r for r in staging["work_items"]},
+            numbers,
+            {r["container_id"]: r for r in staging["containers"]},
+        )
 
     def done(self, item_id: str) -> bool:
         return self.items[item_id]["status_category"] == "done"
@@ -97,8 +106,11 @@ class Truth:
         if item["status_category"] == "done":
             return 100.0
         if rule == "subtasks":
-            subs = [s for s in self.items.values()
-                    if s["item_type"] == "subtask" and s["parent_id"] == item_id and not s["is_archived"]]
+            subs = [
+                s
+                for s in self.items.values()
+                if s["item_type"] == "subtask" and s["parent_id"] == item_id and not s["is_archived"]
+            ]
             if subs:
                 return round(100.0 * sum(s["status_category"] == "done" for s in subs) / len(subs), 2)
         if rule == "custom_field" and (item_id, rule_field) in self.numbers:
@@ -116,14 +128,25 @@ class Truth:
     def scope(self, container_id: str) -> list[str]:
         """Tasks and milestones anywhere below the container, not archived, not cancelled."""
         under = self.below(container_id)
-        return sorted(i for i, r in self.items.items()
-                      if r["container_id"] in under and r["item_type"] in ("task", "milestone")
-                      and not r["is_archived"] and r["status_category"] != "cancelled")
+        return sorted(
+            i
+            for i, r in self.items.items()
+            if r["container_id"] in under
+            and r["item_type"] in ("task", "milestone")
+            and not r["is_archived"]
+            and r["status_category"] != "cancelled"
+        )
 
     def cancelled_in(self, container_id: str) -> int:
         under = self.below(container_id)
-        return sum(1 for r in self.items.values() if r["container_id"] in under and not r["is_archived"]
-                   and r["item_type"] in ("task", "milestone") and r["status_category"] == "cancelled")
+        return sum(
+            1
+            for r in self.items.values()
+            if r["container_id"] in under
+            and not r["is_archived"]
+            and r["item_type"] in ("task", "milestone")
+            and r["status_category"] == "cancelled"
+        )
 
     def container_value(self, link: Link) -> float:
         scope = self.scope(link.source_id)
@@ -144,8 +167,11 @@ class Truth:
 
     def history(self, link: Link, today: date) -> dict[str, float]:
         """The measure's value at the end of each day, from the first completion to yesterday."""
-        amounts = [(self.done_on(i), self.numbers.get((i, link.field), 0.0) if link.measure_value == "sum" else 1.0)
-                   for i in self.scope(link.source_id) if self.done(i)]
+        amounts = [
+            (self.done_on(i), self.numbers.get((i, link.field), 0.0) if link.measure_value == "sum" else 1.0)
+            for i in self.scope(link.source_id)
+            if self.done(i)
+        ]
         amounts = [(d, a) for d, a in amounts if d < today]
         if not amounts:
             return {}
@@ -177,17 +203,17 @@ class Expected:
 
     values: dict[str, float]
     kinds: dict[str, str]
-    held_back: dict[str, list[str]] = field(default_factory=dict)   # cascade id -> the claiming items
-    claims: dict[str, list[str]] = field(default_factory=dict)      # cascade id -> source items/containers
+    held_back: dict[str, list[str]] = field(default_factory=dict)  # cascade id -> the claiming items
+    claims: dict[str, list[str]] = field(default_factory=dict)  # cascade id -> source items/containers
 
 
 # --- one run -------------------------------------------------------------------------------------
 @dataclass
 class Sync:
     result: dg.ExecuteInProcessResult
-    writes: int                       # successful PUTs the emulator counted during the run
-    requests: list[tuple[str, str, int]]   # every Integrations API request of the run (method, path, status)
-    token_calls: int                  # POST /oauth/token during the run
+    writes: int  # successful PUTs the emulator counted during the run
+    requests: list[tuple[str, str, int]]  # every Integrations API request of the run (method, path, status)
+    token_calls: int  # POST /oauth/token during the run
 
     @property
     def success(self) -> bool:
@@ -228,8 +254,9 @@ class Sync:
 class World:
     """A ClickUp account (``CU``), optionally a Wrike account (``WR``), and the Integrations emulator."""
 
-    def __init__(self, tmp_path: Path, monkeypatch, *, seed: int = 7, tasks: int = 90, wrike_tasks: int = 0,
-                 wrike_seed: int = 11) -> None:
+    def __init__(
+        self, tmp_path: Path, monkeypatch, *, seed: int = 7, tasks: int = 90, wrike_tasks: int = 0, wrike_seed: int = 11
+    ) -> None:
         self.tmp_path = tmp_path
         self.monkeypatch = monkeypatch
         self.dataset = generate_clickup(seed, teams=1, tasks_per_team=tasks)
@@ -296,44 +323,114 @@ class World:
         lists = sorted((c for c in truth.containers.values() if c["container_type"] == "list"), key=rank)
         share_list, sum_list = lists[0], lists[1]
         folder = min((c for c in truth.containers.values() if c["container_type"] == "folder"), key=rank)
-        space = max((c for c in truth.containers.values() if c["container_type"] == "space"),
-                    key=lambda c: (len(truth.scope(c["container_id"])), c["name"]))
-        pointed = next(i for i, r in sorted(truth.items.items()) if r["item_type"] == "task" and not r["cascade_id"]
-                       and not r["is_archived"] and (i, "Story Points") in truth.numbers)
+        space = max(
+            (c for c in truth.containers.values() if c["container_type"] == "space"),
+            key=lambda c: (len(truth.scope(c["container_id"])), c["name"]),
+        )
+        pointed = next(
+            i
+            for i, r in sorted(truth.items.items())
+            if r["item_type"] == "task"
+            and not r["cascade_id"]
+            and not r["is_archived"]
+            and (i, "Story Points") in truth.numbers
+        )
         links = []
-        links.append(Link({"container": share_list["name"], "action": "Launch plan delivered"}, "container",
-                          share_list["container_id"], "action", self._add("action", "Launch plan delivered")))
-        links.append(Link({"container": folder["name"], "action": "Folder points delivered",
-                           "weight_field": "Story Points"}, "container", folder["container_id"], "action",
-                          self._add("action", "Folder points delivered"), weight_field="Story Points"))
-        links.append(Link({"container": space["name"], "measure": "Space tasks done", "value": "count_done"},
-                          "container", space["container_id"], "measure", self._add("measure", "Space tasks done"),
-                          measure_value="count_done"))
-        links.append(Link({"container": sum_list["name"], "measure": "Budget delivered", "value": "sum",
-                           "field": "Budget"}, "container", sum_list["container_id"], "measure",
-                          self._add("measure", "Budget delivered"), measure_value="sum", field="Budget"))
-        links.append(Link({"item": pointed, "measure": "Pointed task's story points", "value": "field",
-                           "field": "Story Points"}, "item", pointed, "measure",
-                          self._add("measure", "Pointed task's story points"), measure_value="field",
-                          field="Story Points"))
+        links.append(
+            Link(
+                {"container": share_list["name"], "action": "Launch plan delivered"},
+                "container",
+                share_list["container_id"],
+                "action",
+                self._add("action", "Launch plan delivered"),
+            )
+        )
+        links.append(
+            Link(
+                {"container": folder["name"], "action": "Folder points delivered", "weight_field": "Story Points"},
+                "container",
+                folder["container_id"],
+                "action",
+                self._add("action", "Folder points delivered"),
+                weight_field="Story Points",
+            )
+        )
+        links.append(
+            Link(
+                {"container": space["name"], "measure": "Space tasks done", "value": "count_done"},
+                "container",
+                space["container_id"],
+                "measure",
+                self._add("measure", "Space tasks done"),
+                measure_value="count_done",
+            )
+        )
+        links.append(
+            Link(
+                {"container": sum_list["name"], "measure": "Budget delivered", "value": "sum", "field": "Budget"},
+                "container",
+                sum_list["container_id"],
+                "measure",
+                self._add("measure", "Budget delivered"),
+                measure_value="sum",
+                field="Budget",
+            )
+        )
+        links.append(
+            Link(
+                {"item": pointed, "measure": "Pointed task's story points", "value": "field", "field": "Story Points"},
+                "item",
+                pointed,
+                "measure",
+                self._add("measure", "Pointed task's story points"),
+                measure_value="field",
+                field="Story Points",
+            )
+        )
         self.links[CU] = links
 
     def _seed_wrike_links(self, truth: Truth) -> None:
-        projects = sorted((c for c in truth.containers.values() if c["container_type"] == "project"),
-                          key=lambda c: (-truth.cancelled_in(c["container_id"]), -len(truth.scope(c["container_id"])),
-                                         c["name"]))
-        space = max((c for c in truth.containers.values() if c["container_type"] == "space"),
-                    key=lambda c: (len(truth.scope(c["container_id"])), c["name"]))
-        pointed = next(i for i, r in sorted(truth.items.items()) if r["item_type"] == "task" and not r["cascade_id"]
-                       and not r["is_archived"] and (i, "Story Points") in truth.numbers)
+        projects = sorted(
+            (c for c in truth.containers.values() if c["container_type"] == "project"),
+            key=lambda c: (-truth.cancelled_in(c["container_id"]), -len(truth.scope(c["container_id"])), c["name"]),
+        )
+        space = max(
+            (c for c in truth.containers.values() if c["container_type"] == "space"),
+            key=lambda c: (len(truth.scope(c["container_id"])), c["name"]),
+        )
+        pointed = next(
+            i
+            for i, r in sorted(truth.items.items())
+            if r["item_type"] == "task"
+            and not r["cascade_id"]
+            and not r["is_archived"]
+            and (i, "Story Points") in truth.numbers
+        )
         self.links[WR] = [
-            Link({"container": projects[0]["name"], "action": "Wrike project delivered"}, "container",
-                 projects[0]["container_id"], "action", self._add("action", "Wrike project delivered")),
-            Link({"container": space["name"], "measure": "Wrike space tasks done"}, "container",
-                 space["container_id"], "measure", self._add("measure", "Wrike space tasks done"),
-                 measure_value="count_done"),
-            Link({"item": pointed, "measure": "Wrike story points", "field": "Story Points"}, "item", pointed,
-                 "measure", self._add("measure", "Wrike story points"), measure_value="field", field="Story Points"),
+            Link(
+                {"container": projects[0]["name"], "action": "Wrike project delivered"},
+                "container",
+                projects[0]["container_id"],
+                "action",
+                self._add("action", "Wrike project delivered"),
+            ),
+            Link(
+                {"container": space["name"], "measure": "Wrike space tasks done"},
+                "container",
+                space["container_id"],
+                "measure",
+                self._add("measure", "Wrike space tasks done"),
+                measure_value="count_done",
+            ),
+            Link(
+                {"item": pointed, "measure": "Wrike story points", "field": "Story Points"},
+                "item",
+                pointed,
+                "measure",
+                self._add("measure", "Wrike story points"),
+                measure_value="field",
+                field="Story Points",
+            ),
         ]
 
     # --- configuration ---------------------------------------------------------------------------
@@ -341,21 +438,42 @@ class World:
     def cascade_url(self) -> str:
         return self.servers[1].url
 
-    def raw_config(self, *, cascade: dict | None = None, clickup: dict | None = None,
-                   clickup_mapping: dict | None = None) -> dict:
-        workspaces = [{
-            "key": CU, "source": "clickup", "base_url": self.servers[0].url + "/api/v2", "team_id": self.team_id,
-            "token_env": CLICKUP_TOKEN_ENV, "status_categories": CLICKUP_CATEGORIES,
-            "mapping": {"plan": PLAN, "links": [link.rule for link in self.links[CU]], **(clickup_mapping or {})},
-            **(clickup or {})}]
+    def raw_config(
+        self, *, cascade: dict | None = None, clickup: dict | None = None, clickup_mapping: dict | None = None
+    ) -> dict:
+        workspaces = [
+            {
+                "key": CU,
+                "source": "clickup",
+                "base_url": self.servers[0].url + "/api/v2",
+                "team_id": self.team_id,
+                "token_env": CLICKUP_TOKEN_ENV,
+                "status_categories": CLICKUP_CATEGORIES,
+                "mapping": {"plan": PLAN, "links": [link.rule for link in self.links[CU]], **(clickup_mapping or {})},
+                **(clickup or {}),
+            }
+        ]
         if self.wrike is not None:
-            workspaces.append({
-                "key": WR, "source": "wrike", "base_url": self.servers[2].url + "/api/v4",
-                "token_env": WRIKE_TOKEN_ENV,
-                "mapping": {"plan": PLAN_ID, "links": [link.rule for link in self.links[WR]],
-                            "progress": {"source": "custom_field", "custom_field": "Confidence"}}})
-        connection = {"api": "integrations", "base_url": self.cascade_url, "workspace_id": WORKSPACE_ID,
-                      "token_env": CASCADE_TOKEN_ENV, **(cascade or {})}
+            workspaces.append(
+                {
+                    "key": WR,
+                    "source": "wrike",
+                    "base_url": self.servers[2].url + "/api/v4",
+                    "token_env": WRIKE_TOKEN_ENV,
+                    "mapping": {
+                        "plan": PLAN_ID,
+                        "links": [link.rule for link in self.links[WR]],
+                        "progress": {"source": "custom_field", "custom_field": "Confidence"},
+                    },
+                }
+            )
+        connection = {
+            "api": "integrations",
+            "base_url": self.cascade_url,
+            "workspace_id": WORKSPACE_ID,
+            "token_env": CASCADE_TOKEN_ENV,
+            **(cascade or {}),
+        }
         if "oauth" in connection:
             connection.pop("token_env")
         return {"warehouse": {"path": self.duckdb}, "cascade": connection, "workspaces": workspaces}
@@ -367,9 +485,13 @@ class World:
     def oauth_settings(self) -> dict:
         self.monkeypatch.setenv(CLIENT_ID_ENV, SANDBOX_CLIENT_ID)
         self.monkeypatch.setenv(CLIENT_SECRET_ENV, SANDBOX_CLIENT_SECRET)
-        return {"client_id_env": CLIENT_ID_ENV, "client_secret_env": CLIENT_SECRET_ENV,
-                "token_store": str(self.tmp_path / "cascade.tokens.json"),
-                "authorize_url": self.cascade_url + "/authorize", "token_url": self.cascade_url + "/oauth/token"}
+        return {
+            "client_id_env": CLIENT_ID_ENV,
+            "client_secret_env": CLIENT_SECRET_ENV,
+            "token_store": str(self.tmp_path / "cascade.tokens.json"),
+            "authorize_url": self.cascade_url + "/authorize",
+            "token_url": self.cascade_url + "/oauth/token",
+        }
 
     def bootstrap_oauth(self, settings: dict) -> dict:
         """What a person does once: open the authorize URL (over HTTP), then trade the code."""
@@ -379,9 +501,15 @@ class World:
         assert answer.status_code == 302, answer.text
         query = parse_qs(urlsplit(answer.headers["Location"]).query)
         assert query["state"] == ["xyz"], query
-        exchange_code(query["code"][0], provider=provider, client_id=SANDBOX_CLIENT_ID,
-                      client_secret=SANDBOX_CLIENT_SECRET, store=settings["token_store"], redirect_uri=REDIRECT_URI,
-                      workspace="cascade")
+        exchange_code(
+            query["code"][0],
+            provider=provider,
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret=SANDBOX_CLIENT_SECRET,
+            store=settings["token_store"],
+            redirect_uri=REDIRECT_URI,
+            workspace="cascade",
+        )
         return self.stored_tokens(settings)
 
     @staticmethod
@@ -406,29 +534,41 @@ class World:
         source = "clickup" if key == CU else "wrike"
         selection = None
         if until is not None:
-            selection = dg.AssetSelection.assets(cascade_keys(source)[until]).upstream() \
-                .required_multi_asset_neighbors()
+            selection = (
+                dg.AssetSelection.assets(cascade_keys(source)[until]).upstream().required_multi_asset_neighbors()
+            )
         if only is not None:
             selection = dg.AssetSelection.assets(cascade_keys(source)[only])
         before, writes = len(self.cascade.log.entries), self.cascade.writes
         tokens = self.cascade.log.count("POST", r"^/oauth/token$")
-        resources = {"warehouse": WarehouseResource(path=config.duckdb_path),
-                     "cascade": CascadeResource.from_connection(config.cascade),
-                     "clickup": ClickUpResource(), "wrike": WrikeResource()}
-        result = dg.materialize(self.assets(config, source), partition_key=key, instance=self.instance,
-                                raise_on_error=False, selection=selection, resources=resources,
-                                run_config={"ops": {} if only else
-                                            {f"{source}_raw_extract": {"config": {"mode": "full"}}}})
+        resources = {
+            "warehouse": WarehouseResource(path=config.duckdb_path),
+            "cascade": CascadeResource.from_connection(config.cascade),
+            "clickup": ClickUpResource(),
+            "wrike": WrikeResource(),
+        }
+        result = dg.materialize(
+            self.assets(config, source),
+            partition_key=key,
+            instance=self.instance,
+            raise_on_error=False,
+            selection=selection,
+            resources=resources,
+            run_config={"ops": {} if only else {f"{source}_raw_extract": {"config": {"mode": "full"}}}},
+        )
         requests = [e for e in self.cascade.log.entries[before:] if e[1].startswith("/v2/")]
-        return Sync(result, self.cascade.writes - writes, requests,
-                    self.cascade.log.count("POST", r"^/oauth/token$") - tokens)
+        return Sync(
+            result, self.cascade.writes - writes, requests, self.cascade.log.count("POST", r"^/oauth/token$") - tokens
+        )
 
     # --- expectations ----------------------------------------------------------------------------
     def plan_items(self) -> dict[str, str]:
         """Cascade id -> action | measure, of the configured plan."""
         with self.cascade.store.lock:
-            return {**{i: "action" for i, a in self.cascade.store.actions.items() if a["planId"] == PLAN_ID},
-                    **{i: "measure" for i, m in self.cascade.store.measures.items() if m["planId"] == PLAN_ID}}
+            return {
+                **{i: "action" for i, a in self.cascade.store.actions.items() if a["planId"] == PLAN_ID},
+                **{i: "measure" for i, m in self.cascade.store.measures.items() if m["planId"] == PLAN_ID},
+            }
 
     def expected(self, key: str = CU, truth: Truth | None = None) -> Expected:
         """The values a correct sync of the workspace leaves in Cascade, from the ground truth."""
@@ -451,8 +591,11 @@ class World:
                 held = (truth.items[link.source_id]["cascade_id"] or "").strip()
                 if held and held != link.cascade_id:
                     continue  # the item's own field wins over the config ("shadowed")
-                value = truth.numbers.get((link.source_id, link.field)) if link.measure_value == "field" \
+                value = (
+                    truth.numbers.get((link.source_id, link.field))
+                    if link.measure_value == "field"
                     else truth.progress(link.source_id, *rule)
+                )
                 if value is None:
                     continue
             else:
@@ -468,10 +611,16 @@ class World:
                 out.values[cascade_id] = claims[0][1]
         return out
 
-    def link(self, key: str, cascade_type: str, measure_value: str | None = None, *,
-             source_kind: str = "container") -> Link:
-        return next(link for link in self.links[key] if link.cascade_type == cascade_type
-                    and link.source_kind == source_kind and link.measure_value == measure_value)
+    def link(
+        self, key: str, cascade_type: str, measure_value: str | None = None, *, source_kind: str = "container"
+    ) -> Link:
+        return next(
+            link
+            for link in self.links[key]
+            if link.cascade_type == cascade_type
+            and link.source_kind == source_kind
+            and link.measure_value == measure_value
+        )
 
     # --- reading both sides back -----------------------------------------------------------------
     def value(self, cascade_id: str) -> float | None:
@@ -487,14 +636,18 @@ class World:
     def values_held(self) -> dict[str, float]:
         """Every action and measure that holds a value, by id."""
         with self.cascade.store.lock:
-            return {i: x["value"] for table in (self.cascade.store.actions, self.cascade.store.measures)
-                    for i, x in table.items() if x["value"] is not None}
+            return {
+                i: x["value"]
+                for table in (self.cascade.store.actions, self.cascade.store.measures)
+                for i, x in table.items()
+                if x["value"] is not None
+            }
 
     def rows(self, sql: str, params=()) -> list[dict]:
         with Warehouse(self.duckdb).connect() as con:
             cursor = con.execute(sql, params)
             rows = cursor.fetchall()
-            return [dict(zip([d[0] for d in cursor.description], row)) for row in rows]
+            return [dict(zip([d[0] for d in cursor.description], row, strict=False)) for row in rows]
 
     def run_row(self, run_id: str, key: str = CU) -> dict:
         rows = self.rows("SELECT * FROM sync.runs WHERE workspace = ? AND run_id = ?", [key, run_id])
@@ -518,7 +671,7 @@ class World:
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def approx_equal(got: float | None, want: float, tolerance: float = 1e-6) -> bool:

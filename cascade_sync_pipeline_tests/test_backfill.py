@@ -44,9 +44,14 @@ def backfill_env(tmp_path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "config/dagster.yaml", home / "dagster.yaml")
-    env = dict(os.environ, **sandbox.env_for(parse_config(data)), DAGSTER_HOME=str(home),
-               CASCADE_SYNC_CONFIG=str(config_path), CASCADE_SYNC_DUCKDB=str(tmp_path / "wh.duckdb"),
-               CASCADE_SYNC_WEBHOOK_INBOX=str(tmp_path / "inbox.sqlite"))
+    env = dict(
+        os.environ,
+        **sandbox.env_for(parse_config(data)),
+        DAGSTER_HOME=str(home),
+        CASCADE_SYNC_CONFIG=str(config_path),
+        CASCADE_SYNC_DUCKDB=str(tmp_path / "wh.duckdb"),
+        CASCADE_SYNC_WEBHOOK_INBOX=str(tmp_path / "inbox.sqlite"),
+    )
     env.pop("CLICKUP_TOKEN_ACME_OPS")  # this workspace will fail; the others must not care
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     yield env, tmp_path
@@ -57,10 +62,21 @@ def test_backfill_of_every_partition(backfill_env):
     env, tmp_path = backfill_env
     target = ["-m", "cascade_sync_pipeline.definitions"]
     for job in ("clickup_sync", "wrike_sync"):
-        subprocess.run([str(BIN / "dagster"), "job", "backfill", *target, "-j", job, "--all", "all", "--noprompt"],
-                       cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", *target], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(BIN / "dagster"), "job", "backfill", *target, "-j", job, "--all", "all", "--noprompt"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", *target],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with dg.DagsterInstance.get() as instance:
             deadline = time.monotonic() + 240
@@ -71,12 +87,17 @@ def test_backfill_of_every_partition(backfill_env):
                 assert time.monotonic() < deadline, [(r.tags.get("dagster/partition"), r.status) for r in runs]
                 time.sleep(1)
             status = {r.tags["dagster/partition"]: r.status for r in runs}
-            assert status == {"acme-product": dg.DagsterRunStatus.SUCCESS, "acme-delivery": dg.DagsterRunStatus.SUCCESS,
-                              "acme-ops": dg.DagsterRunStatus.FAILURE}
+            assert status == {
+                "acme-product": dg.DagsterRunStatus.SUCCESS,
+                "acme-delivery": dg.DagsterRunStatus.SUCCESS,
+                "acme-ops": dg.DagsterRunStatus.FAILURE,
+            }
             failed = next(r for r in runs if r.tags["dagster/partition"] == "acme-ops")
             messages = " ".join(
-                str(e.dagster_event.event_specific_data.error) for e in instance.all_logs(failed.run_id)
-                if e.dagster_event and e.dagster_event.is_step_failure)
+                str(e.dagster_event.event_specific_data.error)
+                for e in instance.all_logs(failed.run_id)
+                if e.dagster_event and e.dagster_event.is_step_failure
+            )
             assert "CLICKUP_TOKEN_ACME_OPS is not set" in messages
             for run in runs:
                 logs = " ".join(e.user_message for e in instance.all_logs(run.run_id))

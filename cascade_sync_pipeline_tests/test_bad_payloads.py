@@ -12,16 +12,16 @@ from cascade_sync_pipeline.clickup.client import ClickUpClient, ClickUpError
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
+from cascade_sync_pipeline.warehouse.store import Warehouse
+from cascade_sync_pipeline.wrike.client import WrikeClient
+from cascade_sync_pipeline_tests import wrike_fixtures
+from cascade_sync_pipeline_tests.clickup_fixtures import STATUS_OVERRIDES, clickup_config, start_emulator
+from cascade_sync_pipeline_tests.helpers import failure_message
+from cascade_sync_pipeline_tests.wrike_fixtures import materialize as materialize_wrike
+from cascade_sync_pipeline_tests.wrike_fixtures import small_dataset, staged, token_env, wrike_config
 from cascade_sync_sandbox.clickup.generator import expected_staging
 from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_sandbox.server import Fault
-from cascade_sync_pipeline.warehouse.store import Warehouse
-from cascade_sync_pipeline.wrike.client import WrikeClient
-from cascade_sync_pipeline_tests.clickup_fixtures import STATUS_OVERRIDES, clickup_config, start_emulator
-from cascade_sync_pipeline_tests.helpers import failure_message
-from cascade_sync_pipeline_tests import wrike_fixtures
-from cascade_sync_pipeline_tests.wrike_fixtures import materialize as materialize_wrike
-from cascade_sync_pipeline_tests.wrike_fixtures import small_dataset, staged, token_env, wrike_config
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -34,6 +34,7 @@ def rows(config, sql: str, *params):
 
 
 # --- ClickUp ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def clickup(tmp_path, monkeypatch):
@@ -48,20 +49,30 @@ def clickup(tmp_path, monkeypatch):
 
 def materialize_clickup(config, mode: str = "full") -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        build_clickup_assets(config, workspace_partitions(config, "clickup")), partition_key="team-1",
+        build_clickup_assets(config, workspace_partitions(config, "clickup")),
+        partition_key="team-1",
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
-        run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}}, raise_on_error=False)
+        run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}},
+        raise_on_error=False,
+    )
 
 
 def test_clickup_bad_values_are_left_out_and_a_task_without_id_is_skipped_naming_each(clickup):
     dataset, emulator, config, _ = clickup
-    emulator.faults.add(Fault(kind="edit", path=r"/team/\d+/task$", edits={
-        "tasks.0.date_updated": "not-a-number",
-        "tasks.1.due_date": "99999999999999999999",   # past year 9999 (and past BIGINT)
-        "tasks.2.date_created": "-99999999999999999",
-        "tasks.3.start_date": {"ms": 1},
-        "tasks.5": "not a task",
-    }, drop=["tasks.4.id"]))
+    emulator.faults.add(
+        Fault(
+            kind="edit",
+            path=r"/team/\d+/task$",
+            edits={
+                "tasks.0.date_updated": "not-a-number",
+                "tasks.1.due_date": "99999999999999999999",  # past year 9999 (and past BIGINT)
+                "tasks.2.date_created": "-99999999999999999",
+                "tasks.3.start_date": {"ms": 1},
+                "tasks.5": "not a task",
+            },
+            drop=["tasks.4.id"],
+        )
+    )
     result = materialize_clickup(config)
     assert result.success, failure_message(result)
     check = check_results(result)["read_problems"]
@@ -71,8 +82,14 @@ def test_clickup_bad_values_are_left_out_and_a_task_without_id_is_skipped_naming
     named = [item for item in listed if item.startswith("task ") and "#" not in item]
     assert len(named) == 4 and check.metadata["items_skipped"].value == 2
     assert any("#5 of the listing" in item for item in listed) and any("#6 of the listing" in item for item in listed)
-    staged_items = {r[0]: r[1:] for r in rows(config, "SELECT item_id, updated_at, due_at, created_at, start_at "
-                                                      "FROM staging.work_items WHERE workspace = 'team-1'")}
+    staged_items = {
+        r[0]: r[1:]
+        for r in rows(
+            config,
+            "SELECT item_id, updated_at, due_at, created_at, start_at "
+            "FROM staging.work_items WHERE workspace = 'team-1'",
+        )
+    }
     by_field = {line.split(" | ")[1]: item for item, line in listed.items() if item in named}
     assert staged_items[by_field["date_updated"].removeprefix("task ")][0] is None
     assert staged_items[by_field["due_date"].removeprefix("task ")][1] is None
@@ -101,8 +118,9 @@ def test_clickup_answer_without_its_list_stops_before_anything_is_replaced(click
 
 def test_clickup_error_fields_that_are_not_text_still_give_the_named_error(clickup):
     _, emulator, config, url = clickup
-    emulator.faults.add(Fault(kind="status", status=401, path=r"/team$",
-                              body='{"err": {"why": ["nested"]}, "ECODE": ["OAUTH_025"]}'))
+    emulator.faults.add(
+        Fault(kind="status", status=401, path=r"/team$", body='{"err": {"why": ["nested"]}, "ECODE": ["OAUTH_025"]}')
+    )
     with ClickUpClient.for_workspace(config.workspaces[0]) as client:
         with pytest.raises(ClickUpError) as err:
             client.teams()
@@ -112,10 +130,18 @@ def test_clickup_error_fields_that_are_not_text_still_give_the_named_error(click
 @pytest.mark.parametrize("reset", ["soon", "NaN", "inf", "", "1e999"])
 def test_clickup_rate_limit_headers_that_are_not_numbers_fall_back_to_a_default_wait(clickup, reset):
     _, emulator, config, _ = clickup
-    emulator.faults.add(Fault(kind="status", status=429, path=r"/team$", headers={"X-RateLimit-Reset": reset},
-                              body='{"err": "Rate limit reached", "ECODE": "APP_002"}'))
-    emulator.faults.add(Fault(kind="edit", path=r"/team/\d+/space$",
-                              headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}))
+    emulator.faults.add(
+        Fault(
+            kind="status",
+            status=429,
+            path=r"/team$",
+            headers={"X-RateLimit-Reset": reset},
+            body='{"err": "Rate limit reached", "ECODE": "APP_002"}',
+        )
+    )
+    emulator.faults.add(
+        Fault(kind="edit", path=r"/team/\d+/space$", headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    )
     waits: list[float] = []
     ws = config.workspaces[0]
     with ClickUpClient.for_workspace(ws, sleep=waits.append) as client:
@@ -123,13 +149,14 @@ def test_clickup_rate_limit_headers_that_are_not_numbers_fall_back_to_a_default_
     assert waits[0] == pytest.approx(60.05) and waits[1] == pytest.approx(0.05)
 
 
-
 def test_clickup_hierarchy_objects_without_their_ids_name_the_object_and_replace_nothing(clickup):
     _, emulator, config, _ = clickup
     assert materialize_clickup(config).success
     before = rows(config, "SELECT count(*) FROM raw.clickup_hierarchy WHERE workspace = 'team-1'")[0][0]
-    for path, drop, named in ((r"/space/\d+/folder$", "folders.0.id", "a folder"),
-                              (r"/team/\d+/space$", "spaces.0.id", "a space")):
+    for path, drop, named in (
+        (r"/space/\d+/folder$", "folders.0.id", "a folder"),
+        (r"/team/\d+/space$", "spaces.0.id", "a space"),
+    ):
         emulator.faults.add(Fault(kind="edit", path=path, drop=[drop]))
         result = materialize_clickup(config)
         assert not result.success
@@ -140,6 +167,7 @@ def test_clickup_hierarchy_objects_without_their_ids_name_the_object_and_replace
 
 
 # --- Wrike -----------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def wrike(tmp_path, monkeypatch):
@@ -154,18 +182,31 @@ def wrike(tmp_path, monkeypatch):
 def test_wrike_bad_values_are_left_out_and_a_task_without_id_is_skipped(wrike):
     dataset, emulator, config = wrike
     # Every space's listing (a task listed in two spaces must look the same in both).
-    emulator.faults.add(Fault(kind="edit", path=r"/spaces/[^/]+/tasks$", times=100, edits={
-        "data.0.updatedDate": 12345, "data.1.dates": {"type": "Planned", "due": "9999-99-99T00:00:00"},
-        "data.2.createdDate": "yesterday"}, drop=["data.3.id"]))
+    emulator.faults.add(
+        Fault(
+            kind="edit",
+            path=r"/spaces/[^/]+/tasks$",
+            times=100,
+            edits={
+                "data.0.updatedDate": 12345,
+                "data.1.dates": {"type": "Planned", "due": "9999-99-99T00:00:00"},
+                "data.2.createdDate": "yesterday",
+            },
+            drop=["data.3.id"],
+        )
+    )
     result = materialize_wrike(config, "wrike-1", raise_on_error=False)
     assert result.success, failure_message(result)
     check = check_results(result)["read_problems"]
     assert not check.passed and check.metadata["items_skipped"].value >= 1
     problems = check.metadata["problems"].value
-    for field in ("| updatedDate | 12345 |", "| dates.due |", "| createdDate | \"yesterday\" |", "| id | null |"):
+    for field in ("| updatedDate | 12345 |", "| dates.due |", '| createdDate | "yesterday" |', "| id | null |"):
         assert field in problems, field
-    left_out = [line.split(" | ")[0].removeprefix("| task ") for line in problems.splitlines()[2:]
-                if "staged without it" in line]
+    left_out = [
+        line.split(" | ")[0].removeprefix("| task ")
+        for line in problems.splitlines()[2:]
+        if "staged without it" in line
+    ]
     items = {r["item_id"]: r for r in staged(config, "work_items", "wrike-1")}
     assert left_out and all(item in items for item in left_out)  # kept, without the bad value
 
@@ -196,10 +237,17 @@ def test_wrike_status_categories_follow_the_size_of_the_active_group_and_config_
             expected = "not_started" if status["id"] == actives[0]["id"] else "in_progress"
         assert row["status_category"] == expected, (task["id"], status["name"])
         seen.add((status["name"], expected))
-    assert {("Active", "in_progress"), ("New", "not_started"), ("In Review", "deferred"),
-            ("Shipped", "cancelled")} <= seen
-    other_shipped = [t for t in dataset.tasks if statuses[t["customStatusId"]][0]["name"] == "Shipped"
-                     and t["customStatusId"] != shipped["id"]]
+    assert {
+        ("Active", "in_progress"),
+        ("New", "not_started"),
+        ("In Review", "deferred"),
+        ("Shipped", "cancelled"),
+    } <= seen
+    other_shipped = [
+        t
+        for t in dataset.tasks
+        if statuses[t["customStatusId"]][0]["name"] == "Shipped" and t["customStatusId"] != shipped["id"]
+    ]
     assert all(items[t["id"]]["status_category"] == "done" for t in other_shipped)
 
 
@@ -207,9 +255,15 @@ def test_wrike_status_categories_follow_the_size_of_the_active_group_and_config_
 def test_an_unlistable_recycle_bin_is_reported_and_the_rest_is_synced(wrike, status, code):
     dataset, emulator, config = wrike
     recycle_bin = dataset.recycle_bin_id() if callable(getattr(dataset, "recycle_bin_id", None)) else None
-    emulator.faults.add(Fault(kind="status", status=status, times=100,
-                              path=rf"/folders/{recycle_bin or '[^/]+'}/tasks$",
-                              body=f'{{"error": "{code}", "errorDescription": "Recycle Bin"}}'))
+    emulator.faults.add(
+        Fault(
+            kind="status",
+            status=status,
+            times=100,
+            path=rf"/folders/{recycle_bin or '[^/]+'}/tasks$",
+            body=f'{{"error": "{code}", "errorDescription": "Recycle Bin"}}',
+        )
+    )
     for mode in ("full", "incremental"):
         result = materialize_wrike(config, "wrike-1", mode, raise_on_error=False)
         assert result.success, failure_message(result)
@@ -226,8 +280,15 @@ def test_an_unlistable_recycle_bin_is_reported_and_the_rest_is_synced(wrike, sta
 def test_wrike_rate_limit_header_that_is_a_date_or_garbage(wrike):
     _, emulator, config = wrike
     for retry_after in ("soon", "Wed, 21 Oct 2015 07:28:00 GMT"):
-        emulator.faults.add(Fault(kind="status", status=429, path=r"/spaces$", headers={"Retry-After": retry_after},
-                                  body='{"error": "rate_limit_exceeded"}'))
+        emulator.faults.add(
+            Fault(
+                kind="status",
+                status=429,
+                path=r"/spaces$",
+                headers={"Retry-After": retry_after},
+                body='{"error": "rate_limit_exceeded"}',
+            )
+        )
     waits: list[float] = []
     with WrikeClient.from_workspace(config.workspaces[0], sleep=waits.append) as client:
         assert client.spaces()

@@ -15,26 +15,43 @@ import pytest
 
 from cascade_sync_pipeline.cascade.classic import GOAL_STATUSES, CascadeApiError, ClassicClient, split_title
 from cascade_sync_pipeline.http import RetryPolicy
+from cascade_sync_pipeline_tests.classic_fixtures import base_url, emulator, switch  # noqa: F401 (fixtures)
 from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
 from cascade_sync_sandbox.server import Fault
-from cascade_sync_pipeline_tests.classic_fixtures import base_url, emulator, switch  # noqa: F401 (fixtures)
 
-GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": date(2025, 1, 1),
-             "end_time": "2025-12-31", "weight_id": 1}
+GOAL_BODY = {
+    "action": "Increase",
+    "details": "revenue in EMEA",
+    "start_time": date(2025, 1, 1),
+    "end_time": "2025-12-31",
+    "weight_id": 1,
+}
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05)
 
 
 @pytest.fixture
 def client(base_url):
-    with ClassicClient(base_url, SANDBOX_TOKEN, retry=FAST, settle_seconds=0.0, token_env="TEST_CASCADE_TOKEN",
-                       workspace="acme-classic") as client:
+    with ClassicClient(
+        base_url,
+        SANDBOX_TOKEN,
+        retry=FAST,
+        settle_seconds=0.0,
+        token_env="TEST_CASCADE_TOKEN",
+        workspace="acme-classic",
+    ) as client:
         yield client
 
 
 def mock_client(handler, **kwargs) -> ClassicClient:
     """A client whose 'server' answers with the documented shapes the emulator does not send."""
-    return ClassicClient("https://acme.executestrategy.net/api/v2", "tok-SECRET-123", retry=FAST,
-                         transport=httpx.MockTransport(handler), sleep=lambda _s: None, **kwargs)
+    return ClassicClient(
+        "https://acme.executestrategy.net/api/v2",
+        "tok-SECRET-123",
+        retry=FAST,
+        transport=httpx.MockTransport(handler),
+        sleep=lambda _s: None,
+        **kwargs,
+    )
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -70,8 +87,10 @@ def test_tasks_list_by_goal_and_creator(client, emulator):
     emulator.add_task(task="Hers", goal_id=goals[0], creator_id=other["id"])
     assert len(client.list_tasks(goal_id=goals[0])) == 4
     assert len(client.list_tasks(goal_id=str(goals[0]), user_id=emulator.integration_user["id"])) == 3
-    assert [t["id"] for t in client.list_tasks(ids=[mine[1]["id"], str(mine[2]["id"])], goal_id=goals)] == \
-        [mine[1]["id"], mine[2]["id"]]
+    assert [t["id"] for t in client.list_tasks(ids=[mine[1]["id"], str(mine[2]["id"])], goal_id=goals)] == [
+        mine[1]["id"],
+        mine[2]["id"],
+    ]
 
 
 # --- wrapping and ids ----------------------------------------------------------------------------------
@@ -121,8 +140,13 @@ def test_errors_name_the_fix_and_never_the_token(base_url, client, emulator):
         assert "tok-SECRET" not in repr(bad)
     message = str(err.value)
     assert err.value.status == 401 and "tok-SECRET" not in message
-    for part in ("workspace 'acme-classic'", "HTTP 401", "goal list", "TEST_CASCADE_TOKEN",
-                 "Profile > System > Security > + Add Token"):
+    for part in (
+        "workspace 'acme-classic'",
+        "HTTP 401",
+        "goal list",
+        "TEST_CASCADE_TOKEN",
+        "Profile > System > Security > + Add Token",
+    ):
         assert part in message
     emulator.add_token("tasks-only", emulator.integration_user["id"], scopes=("Tasks",))
     with ClassicClient(base_url, "tasks-only") as scoped, pytest.raises(CascadeApiError) as err:
@@ -186,8 +210,9 @@ def test_a_failed_lookup_says_the_outcome_is_unknown_and_resends_nothing(base_ur
     assert err.value.code == "CREATE_UNKNOWN" and "may or may not have happened" in str(err.value)
     assert "next run will look for it" in str(err.value) and len(emulator.tasks) == 1
     with ClassicClient(base_url, SANDBOX_TOKEN) as next_run:  # a new process: the floor comes from the error
-        task = next_run.create_task({"task": "Call", "goal_id": goal["id"]},
-                                    look_after_id=err.value.details["look_after_id"])
+        task = next_run.create_task(
+            {"task": "Call", "goal_id": goal["id"]}, look_after_id=err.value.details["look_after_id"]
+        )
     assert list(emulator.tasks) == [task["id"]] and next_run.recovered_creates == 1
     assert emulator.log.count("POST") == 1
 
@@ -259,20 +284,31 @@ def _drill_bodies(rng: random.Random, kind: str, n: int, goal_ids: list[int], fo
     for i in range(n):
         start = date(2025, 1, 1) + timedelta(days=rng.randrange(0, 120))
         if kind == "goal":
-            action, details, _ = split_title(f"{rng.choice(['Grow', 'Launch', 'Cut', 'Hire'])} initiative {i} "
-                                             f"for region {rng.randrange(9)}")
-            links = {"aligned_to_ids": [rng.choice(goal_ids)]} if goal_ids and i % 3 else \
-                {"direct_focus_area_ids": [focus]}
-            bodies.append({"action": action, "details": details, "start_time": start,
-                           "end_time": start + timedelta(days=90), "weight_id": 1 + i % 4, **links})
+            action, details, _ = split_title(
+                f"{rng.choice(['Grow', 'Launch', 'Cut', 'Hire'])} initiative {i} for region {rng.randrange(9)}"
+            )
+            links = (
+                {"aligned_to_ids": [rng.choice(goal_ids)]} if goal_ids and i % 3 else {"direct_focus_area_ids": [focus]}
+            )
+            bodies.append(
+                {
+                    "action": action,
+                    "details": details,
+                    "start_time": start,
+                    "end_time": start + timedelta(days=90),
+                    "weight_id": 1 + i % 4,
+                    **links,
+                }
+            )
         else:
             due = {"due_date": start.isoformat()} if i % 4 else {}
             bodies.append({"task": f"Task {i}: follow up", "goal_id": goal_ids[i % len(goal_ids)], **due})
     return bodies
 
 
-def _run_creates(client: ClassicClient, emulator: ClassicEmulator, rng: random.Random, kind: str,
-                 bodies: list[dict], tally: Counter) -> tuple[list[dict], list[tuple[dict, CascadeApiError]]]:
+def _run_creates(
+    client: ClassicClient, emulator: ClassicEmulator, rng: random.Random, kind: str, bodies: list[dict], tally: Counter
+) -> tuple[list[dict], list[tuple[dict, CascadeApiError]]]:
     """Each create with a random loss (and now and then a failing lookup); returns the created
     items and the creates whose outcome stayed unknown."""
     created, unknown = [], []
@@ -303,8 +339,10 @@ def test_lost_answer_drill_never_duplicates_a_create(base_url, emulator):
     tally: Counter = Counter()
     started = time.monotonic()
     options = dict(retry=FAST, timeout=0.4, settle_seconds=0.5)
-    with ClassicClient(base_url, SANDBOX_TOKEN, **options) as client, \
-            ClassicClient(base_url, SANDBOX_TOKEN, **options) as next_run:
+    with (
+        ClassicClient(base_url, SANDBOX_TOKEN, **options) as client,
+        ClassicClient(base_url, SANDBOX_TOKEN, **options) as next_run,
+    ):
         goal_bodies = _drill_bodies(rng, "goal", N_GOALS, [], focus)
         goals, unknown_goals = _run_creates(client, emulator, rng, "goal", goal_bodies, tally)
         goals += _rerun(client, next_run, "goal", unknown_goals)
@@ -314,9 +352,11 @@ def test_lost_answer_drill_never_duplicates_a_create(base_url, emulator):
         recovered = client.recovered_creates + next_run.recovered_creates
     elapsed = time.monotonic() - started
     stored_losses = sum(n for loss, n in tally.items() if loss in LOSSES and LOSSES[loss][1])
-    print(f"\ndrill: {N_GOALS + N_TASKS} creates, {sum(tally.values()) - tally['answered'] - tally['lookup_failed']} "
-          f"answers lost ({stored_losses} after the write), {tally['lookup_failed']} lookups failed, "
-          f"{len(unknown_goals) + len(unknown_tasks)} re-run, {recovered} recovered, {elapsed:.1f}s; {dict(tally)}")
+    print(
+        f"\ndrill: {N_GOALS + N_TASKS} creates, {sum(tally.values()) - tally['answered'] - tally['lookup_failed']} "
+        f"answers lost ({stored_losses} after the write), {tally['lookup_failed']} lookups failed, "
+        f"{len(unknown_goals) + len(unknown_tasks)} re-run, {recovered} recovered, {elapsed:.1f}s; {dict(tally)}"
+    )
 
     drill_goals = [g for g in emulator.goals.values() if g["action"] != "Existing"]
     assert len(drill_goals) == N_GOALS and len(emulator.tasks) == N_TASKS  # zero duplicates
@@ -330,8 +370,9 @@ def test_lost_answer_drill_never_duplicates_a_create(base_url, emulator):
     assert elapsed < 20
 
 
-def _rerun(client: ClassicClient, next_run: ClassicClient, kind: str,
-           unknown: list[tuple[dict, CascadeApiError]]) -> list[dict]:
+def _rerun(
+    client: ClassicClient, next_run: ClassicClient, kind: str, unknown: list[tuple[dict, CascadeApiError]]
+) -> list[dict]:
     """Re-run the creates of unknown outcome: alternately in the same client (which remembers
     them) and in a fresh one, as the next run would, with the floor the error carried."""
     out = []
@@ -341,4 +382,3 @@ def _rerun(client: ClassicClient, next_run: ClassicClient, kind: str,
         else:
             out.append(getattr(next_run, f"create_{kind}")(body, look_after_id=err.details["look_after_id"]))
     return out
-

@@ -12,13 +12,18 @@ import httpx
 import pytest
 
 from cascade_sync_pipeline.cascade.classic import ClassicClient
-from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
-from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline_tests.classic_fixtures import BASE, base_url, emulator, switch  # noqa: F401 (fixtures)
 from cascade_sync_pipeline_tests.connector_spec import CLASSIC_SWAGGER, classic_connector
+from cascade_sync_sandbox.classic import SANDBOX_TOKEN, ClassicEmulator
+from cascade_sync_sandbox.server import Fault
 
-GOAL_BODY = {"action": "Increase", "details": "revenue in EMEA", "start_time": "2025-01-01",
-             "end_time": "2025-12-31", "weight_id": 1}
+GOAL_BODY = {
+    "action": "Increase",
+    "details": "revenue in EMEA",
+    "start_time": "2025-01-01",
+    "end_time": "2025-12-31",
+    "weight_id": 1,
+}
 
 
 @pytest.fixture
@@ -31,7 +36,9 @@ def checked(response: httpx.Response) -> dict | None:
     """The answer, after checking it against the connector's schema for its operation and status."""
     body = response.json() if response.content else None
     if body is not None:
-        classic_connector().validate_response(response.request.method, response.request.url.path, response.status_code, body)
+        classic_connector().validate_response(
+            response.request.method, response.request.url.path, response.status_code, body
+        )
     return body
 
 
@@ -51,9 +58,12 @@ def test_every_goal_and_task_operation_is_served_with_its_documented_status(api,
     goal = emulator.add_goal(action="Seed", details="goal")
     spare = emulator.add_goal(action="Spare", details="goal")
     task = emulator.add_task(task="Seed task", goal_id=goal["id"])
-    bodies = {"/goals": {"goal": GOAL_BODY}, "/goals/{id}": {"goal": {"progress": 40, "status": "APPRO"}},
-              "/tasks": {"task": {"task": "Write the plan", "goal_id": goal["id"]}},
-              "/tasks/{id}": {"task": {"is_complete": 1}}}
+    bodies = {
+        "/goals": {"goal": GOAL_BODY},
+        "/goals/{id}": {"goal": {"progress": 40, "status": "APPRO"}},
+        "/tasks": {"task": {"task": "Write the plan", "goal_id": goal["id"]}},
+        "/tasks/{id}": {"task": {"is_complete": 1}},
+    }
     ids = {"/goals/{id}": spare["id"], "/tasks/{id}": task["id"]}
     operations = [(m, t, op) for m, t, op in classic_connector().operations() if t.split("/")[1] in ("goals", "tasks")]
     assert len(operations) == 10
@@ -71,10 +81,30 @@ def test_every_goal_and_task_operation_is_served_with_its_documented_status(api,
 
 def test_answers_conform_to_the_connector_schemas(api, emulator):
     parent = checked(send(api, "POST", "/goals", {"goal": {**GOAL_BODY, "status": "APPRO"}}))["goal"]
-    child = checked(send(api, "POST", "/goals", {"goal": {**GOAL_BODY, "action": "Open", "details": "Berlin office",
-                                                          "aligned_to_ids": [parent["id"]], "target": 3}}))["goal"]
-    created = checked(send(api, "POST", "/tasks", {"task": {"task": "Sign lease", "goal_id": child["id"],
-                                                            "is_complete": 1, "due_date": "1740787200"}}))
+    child = checked(
+        send(
+            api,
+            "POST",
+            "/goals",
+            {
+                "goal": {
+                    **GOAL_BODY,
+                    "action": "Open",
+                    "details": "Berlin office",
+                    "aligned_to_ids": [parent["id"]],
+                    "target": 3,
+                }
+            },
+        )
+    )["goal"]
+    created = checked(
+        send(
+            api,
+            "POST",
+            "/tasks",
+            {"task": {"task": "Sign lease", "goal_id": child["id"], "is_complete": 1, "due_date": "1740787200"}},
+        )
+    )
     assert created["tasks"]["completed_user_id"] == str(emulator.integration_user["id"])  # as documented there
     checked(send(api, "PUT", f"/tasks/{created['tasks']['id']}", {"task": {"comment": "signed"}}))
     checked(api.get(f"/goals/{child['id']}"))
@@ -98,8 +128,15 @@ def test_every_body_the_client_sends_conforms_to_the_request_schemas(base_url, e
     focus = emulator.add_focus_area("Growth")
     with ClassicClient(base_url, SANDBOX_TOKEN, transport=Recording()) as client:
         goal = client.create_goal({**GOAL_BODY, "direct_focus_area_ids": [focus], "target": 12.5, "is_private": 0})
-        child = client.create_goal({**GOAL_BODY, "action": "Hire", "aligned_to_ids": [str(goal["id"])],
-                                    "start_time": 1735689600, "end_time": "2025-06-30T00:00:00Z"})
+        child = client.create_goal(
+            {
+                **GOAL_BODY,
+                "action": "Hire",
+                "aligned_to_ids": [str(goal["id"])],
+                "start_time": 1735689600,
+                "end_time": "2025-06-30T00:00:00Z",
+            }
+        )
         client.update_goal(child["id"], {"status": "APPRO", "progress": 50, "weight_id": 2})
         task = client.create_task({"task": "Post the job ad", "goal_id": str(child["id"]), "due_date": "2025-02-01"})
         client.update_task(task["id"], {"is_complete": 1})
@@ -151,12 +188,20 @@ def test_multi_value_filters_are_comma_separated(api, emulator):
     assert api.get("/tasks", params={"owner": 1}).json()["field"] == "owner"
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"weight_id": None}, "weight_id"), ({"action": "A" * 26}, "action"), ({"details": "d" * 301}, "details"),
-    ({"weight_id": 5}, "weight_id"), ({"status": "DONE"}, "status"), ({"end_time": "2024-01-01"}, "end_time"),
-    ({"start_time": "next week"}, "start_time"), ({"aligned_to_ids": [999999]}, "aligned_to_ids"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"weight_id": None}, "weight_id"),
+        ({"action": "A" * 26}, "action"),
+        ({"details": "d" * 301}, "details"),
+        ({"weight_id": 5}, "weight_id"),
+        ({"status": "DONE"}, "status"),
+        ({"end_time": "2024-01-01"}, "end_time"),
+        ({"start_time": "next week"}, "start_time"),
+        ({"aligned_to_ids": [999999]}, "aligned_to_ids"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_invalid_goal_answers_400_naming_the_field(api, change, field):
     body = {k: v for k, v in {**GOAL_BODY, **change}.items() if v is not None}
     answer = api.post("/goals", json={"goal": body})
@@ -173,8 +218,10 @@ def test_body_must_wrap_the_object_and_tasks_need_a_goal(api):
 
 def test_times_accept_unix_seconds_and_iso_8601(api):
     unix = api.post("/goals", json={"goal": {**GOAL_BODY, "start_time": 1735689600, "end_time": "1767139200"}})
-    iso = api.post("/goals", json={"goal": {**GOAL_BODY, "start_time": "2025-01-01T00:00:00Z",
-                                            "end_time": "2025-12-31T01:00:00+01:00"}})
+    iso = api.post(
+        "/goals",
+        json={"goal": {**GOAL_BODY, "start_time": "2025-01-01T00:00:00Z", "end_time": "2025-12-31T01:00:00+01:00"}},
+    )
     for answer in (unix, iso):
         goal = answer.json()["goal"]
         assert (goal["start_time"], goal["end_time"]) == ("2025-01-01T00:00:00Z", "2025-12-31T00:00:00Z")

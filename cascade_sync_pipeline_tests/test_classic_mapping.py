@@ -26,13 +26,15 @@ def desired(world: ClassicWorld) -> dict[str, dict]:
 
 def test_status_rules_then_fallback_and_an_unmapped_status_blocks_publish(world):
     fallback = {"not_started": "open", "done": "complete", "deferred": "open", "cancelled": "archived"}
-    result = world.sync(world.config({**CLICKUP_MAPPING, "status_rules": {"Review": "complete"},
-                                      "status_fallback": fallback}))
+    result = world.sync(
+        world.config({**CLICKUP_MAPPING, "status_rules": {"Review": "complete"}, "status_fallback": fallback})
+    )
     rows, tasks = desired(world), world.top_level()
     want = {t.id: ("complete" if t.status == "review" else fallback.get(world.category(t))) for t in tasks.values()}
     assert {k: rows[k]["outcome"] for k in tasks} == want
-    assert {k: rows[k]["is_complete"] for k in tasks if want[k]} == \
-        {k: int(v in ("complete", "archived")) for k, v in want.items() if v}
+    assert {k: rows[k]["is_complete"] for k in tasks if want[k]} == {
+        k: int(v in ("complete", "archived")) for k, v in want.items() if v
+    }
     unmapped = sorted(k for k, v in want.items() if v is None)
     assert unmapped, "the dataset should hold in-progress statuses other than 'review'"
     check = result.checks()["status_rules_complete"]
@@ -45,14 +47,28 @@ def test_filters_choose_the_items_that_drive_cascade(world):
     archived = next(t for t in world.dataset.tasks.values() if t.archived)
     space = world.dataset.spaces[world.dataset.lists[archived.list_id].space_id]
     lists = {lid for lid, lst in world.dataset.lists.items() if lst.space_id == space.id}
-    world.sync(world.config({**CLICKUP_MAPPING, "containers": [space.name], "exclude_statuses": ["Cancelled"],
-                             "item_types": ["task", "subtask"], "include_archived": True}), until="desired_state")
-    want = {t.id for t in world.dataset.tasks.values()
-            if t.list_id in lists and t.status != "cancelled" and t.custom_item_id == 0}
+    world.sync(
+        world.config(
+            {
+                **CLICKUP_MAPPING,
+                "containers": [space.name],
+                "exclude_statuses": ["Cancelled"],
+                "item_types": ["task", "subtask"],
+                "include_archived": True,
+            }
+        ),
+        until="desired_state",
+    )
+    want = {
+        t.id
+        for t in world.dataset.tasks.values()
+        if t.list_id in lists and t.status != "cancelled" and t.custom_item_id == 0
+    }
     rows = desired(world)
     assert {k for k, r in rows.items() if r["cascade_type"] == "task"} == want
-    assert {k for k, r in rows.items() if r["cascade_type"] == "goal"} == \
-        {world.dataset.tasks[k].list_id for k in want}  # each list holding a chosen item is a goal
+    assert {k for k, r in rows.items() if r["cascade_type"] == "goal"} == {
+        world.dataset.tasks[k].list_id for k in want
+    }  # each list holding a chosen item is a goal
     assert any(world.dataset.tasks[k].archived for k in want) and any(world.dataset.tasks[k].parent for k in want)
     for k in want:  # a subtask is a task on the goal of its parent's list
         task = world.dataset.tasks[k]
@@ -91,7 +107,9 @@ def test_goal_progress_follows_the_progress_rule(world):
         rows, tasks = desired(world), world.top_level()
         want = {k: expected_progress(world, t, rule) for k, t in tasks.items()}
         assert {k: rows[k]["progress"] for k in tasks} == want, rule
-        assert {rows[k]["goal_kind"] for k in tasks} == {"kpi"} and {rows[k]["tracking_type"] for k in tasks} == {"MANUAL"}
+        assert {rows[k]["goal_kind"] for k in tasks} == {"kpi"} and {rows[k]["tracking_type"] for k in tasks} == {
+            "MANUAL"
+        }
         by_status = {k: expected_progress(world, t, "status") for k, t in tasks.items()}
         assert rule == "status" or any(want[k] != by_status[k] for k in tasks), f"no task exercises {rule}"
 
@@ -100,8 +118,12 @@ def test_owners_are_matched_by_email_and_unknown_people_block_or_warn(tmp_path, 
     world = ClassicWorld(tmp_path, monkeypatch, drop_people=25)
     try:
         known = {u["email"] for u in world.users}
-        missing = {u: world.dataset.users[u] for t in world.top_level().values() for u in t.assignee_ids
-                   if world.dataset.users[u].email not in known}.values()
+        missing = {
+            u: world.dataset.users[u]
+            for t in world.top_level().values()
+            for u in t.assignee_ids
+            if world.dataset.users[u].email not in known
+        }.values()
         assert missing
         blocked = world.sync(world.config())
         check = blocked.checks()["owners_found"]
@@ -125,8 +147,9 @@ def test_weights_come_from_the_priority_rule(world):
     world.sync(world.config(mapping), until="desired_state")
     rule = {None: 4, 1: 1, 2: 1, 3: 2, 4: 4}
     tasks = world.top_level()
-    assert {k: r["weight_id"] for k, r in desired(world).items() if k in tasks} == \
-        {k: rule[t.priority] for k, t in tasks.items()}
+    assert {k: r["weight_id"] for k, r in desired(world).items() if k in tasks} == {
+        k: rule[t.priority] for k, t in tasks.items()
+    }
     assert len({t.priority for t in tasks.values()}) >= 3
 
 
@@ -164,13 +187,16 @@ def test_a_wrong_focus_area_names_the_setting(world):
     assert "mapping.target.focus_area_ids" in message
 
 
-@pytest.mark.parametrize("mapping, expected", [
-    ({}, f"workspaces.0(key={CU}).mapping.target: say where top-level goals land"),
-    ({"target": {"focus_area_ids": [1], "parent_goal_id": 2}}, "give focus_area_ids"),
-    ({"target": {"focus_area_ids": [1]}, "goals_from": []}, "goals_from: tasks become Cascade tasks"),
-    ({"target": {"focus_area_ids": [1]}, "weights": {"high": 7}}, "'high': a weight_id is 1 (highest) to 4"),
-    ({"target": {"focus_area_ids": [1]}, "status_rules": {"done": "finished"}}, "status_rules.done"),
-])
+@pytest.mark.parametrize(
+    "mapping, expected",
+    [
+        ({}, f"workspaces.0(key={CU}).mapping.target: say where top-level goals land"),
+        ({"target": {"focus_area_ids": [1], "parent_goal_id": 2}}, "give focus_area_ids"),
+        ({"target": {"focus_area_ids": [1]}, "goals_from": []}, "goals_from: tasks become Cascade tasks"),
+        ({"target": {"focus_area_ids": [1]}, "weights": {"high": 7}}, "'high': a weight_id is 1 (highest) to 4"),
+        ({"target": {"focus_area_ids": [1]}, "status_rules": {"done": "finished"}}, "status_rules.done"),
+    ],
+)
 def test_classic_config_errors_name_the_workspace_and_field(world, mapping, expected):
     with pytest.raises(ConfigError) as err:
         world.config(mapping)
@@ -191,20 +217,29 @@ def test_wrike_goals_from_and_users_errors(world, tmp_path):
     with pytest.raises(ConfigError, match=r"users_file: .*users.csv line 2: role_id and user_id must be integers"):
         parse_config(raw, str(config_file))
     (tmp_path / "users.csv").write_text("email,user_id,role_id\nAnn@Acme.example,4,104\n")
-    assert parse_config(raw, str(config_file)).cascade.users[0].model_dump() == \
-        {"email": "ann@acme.example", "user_id": 4, "role_id": 104}
+    assert parse_config(raw, str(config_file)).cascade.users[0].model_dump() == {
+        "email": "ann@acme.example",
+        "user_id": 4,
+        "role_id": 104,
+    }
 
 
 def test_a_warehouse_of_the_invented_contract_opens_with_the_classic_tables(tmp_path):
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA sync")
-    con.execute("CREATE TABLE sync.desired_state (workspace VARCHAR, item_id VARCHAR, cascade_type VARCHAR, "
-                "plan_id BIGINT, collaborator_ids BIGINT[], PRIMARY KEY (workspace, item_id))")
+    con.execute(
+        "CREATE TABLE sync.desired_state (workspace VARCHAR, item_id VARCHAR, cascade_type VARCHAR, "
+        "plan_id BIGINT, collaborator_ids BIGINT[], PRIMARY KEY (workspace, item_id))"
+    )
     con.execute("INSERT INTO sync.desired_state VALUES ('acme', 't1', 'action', 1, [])")
     con.close()
     with Warehouse(path).connect() as con:
-        columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'sync' "
-                                             "AND table_name = 'desired_state'").fetchall()}
+        columns = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'sync' AND table_name = 'desired_state'"
+            ).fetchall()
+        }
         assert {"tracking_type", "focus_area_ids", "action", "details"} <= columns and "plan_id" not in columns
         assert con.execute("SELECT count(*) FROM sync.create_attempts").fetchall() == [(0,)]

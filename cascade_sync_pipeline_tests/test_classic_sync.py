@@ -19,15 +19,24 @@ from flask import request
 from cascade_sync_pipeline import cli
 from cascade_sync_pipeline.cascade.classic import ClassicClient
 from cascade_sync_pipeline.cascade.classic_wire import split_title
-from cascade_sync_sandbox.server import Fault
-from cascade_sync_sandbox.wrike import expected_staging as wrike_truth
 from cascade_sync_pipeline.sync import writeback
 from cascade_sync_pipeline.sync.goals import publish
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.classic_world import (
-    CASCADE_TOKEN_ENV, CLICKUP_MAPPING, CU, FIELD_WRITE, GROW, OPERATE, TEMPLATES, WR, ClassicWorld, day,
+    CASCADE_TOKEN_ENV,
+    CLICKUP_MAPPING,
+    CU,
+    FIELD_WRITE,
+    GROW,
+    OPERATE,
+    TEMPLATES,
+    WR,
+    ClassicWorld,
+    day,
 )
 from cascade_sync_pipeline_tests.connector_spec import classic_connector
+from cascade_sync_sandbox.server import Fault
+from cascade_sync_sandbox.wrike import expected_staging as wrike_truth
 
 
 @pytest.fixture
@@ -40,8 +49,11 @@ def world(tmp_path, monkeypatch):
 def goal_span(task) -> tuple[str, str]:
     """The dates a goal made of the item gets: its start (else creation), its due date (else 90 days on)."""
     start = date.fromisoformat(day(task.start_date or task.date_created or task.due_date))
-    end = date.fromisoformat(day(task.due_date)) if task.due_date else \
-        date.fromisoformat(day(task.start_date or task.date_created)) + timedelta(days=90)
+    end = (
+        date.fromisoformat(day(task.due_date))
+        if task.due_date
+        else date.fromisoformat(day(task.start_date or task.date_created)) + timedelta(days=90)
+    )
     return min(start, end).isoformat(), end.isoformat()
 
 
@@ -61,9 +73,15 @@ def test_clickup_first_sync_creates_the_goals_and_tasks_of_the_mapping_and_a_rer
         action, details, _ = split_title(name)
         spans = [goal_span(t) for t in tasks]
         done = sum(world.category(t) == "done" for t in tasks)
-        assert (goal["action"], goal["details"], goal["status"], goal["direct_focus_area_ids"],
-                goal["aligned_to_ids"], goal["entity_template_id"], goal["tracking_type"]) == \
-            (action, details, "APPRO", [GROW], [], TEMPLATES["objective"], "MANUAL"), name
+        assert (
+            goal["action"],
+            goal["details"],
+            goal["status"],
+            goal["direct_focus_area_ids"],
+            goal["aligned_to_ids"],
+            goal["entity_template_id"],
+            goal["tracking_type"],
+        ) == (action, details, "APPRO", [GROW], [], TEMPLATES["objective"], "MANUAL"), name
         assert goal["progress"] == round(100 * done / len(tasks), 2)
         assert (goal["start_time"][:10], goal["end_time"][:10]) == (min(s for s, _ in spans), max(e for _, e in spans))
     assert len(world.cascade.goals) == len(by_list)  # lists without a synced task stay out
@@ -72,29 +90,42 @@ def test_clickup_first_sync_creates_the_goals_and_tasks_of_the_mapping_and_a_rer
     for task_id, task in chosen.items():
         cascade = held[task_id]
         assert cascade is not None, task_id
-        want = {"task": task.name, "goal_id": goals[task.list_id]["id"], "weight_id": world.weight(task),
-                "is_complete": int(world.category(task) in ("done", "cancelled")),
-                "comment": task.text_content or None, "due_date": day(task.due_date),
-                "start_date": day(task.start_date), "role_id": world.owner_role(task)}
-        got = {k: cascade.get(k) for k in want} | {k: (cascade.get(k) or "")[:10] or None
-                                                  for k in ("due_date", "start_date")}
+        want = {
+            "task": task.name,
+            "goal_id": goals[task.list_id]["id"],
+            "weight_id": world.weight(task),
+            "is_complete": int(world.category(task) in ("done", "cancelled")),
+            "comment": task.text_content or None,
+            "due_date": day(task.due_date),
+            "start_date": day(task.start_date),
+            "role_id": world.owner_role(task),
+        }
+        got = {k: cascade.get(k) for k in want} | {
+            k: (cascade.get(k) or "")[:10] or None for k in ("due_date", "start_date")
+        }
         if want["role_id"] is None:  # no assignee with a Cascade user: the creator's role stays
             got["role_id"] = None
         assert got == want, task_id
     assert len(world.cascade.tasks) == len(chosen)
 
-    id_map = {r["item_id"]: (r["cascade_type"], r["cascade_id"], r["linked_by"])
-              for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ?", [CU])}
-    assert id_map == {**{t: ("task", str(held[t]["id"]), "created") for t in chosen},
-                      **{lid: ("goal", str(g["id"]), "created") for lid, g in goals.items()}}
+    id_map = {
+        r["item_id"]: (r["cascade_type"], r["cascade_id"], r["linked_by"])
+        for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ?", [CU])
+    }
+    assert id_map == {
+        **{t: ("task", str(held[t]["id"]), "created") for t in chosen},
+        **{lid: ("goal", str(g["id"]), "created") for lid, g in goals.items()},
+    }
     assert first.writes == len(goals) + len(chosen) and first.source_writes == len(chosen)
 
     again = world.sync(world.config(), mode="auto")
     assert again.success, again.failure()
     assert (again.writes, again.source_writes) == (0, 0)
     runs = world.rows("SELECT * FROM sync.runs WHERE workspace = ? ORDER BY started_at", [CU])
-    assert [(r["status"], r["created"], r["cascade_writes"]) for r in runs] == \
-        [("succeeded", len(goals) + len(chosen), first.writes), ("succeeded", 0, 0)]
+    assert [(r["status"], r["created"], r["cascade_writes"]) for r in runs] == [
+        ("succeeded", len(goals) + len(chosen), first.writes),
+        ("succeeded", 0, 0),
+    ]
     assert runs[1]["unchanged"] == len(goals) + len(chosen) and runs[1]["items_read"] == len(world.dataset.tasks)
 
 
@@ -106,25 +137,38 @@ def test_wrike_projects_become_goals_with_their_tasks_and_get_the_cascade_id_bac
     folders = {c["container_id"]: c for c in truth["containers"]}
     projects = {k: r for k, r in items.items() if r["item_type"] == "project"}
     tasks = {k: r for k, r in items.items() if r["item_type"] in ("task", "milestone")}
-    folder_goals = {r["container_id"] for r in [*tasks.values(), *projects.values()]
-                    if folders.get(r["container_id"], {}).get("container_type") == "folder"}
+    folder_goals = {
+        r["container_id"]
+        for r in [*tasks.values(), *projects.values()]
+        if folders.get(r["container_id"], {}).get("container_type") == "folder"
+    }
     assert projects and tasks and folder_goals
 
-    mapped = {r["item_id"]: int(r["cascade_id"]) for r in world.rows(
-        "SELECT * FROM sync.id_map WHERE workspace = ? AND cascade_type = 'goal'", [WR])}
+    mapped = {
+        r["item_id"]: int(r["cascade_id"])
+        for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ? AND cascade_type = 'goal'", [WR])
+    }
     assert set(mapped) == set(projects) | folder_goals
     goal_of = {}
     for item_id, project in projects.items():
         goal = world.cascade.goals[int(world.wrike_cascade_id(item_id))]  # written into the project (a folder)
         action, details, _ = split_title(project["title"])
         parent = mapped.get(project["container_id"])
-        assert (goal["action"], goal["details"], goal["entity_template_id"]) == (action, details, TEMPLATES["objective"])
-        assert (goal["direct_focus_area_ids"], goal["aligned_to_ids"]) == (([], [parent]) if parent else ([OPERATE], []))
+        assert (goal["action"], goal["details"], goal["entity_template_id"]) == (
+            action,
+            details,
+            TEMPLATES["objective"],
+        )
+        assert (goal["direct_focus_area_ids"], goal["aligned_to_ids"]) == (
+            ([], [parent]) if parent else ([OPERATE], [])
+        )
         goal_of[item_id] = goal["id"]
     for folder_id in folder_goals:
         goal = world.cascade.goals[mapped[folder_id]]
-        assert (" ".join(filter(None, (goal["action"], goal["details"]))), goal["direct_focus_area_ids"]) == \
-            (folders[folder_id]["name"], [OPERATE])
+        assert (" ".join(filter(None, (goal["action"], goal["details"]))), goal["direct_focus_area_ids"]) == (
+            folders[folder_id]["name"],
+            [OPERATE],
+        )
         goal_of[folder_id] = goal["id"]
     for item_id, task in tasks.items():
         cascade = world.cascade.tasks[int(world.wrike_cascade_id(item_id))]
@@ -146,8 +190,9 @@ def test_edits_become_field_updates_and_a_deletion_completes_or_archives(world):
     tasks = sorted(t for t, task in world.top_level().items() if world.category(task) == "not_started")
     renamed, moved, deleted, shelved = tasks[:4]
     old_name = world.dataset.tasks[renamed].name
-    other_list = next(lid for lid in {t.list_id for t in world.top_level().values()}
-                      if lid != world.dataset.tasks[moved].list_id)
+    other_list = next(
+        lid for lid in {t.list_id for t in world.top_level().values()} if lid != world.dataset.tasks[moved].list_id
+    )
     before = world.tasks_by_source([renamed, moved, deleted, shelved])
     world.clickup.update_task(renamed, name="Renamed in ClickUp")
     world.clickup.move_task(moved, other_list)
@@ -156,9 +201,14 @@ def test_edits_become_field_updates_and_a_deletion_completes_or_archives(world):
 
     preview = world.sync(config, until="diff")
     assert preview.writes == 0 and preview.source_writes == 0
-    diff = {(r["op"], r["item_id"], r["field"]): (r["before"], r["after"])
-            for r in world.rows("SELECT * FROM sync.diff WHERE workspace = ? AND op <> 'update' OR "
-                                "(workspace = ? AND field IN ('task', 'goal_id'))", [CU, CU])}
+    diff = {
+        (r["op"], r["item_id"], r["field"]): (r["before"], r["after"])
+        for r in world.rows(
+            "SELECT * FROM sync.diff WHERE workspace = ? AND op <> 'update' OR "
+            "(workspace = ? AND field IN ('task', 'goal_id'))",
+            [CU, CU],
+        )
+    }
     new_goal = str(world.list_goal(world.dataset.lists[other_list].name)["id"])
     assert diff == {
         ("update", renamed, "task"): (old_name, "Renamed in ClickUp"),
@@ -200,13 +250,17 @@ def test_tasks_as_goals_with_checklists_and_a_deleted_goal_is_archived_never_del
     chosen = world.top_level()
     with_list = {t: task for t, task in chosen.items() if task.checklists}
     assert with_list, "the dataset should hold checklists"
-    ids = {r["item_id"]: int(r["cascade_id"]) for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ?",
-                                                                [CU])}
+    ids = {
+        r["item_id"]: int(r["cascade_id"]) for r in world.rows("SELECT * FROM sync.id_map WHERE workspace = ?", [CU])
+    }
     for task_id, task in chosen.items():
         goal = world.cascade.goals[ids[task_id]]
         assert goal["aligned_to_ids"] == [world.list_goal(world.dataset.lists[task.list_id].name)["id"]]
-        assert (goal["entity_template_id"], goal["tracking_type"], goal["direct_focus_area_ids"]) == \
-            (TEMPLATES["project"], "TASKS", [])
+        assert (goal["entity_template_id"], goal["tracking_type"], goal["direct_focus_area_ids"]) == (
+            TEMPLATES["project"],
+            "TASKS",
+            [],
+        )
         assert goal["status"] == ("ARCHI" if world.category(task) == "cancelled" else "APPRO")
         items = [i for c in task.checklists for i in c.items]
         got = sorted((t["task"], t["is_complete"]) for t in world.cascade.tasks.values() if t["goal_id"] == goal["id"])
@@ -220,8 +274,10 @@ def test_tasks_as_goals_with_checklists_and_a_deleted_goal_is_archived_never_del
     assert result.success, result.failure()
     assert world.cascade.goals[ids[victim]]["status"] == "ARCHI" and len(world.cascade.goals) == goals
     assert not set(checklist_tasks) & set(world.cascade.tasks)  # on_delete_task: delete
-    ops = {(r["op"], r["item_id"]) for r in world.rows("SELECT DISTINCT op, item_id FROM sync.diff WHERE "
-                                                      "workspace = ? AND op <> 'update'", [CU])}
+    ops = {
+        (r["op"], r["item_id"])
+        for r in world.rows("SELECT DISTINCT op, item_id FROM sync.diff WHERE workspace = ? AND op <> 'update'", [CU])
+    }
     assert ops == {("archive", victim)} | {("delete", i.id) for c in chosen[victim].checklists for i in c.items}
     assert world.sync(config).writes == 0
     # Every request the engine sent (creates, reads by id, updates, archive, deletes) is one the connector defines.
@@ -234,14 +290,17 @@ def test_switching_tasks_to_goals_completes_the_old_tasks_and_creates_goals(worl
     assert world.sync(world.config()).success
     chosen = world.top_level()
     old = world.tasks_by_source(chosen)
-    switched = world.sync(world.config({**CLICKUP_MAPPING, "tasks_as": "project", "checklists_as_tasks": False,
-                                        "max_archived_share": 1}))
+    switched = world.sync(
+        world.config({**CLICKUP_MAPPING, "tasks_as": "project", "checklists_as_tasks": False, "max_archived_share": 1})
+    )
     assert switched.success, switched.failure()
     assert all(world.cascade.tasks[t["id"]]["is_complete"] == 1 for t in old.values())
     for task_id, task in chosen.items():
         goal = world.cascade.goals[int(world.cascade_id_value(task_id))]  # the new goal's id, written back
         assert goal["action"] == split_title(task.name)[0], task_id
-    assert world.sync(world.config({**CLICKUP_MAPPING, "tasks_as": "project", "checklists_as_tasks": False})).writes == 0
+    assert (
+        world.sync(world.config({**CLICKUP_MAPPING, "tasks_as": "project", "checklists_as_tasks": False})).writes == 0
+    )
 
 
 def test_dry_run_writes_nothing(world):
@@ -250,14 +309,15 @@ def test_dry_run_writes_nothing(world):
     counts = result.metadata("clickup/cascade_diff")
     assert counts["items_to_create"] > 0 and result.metadata("clickup/cascade_publish")["dry_run"] is True
     assert world.rows("SELECT count(*) AS n FROM sync.id_map")[0]["n"] == 0
-    assert world.rows("SELECT status, dry_run, created FROM sync.runs") == \
-        [{"status": "dry_run", "dry_run": True, "created": counts["items_to_create"]}]
+    assert world.rows("SELECT status, dry_run, created FROM sync.runs") == [
+        {"status": "dry_run", "dry_run": True, "created": counts["items_to_create"]}
+    ]
 
 
 def test_mass_deletion_is_blocked_naming_the_items_until_the_share_is_raised(world):
     config = world.config()
     assert world.sync(config).success
-    doomed = sorted(world.top_level())[:len(world.top_level()) // 2]
+    doomed = sorted(world.top_level())[: len(world.top_level()) // 2]
     for task_id in doomed:
         world.clickup.delete_task(task_id)
     blocked = world.sync(config)
@@ -353,8 +413,10 @@ def test_the_cli_prints_what_it_created_then_that_nothing_changed(world, tmp_pat
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # the CLI's instance, this test's own
     assert cli.main(["sync", CU, "--mode", "full"]) == 0
     created = len(world.cascade.goals) + len(world.cascade.tasks)
-    assert f"Cascade (succeeded): {created} created, 0 updated, 0 archived, 0 unchanged; {created} Cascade writes" \
+    assert (
+        f"Cascade (succeeded): {created} created, 0 updated, 0 archived, 0 unchanged; {created} Cascade writes"
         in capsys.readouterr().out
+    )
     assert cli.main(["sync", CU]) == 0
     assert f"Cascade: nothing changed ({created} items already in step), 0 Cascade writes" in capsys.readouterr().out
 
@@ -375,7 +437,9 @@ def test_a_slow_write_back_lets_other_steps_open_the_warehouse(tmp_path, monkeyp
             time.sleep(0.02)
         started = time.monotonic()
         with Warehouse(world.duckdb).connect() as con:  # another workspace's step, while ClickUp is slow
-            recorded = con.execute("SELECT count(*) FROM sync.id_map WHERE written_back_id IS NOT NULL").fetchall()[0][0]
+            recorded = con.execute("SELECT count(*) FROM sync.id_map WHERE written_back_id IS NOT NULL").fetchall()[0][
+                0
+            ]
         waited = time.monotonic() - started
         assert thread.is_alive(), "the write-back should still be running"
         thread.join(120)

@@ -24,8 +24,15 @@ def emulated():
 
 
 def client_for(server, token, team_id, retry=FAST_RETRY, **kw) -> ClickUpClient:
-    return ClickUpClient(f"{server.url}/api/v2", token, workspace="team-1", token_env="TEST_CLICKUP_TOKEN_1",
-                         team_id=team_id, retry=retry, **kw)
+    return ClickUpClient(
+        f"{server.url}/api/v2",
+        token,
+        workspace="team-1",
+        token_env="TEST_CLICKUP_TOKEN_1",
+        team_id=team_id,
+        retry=retry,
+        **kw,
+    )
 
 
 def team_tasks(dataset, team_id):
@@ -111,16 +118,24 @@ def test_rate_limit_gives_up_after_a_bounded_wait(emulated):
     body = '{"err":"Rate limit reached","ECODE":"APP_002"}'
     emulator.faults.add(kind="status", status=429, body=body, path="/team$", times=100)
     slept = []
-    client = client_for(server, dataset.grant([team_id]), team_id,
-                        retry=RetryPolicy(max_rate_limit_wait=5), sleep=slept.append)
+    client = client_for(
+        server, dataset.grant([team_id]), team_id, retry=RetryPolicy(max_rate_limit_wait=5), sleep=slept.append
+    )
     with pytest.raises(ClickUpError, match="rate limit still in force") as err:
         client.teams()
     assert err.value.code == "RATE_LIMITED" and sum(slept) <= 5
 
 
-@pytest.mark.parametrize("kind, extra", [
-    ("status", {"status": 503}), ("status", {"status": 500}), ("reset", {}), ("truncate", {}), ("html", {}),
-])
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("status", {"status": 503}),
+        ("status", {"status": 500}),
+        ("reset", {}),
+        ("truncate", {}),
+        ("html", {}),
+    ],
+)
 def test_transient_failures_are_retried(emulated, kind, extra):
     dataset, emulator, server = emulated
     team_id = list(dataset.teams)[0]

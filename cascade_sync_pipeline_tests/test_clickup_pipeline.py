@@ -9,9 +9,9 @@ import pytest
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_sandbox.clickup.generator import expected_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.clickup_fixtures import STATUS_OVERRIDES, clickup_config, small_dataset, start_emulator
+from cascade_sync_sandbox.clickup.generator import expected_staging
 
 STAGING = {
     "work_items": ("item_id",),
@@ -36,7 +36,8 @@ def world(tmp_path, monkeypatch):
 def materialize(config, key: str, mode: str = "auto") -> dg.ExecuteInProcessResult:
     assets = build_clickup_assets(config, workspace_partitions(config, "clickup"))
     return dg.materialize(
-        assets, partition_key=key,
+        assets,
+        partition_key=key,
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
         run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}},
     )
@@ -68,7 +69,9 @@ def test_staging_matches_ground_truth_field_by_field(world):
         got, want = keyed(staged(config, table, "team-1"), key), keyed(truth[table], key)
         assert len(got) == len(staged(config, table, "team-1")), f"{table}: duplicate rows"
         assert set(got) == set(want), f"{table}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
-        mismatches = [(k, col, got[k][col], want[k][col]) for k in want for col in want[k] if got[k][col] != want[k][col]]
+        mismatches = [
+            (k, col, got[k][col], want[k][col]) for k in want for col in want[k] if got[k][col] != want[k][col]
+        ]
         assert not mismatches, f"{table}: {len(mismatches)} mismatches, first: {mismatches[:3]}"
     items = {r["item_id"]: r for r in staged(config, "work_items", "team-1")}
     kinds = {r["item_type"] for r in items.values()}
@@ -79,8 +82,7 @@ def test_staging_matches_ground_truth_field_by_field(world):
 def test_materialization_metadata(world):
     _, _, config = world
     result = materialize(config, "team-1")
-    mats = {e.asset_key.to_user_string(): e.materialization.metadata
-            for e in result.get_asset_materialization_events()}
+    mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     raw = mats["clickup/raw_tasks"]
     assert raw["mode"].value == "full" and raw["requests"].value > 0
     assert raw["dagster/row_count"].value == mats["clickup/work_items"]["dagster/row_count"].value
@@ -107,13 +109,13 @@ def test_incremental_run_reads_only_changes_and_upserts(world):
     assert materialize(config, "team-1").success
     team_id = list(dataset.teams)[0]
     count = len(staged(config, "work_items", "team-1"))
-    task_id = next(t.id for t in dataset.tasks.values()
-                   if dataset.list_team(t.list_id) == team_id and not t.archived)
+    task_id = next(t.id for t in dataset.tasks.values() if dataset.list_team(t.list_id) == team_id and not t.archived)
     emulator.update_task(task_id, name="Changed since the last run", status="in progress")
     emulator.log.clear()
     result = materialize(config, "team-1")  # auto: a full extract is recent, so this is incremental
-    raw = {e.asset_key.to_user_string(): e.materialization.metadata
-           for e in result.get_asset_materialization_events()}["clickup/raw_tasks"]
+    raw = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}[
+        "clickup/raw_tasks"
+    ]
     assert raw["mode"].value == "incremental"
     assert emulator.log.count(path=r"/team/\d+/task$") == 1  # one listing page
     rows = {r["item_id"]: r for r in staged(config, "work_items", "team-1")}
@@ -126,9 +128,13 @@ def test_full_run_drops_deleted_tasks(world):
     dataset, emulator, config = world
     assert materialize(config, "team-1").success
     team_id = list(dataset.teams)[0]
-    victim = next(t.id for t in dataset.tasks.values()
-                  if dataset.list_team(t.list_id) == team_id and t.parent is None
-                  and not any(s.parent == t.id for s in dataset.tasks.values()))
+    victim = next(
+        t.id
+        for t in dataset.tasks.values()
+        if dataset.list_team(t.list_id) == team_id
+        and t.parent is None
+        and not any(s.parent == t.id for s in dataset.tasks.values())
+    )
     emulator.delete_task(victim)
     assert materialize(config, "team-1", mode="full").success
     assert victim not in {r["item_id"] for r in staged(config, "work_items", "team-1")}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -57,6 +58,7 @@ OPERATIONS = {
 
 # ---- relaxations --------------------------------------------------------------------------------
 
+
 def _ref(pointer: str) -> dict[str, str]:
     return {"$ref": f"{SPEC_URI}#{pointer}"}
 
@@ -88,10 +90,16 @@ def one_of_as_any_of(node: dict) -> dict:
 
 
 USER_OBJECT = {
-    "type": "object", "required": ["id", "username", "color", "initials", "email", "profilePicture"],
-    "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "color": {"type": ["string", "null"]},
-                   "initials": {"type": "string"}, "email": {"type": "string"},
-                   "profilePicture": {"type": ["string", "null"]}},
+    "type": "object",
+    "required": ["id", "username", "color", "initials", "email", "profilePicture"],
+    "properties": {
+        "id": {"type": "integer"},
+        "username": {"type": "string"},
+        "color": {"type": ["string", "null"]},
+        "initials": {"type": "string"},
+        "email": {"type": "string"},
+        "profilePicture": {"type": ["string", "null"]},
+    },
 }
 
 
@@ -120,90 +128,127 @@ DEVIATIONS: dict[str, Deviation] = {
         {**on_tasks(("GetTask", "GetTasks"), "assignees/*", "watchers/*"), **on_tasks(("UpdateTask",), "assignees/*")},
         replace(USER_OBJECT),
         "A4b: the spec types the items as strings; real items are user objects "
-        "{id, username, color, initials, email, profilePicture} [R]."),
+        "{id, username, color, initials, email, profilePicture} [R].",
+    ),
     "tasks[].custom_fields": Deviation(
-        on_tasks(("GetTasks",), "custom_fields"), as_array,
-        "A4b: the spec types it as an object; real payloads carry an array of field entries [R]."),
+        on_tasks(("GetTasks",), "custom_fields"),
+        as_array,
+        "A4b: the spec types it as an object; real payloads carry an array of field entries [R].",
+    ),
     "tasks[].priority": Deviation(
-        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "priority"), nullable,
-        "A4b: the spec does not allow null; real payloads carry null when no priority is set [R]."),
+        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "priority"),
+        nullable,
+        "A4b: the spec does not allow null; real payloads carry null when no priority is set [R].",
+    ),
     "tasks[].points": Deviation(
-        on_tasks(("GetTask", "UpdateTask", "GetTasks", "GetFilteredTeamTasks"), "points"), nullable,
-        "A4b: the spec does not allow null; real payloads carry null when unset [R]."),
+        on_tasks(("GetTask", "UpdateTask", "GetTasks", "GetFilteredTeamTasks"), "points"),
+        nullable,
+        "A4b: the spec does not allow null; real payloads carry null when unset [R].",
+    ),
     "creator.profilePicture": Deviation(
-        on_tasks(("GetTask", "UpdateTask", "GetTasks", "GetFilteredTeamTasks"), "creator/profilePicture"), nullable,
-        "A4b: null whenever the user has no picture [R] (CU-REALTASK's creator has profilePicture null)."),
+        on_tasks(("GetTask", "UpdateTask", "GetTasks", "GetFilteredTeamTasks"), "creator/profilePicture"),
+        nullable,
+        "A4b: null whenever the user has no picture [R] (CU-REALTASK's creator has profilePicture null).",
+    ),
     "members[].user.profilePicture": Deviation(
-        {"GetAuthorizedTeams": ("teams/*/members/*/user/profilePicture",),
-         "GetSpaces": ("spaces/*/members/*/user/profilePicture",)}, nullable,
-        "A4b: null whenever the member has no picture [R]."),
-    "teams[].avatar": Deviation({"GetAuthorizedTeams": ("teams/*/avatar",)}, nullable,
-                                "A4b: null for a Workspace without an avatar [R]."),
-    "spaces[].avatar": Deviation({"GetSpaces": ("spaces/*/avatar",)}, nullable,
-                                 "A4b: null for a Space without an avatar [R]."),
+        {
+            "GetAuthorizedTeams": ("teams/*/members/*/user/profilePicture",),
+            "GetSpaces": ("spaces/*/members/*/user/profilePicture",),
+        },
+        nullable,
+        "A4b: null whenever the member has no picture [R].",
+    ),
+    "teams[].avatar": Deviation(
+        {"GetAuthorizedTeams": ("teams/*/avatar",)}, nullable, "A4b: null for a Workspace without an avatar [R]."
+    ),
+    "spaces[].avatar": Deviation(
+        {"GetSpaces": ("spaces/*/avatar",)}, nullable, "A4b: null for a Space without an avatar [R]."
+    ),
     # Beyond A4b, each justified by a fact recorded in source-apis.md:
     "user.profilePicture (GET /user)": Deviation(
-        {"GetAuthorizedUser": ("user/profilePicture",)}, nullable,
+        {"GetAuthorizedUser": ("user/profilePicture",)},
+        nullable,
         "A4b: members[].user.profilePicture is null when unset, and the spec defines members[].user as a "
-        "$ref to this very GET /user schema; A4's CU-REALTASK users carry profilePicture null [R]."),
+        "$ref to this very GET /user schema; A4's CU-REALTASK users carry profilePicture null [R].",
+    ),
     "tasks[].assignees[].profilePicture, tasks[].watchers[].profilePicture (team tasks)": Deviation(
-        on_tasks(("GetFilteredTeamTasks",), "assignees/*/profilePicture", "watchers/*/profilePicture"), nullable,
-        "A4 task object (CU-REALTASK): watchers[] items carry \"profilePicture\": null [R]; A4b, same rule as "
-        "creator.profilePicture."),
+        on_tasks(("GetFilteredTeamTasks",), "assignees/*/profilePicture", "watchers/*/profilePicture"),
+        nullable,
+        'A4 task object (CU-REALTASK): watchers[] items carry "profilePicture": null [R]; A4b, same rule as '
+        "creator.profilePicture.",
+    ),
     "tasks[].custom_fields[].value": Deviation(
-        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "custom_fields/*/value"), replace({"not": {"type": "null"}}),
+        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "custom_fields/*/value"),
+        replace({"not": {"type": "null"}}),
         "A4 custom field entries: a drop_down value is the option's orderindex (an integer) [R]; short_text/text "
         "are strings [R]; labels an array of option ids, users an array of user objects, manual_progress "
-        "{percent_completed, ...}. The spec allows only user objects or {value: string}."),
+        "{percent_completed, ...}. The spec allows only user objects or {value: string}.",
+    ),
     "tasks[].time_spent": Deviation(
-        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "time_spent"), widen({"type": "integer"}),
-        "A4: time_spent is a number in ms; the spec's own example uses 7200000 [C]."),
+        on_tasks(("GetTask", "UpdateTask", "GetTasks"), "time_spent"),
+        widen({"type": "integer"}),
+        "A4: time_spent is a number in ms; the spec's own example uses 7200000 [C].",
+    ),
     "tasks[].time_estimate": Deviation(
         on_tasks(("GetTask", "UpdateTask", "GetTasks", "GetFilteredTeamTasks"), "time_estimate"),
         widen({"type": ["integer", "null"]}),
         "A4: time_estimate is null or a number of ms; the spec's schema says string (and the team-tasks "
-        "schema forbids null) [C/R]."),
+        "schema forbids null) [C/R].",
+    ),
     "tasks[].checklists[]": Deviation(
         on_tasks(("GetTask", "UpdateTask", "GetTasks"), "checklists/*"),
         replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", TEAM_TASK_ITEM, "checklists/items"))),
         "A4: checklists items are objects {id, task_id, name, date_created, orderindex, creator, resolved, "
         "unresolved, items[...]} (the spec's own example) [C]; validated with the spec's team-tasks checklist "
-        "schema."),
+        "schema.",
+    ),
     "tasks[].tags[]": Deviation(
         on_tasks(("GetTask", "UpdateTask", "GetTasks"), "tags/*"),
         replace(lambda: _ref(_op_pointer("GetFilteredTeamTasks", TEAM_TASK_ITEM, "tags/items"))),
         "A4: tags items are objects {name, tag_fg, tag_bg, creator} [C/R]; validated with the spec's team-tasks "
-        "tag schema."),
+        "tag schema.",
+    ),
     "tasks[].date_closed, due_date, start_date (team tasks)": Deviation(
-        on_tasks(("GetFilteredTeamTasks",), "date_closed", "due_date", "start_date"), nullable,
-        "A4: task timestamps are strings of ms since the epoch, or null [C/R]."),
+        on_tasks(("GetFilteredTeamTasks",), "date_closed", "due_date", "start_date"),
+        nullable,
+        "A4: task timestamps are strings of ms since the epoch, or null [C/R].",
+    ),
     "tasks[].parent (team tasks, PUT task)": Deviation(
-        on_tasks(("GetFilteredTeamTasks", "UpdateTask"), "parent"), nullable,
-        "A4: parent is the parent task id string or null [C/R]."),
+        on_tasks(("GetFilteredTeamTasks", "UpdateTask"), "parent"),
+        nullable,
+        "A4: parent is the parent task id string or null [C/R].",
+    ),
     "tasks[].priority (team tasks)": Deviation(
         on_tasks(("GetFilteredTeamTasks",), "priority"),
         widen(lambda: nullable(_ref(_op_pointer("GetTask", "properties/priority")))),
-        "A4: priority is null or an object {color, id, orderindex, priority} [C]; the team-tasks schema says "
-        "integer."),
+        "A4: priority is null or an object {color, id, orderindex, priority} [C]; the team-tasks schema says integer.",
+    ),
     "folders (GET /space/{id}/folder)": Deviation(
-        {"GetFolders": ("folders",)}, as_array,
-        "A3/A4: the response is {\"folders\": [...]} (the spec's own example) [C]; its schema says object."),
+        {"GetFolders": ("folders",)},
+        as_array,
+        'A3/A4: the response is {"folders": [...]} (the spec\'s own example) [C]; its schema says object.',
+    ),
     "folders[].lists[], folder.lists[]": Deviation(
         {"GetFolders": ("folders/*/lists/*",), "GetFolder": ("lists/*",)},
         replace(lambda: _ref(_op_pointer("GetFolderlessLists", "properties/lists/items"))),
-        "A3: each folder embeds its lists (list objects, A4), not strings; validated with the spec's list schema."),
+        "A3: each folder embeds its lists (list objects, A4), not strings; validated with the spec's list schema.",
+    ),
     "lists[].status, lists[].priority": Deviation(
-        {"GetLists": ("lists/*/status", "lists/*/priority"),
-         "GetFolderlessLists": ("lists/*/status", "lists/*/priority"),
-         "GetFolders": ("folders/*/lists/*/status", "folders/*/lists/*/priority"),
-         "GetFolder": ("lists/*/status", "lists/*/priority")},
+        {
+            "GetLists": ("lists/*/status", "lists/*/priority"),
+            "GetFolderlessLists": ("lists/*/status", "lists/*/priority"),
+            "GetFolders": ("folders/*/lists/*/status", "folders/*/lists/*/priority"),
+            "GetFolder": ("lists/*/status", "lists/*/priority"),
+        },
         one_of_as_any_of,
         "A4 list object: status {status, color, hide_label} and priority {priority, color} [C]. The spec's oneOf "
-        "ends with an empty schema that matches anything, so every value matches twice and oneOf rejects it."),
+        "ends with an empty schema that matches anything, so every value matches twice and oneOf rejects it.",
+    ),
 }
 
 
 # ---- schema plumbing ----------------------------------------------------------------------------
+
 
 def _spec() -> dict:
     return json.loads(SPEC_PATH.read_text())
@@ -215,8 +260,7 @@ def _find_ops(spec: dict) -> dict[str, str]:
         for method, op in methods.items():
             if isinstance(op, dict) and op.get("operationId") in OPERATIONS:
                 escaped = path.replace("~", "~0").replace("/", "~1").replace("{", "%7B").replace("}", "%7D")
-                found[op["operationId"]] = (f"/paths/{escaped}/{method}/responses/200/content/"
-                                            "application~1json/schema")
+                found[op["operationId"]] = f"/paths/{escaped}/{method}/responses/200/content/application~1json/schema"
                 assert method.upper() == OPERATIONS[op["operationId"]][0], op["operationId"]
     return found
 
@@ -294,14 +338,18 @@ def errors_for(v: Draft202012Validator, bodies: list[Any]) -> list[tuple[tuple, 
 
 # ---- the responses ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def responses() -> dict[str, list[Any]]:
     """Real emulator answers for every served operation, over HTTP."""
     ds = generate(21, tasks_per_team=90, users_per_team=7)
     emulator = ClickUpEmulator(ds, rate_limit=100_000)
     got: dict[str, list[Any]] = {op: [] for op in OPERATIONS}
-    with emulator.serve() as server, httpx.Client(base_url=server.url + "/api/v2", timeout=10,
-                                                  headers={"Authorization": ds.admin_token}) as client:
+    with (
+        emulator.serve() as server,
+        httpx.Client(base_url=server.url + "/api/v2", timeout=10, headers={"Authorization": ds.admin_token}) as client,
+    ):
+
         def call(op: str, method: str, url: str, **kwargs) -> Any:
             response = client.request(method, url, **kwargs)
             assert response.status_code == 200, (op, url, response.text)
@@ -336,22 +384,35 @@ def responses() -> dict[str, list[Any]]:
         cascade_field = next(f for f in ds.list_fields(task.list_id) if f.name == "Cascade ID")
         call("SetCustomFieldValue", "POST", f"/task/{task.id}/field/{cascade_field.id}", json={"value": "act-1"})
         call("RemoveCustomFieldValue", "DELETE", f"/task/{task.id}/field/{cascade_field.id}")
-        hooks = [call("CreateWebhook", "POST", f"/team/{TEAM_ID}/webhook", json=body)["id"] for body in (
-            {"endpoint": "https://example.test/hook", "events": "*"},
-            {"endpoint": "https://example.test/other", "events": ["taskUpdated"], "list_id": int(task.list_id)})]
+        hooks = [
+            call("CreateWebhook", "POST", f"/team/{TEAM_ID}/webhook", json=body)["id"]
+            for body in (
+                {"endpoint": "https://example.test/hook", "events": "*"},
+                {"endpoint": "https://example.test/other", "events": ["taskUpdated"], "list_id": int(task.list_id)},
+            )
+        ]
         call("GetWebhooks", "GET", f"/team/{TEAM_ID}/webhook")
-        call("UpdateWebhook", "PUT", f"/webhook/{hooks[0]}", json={"endpoint": "https://example.test/new",
-                                                                     "events": ["taskCreated"], "status": "active"})
+        call(
+            "UpdateWebhook",
+            "PUT",
+            f"/webhook/{hooks[0]}",
+            json={"endpoint": "https://example.test/new", "events": ["taskCreated"], "status": "active"},
+        )
         call("DeleteWebhook", "DELETE", f"/webhook/{hooks[1]}")
     return got
 
 
 # ---- the tests ----------------------------------------------------------------------------------
 
+
 def test_every_served_route_is_checked_against_the_spec():
     app = ClickUpEmulator(generate(1, tasks_per_team=5)).app
-    served = {(method, rule.rule.removeprefix("/api/v2")) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v2") for method in rule.methods - {"HEAD", "OPTIONS"}}
+    served = {
+        (method, rule.rule.removeprefix("/api/v2"))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v2")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert served == set(OPERATIONS.values())
     assert set(_OP_POINTERS) == set(OPERATIONS), "every served operation must exist in the spec"
 

@@ -55,10 +55,12 @@ def test_missing_file_names_the_env_var(tmp_path, monkeypatch):
 
 def test_invalid_yaml(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         workspaces:
           - key: [unclosed
-        """))
+        """)
+    )
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
 
@@ -82,15 +84,19 @@ def test_secret_from_env_names_variable_not_value(monkeypatch):
 def test_classic_sandbox_config_holds_the_users_the_sandbox_seeds():
     from cascade_sync_sandbox.classic import ClassicEmulator
     from cascade_sync_sandbox.clickup.generator import generate
-    from cascade_sync_sandbox.company import (CLICKUP_TASKS_PER_TEAM, SEED, WRIKE_TASKS, sandbox_people,
-                                                       seed_classic)
+    from cascade_sync_sandbox.company import CLICKUP_TASKS_PER_TEAM, SEED, WRIKE_TASKS, sandbox_people, seed_classic
     from cascade_sync_sandbox.wrike import generate as generate_wrike
 
     config = load_config("config/sandbox-classic.yaml")
-    assert config.cascade.api == "classic" and [ws.key for ws in config.workspaces] == \
-        ["acme-product", "acme-ops", "acme-delivery"]
-    people = sandbox_people(generate(SEED, teams=2, tasks_per_team=CLICKUP_TASKS_PER_TEAM, cascade_id_ratio=0.0),
-                            generate_wrike(SEED, tasks=WRIKE_TASKS, cascade_id_ratio=0.0))
+    assert config.cascade.api == "classic" and [ws.key for ws in config.workspaces] == [
+        "acme-product",
+        "acme-ops",
+        "acme-delivery",
+    ]
+    people = sandbox_people(
+        generate(SEED, teams=2, tasks_per_team=CLICKUP_TASKS_PER_TEAM, cascade_id_ratio=0.0),
+        generate_wrike(SEED, tasks=WRIKE_TASKS, cascade_id_ratio=0.0),
+    )
     assert [u.model_dump() for u in config.cascade.users] == seed_classic(ClassicEmulator(), people)
 
 
@@ -101,14 +107,35 @@ def test_demo_refuses_a_config_of_the_other_api(capsys):
     assert "--cascade classic: the config speaks cascade.api: integrations" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cascade, expected", [
-    ({"api": "classic", "base_url": "https://acme.executestrategy.net/api/v2"}, "cascade: token_env: give the NAME"),
-    ({"api": "classic", "base_url": "https://acme.executestrategy.net/api/v2", "token_env": "T", "workspace_id": "w"},
-     "workspace_id: only the integrations API has workspaces"),
-    ({"api": "integrations", "base_url": "https://x.example", "workspace_id": "w", "token_env": "T",
-      "users": [{"email": "a@b.example", "role_id": 1}]}, "users: only the classic API"),
-    ({"api": "contract", "base_url": "https://x.example", "token_env": "T"}, "cascade.api: Input should be"),
-])
+@pytest.mark.parametrize(
+    "cascade, expected",
+    [
+        (
+            {"api": "classic", "base_url": "https://acme.executestrategy.net/api/v2"},
+            "cascade: token_env: give the NAME",
+        ),
+        (
+            {
+                "api": "classic",
+                "base_url": "https://acme.executestrategy.net/api/v2",
+                "token_env": "T",
+                "workspace_id": "w",
+            },
+            "workspace_id: only the integrations API has workspaces",
+        ),
+        (
+            {
+                "api": "integrations",
+                "base_url": "https://x.example",
+                "workspace_id": "w",
+                "token_env": "T",
+                "users": [{"email": "a@b.example", "role_id": 1}],
+            },
+            "users: only the classic API",
+        ),
+        ({"api": "contract", "base_url": "https://x.example", "token_env": "T"}, "cascade.api: Input should be"),
+    ],
+)
 def test_cascade_connection_errors_name_the_field(cascade, expected):
     with pytest.raises(ConfigError) as err:
         parse_config({"cascade": cascade, "workspaces": []})

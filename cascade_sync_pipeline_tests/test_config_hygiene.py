@@ -20,11 +20,11 @@ from cascade_sync_pipeline.http import RetryPolicy
 from cascade_sync_pipeline.oauth import OAuthError, OAuthProvider, TokenState, TokenStore, exchange_code
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_sandbox.server import EmulatorServer
 from cascade_sync_pipeline.wrike.client import WrikeClient
 from cascade_sync_pipeline.wrike.errors import WrikeApiError
 from cascade_sync_pipeline_tests.clickup_fixtures import clickup_config, start_emulator
 from cascade_sync_pipeline_tests.helpers import failure_message
+from cascade_sync_sandbox.server import EmulatorServer
 
 CLICKUP = {"key": "acme-eng", "source": "clickup", "team_id": "901", "token_env": "CLICKUP_TOKEN"}
 WRIKE = {"key": "acme-pm", "source": "wrike", "token_env": "WRIKE_TOKEN"}
@@ -33,17 +33,21 @@ TOKEN = "pk_4711_SECRETSECRETSECRETSECRET"
 
 # --- base_url -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url, problem", [
-    ("http://api.clickup.com/api/v2", "must use https"),
-    ("http://10.0.0.5/api/v2", "must use https"),
-    ("api.clickup.com/api/v2", "absolute https:// URL"),
-    ("ftp://api.clickup.com", "absolute https:// URL"),
-    ("https://", "absolute https:// URL"),
-    ("https://user:pass@api.clickup.com/api/v2", "must not hold credentials"),
-    ("https://api.clickup.com/api/v2?token=x", "without ?query"),
-    ("https://api.clickup.com:99999/api/v2", "not a valid URL"),
-    ("https://api.clickup.com/api/v2 ", "without spaces"),
-])
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("http://api.clickup.com/api/v2", "must use https"),
+        ("http://10.0.0.5/api/v2", "must use https"),
+        ("api.clickup.com/api/v2", "absolute https:// URL"),
+        ("ftp://api.clickup.com", "absolute https:// URL"),
+        ("https://", "absolute https:// URL"),
+        ("https://user:pass@api.clickup.com/api/v2", "must not hold credentials"),
+        ("https://api.clickup.com/api/v2?token=x", "without ?query"),
+        ("https://api.clickup.com:99999/api/v2", "not a valid URL"),
+        ("https://api.clickup.com/api/v2 ", "without spaces"),
+    ],
+)
 @pytest.mark.parametrize("workspace", [CLICKUP, WRIKE], ids=["clickup", "wrike"])
 def test_a_bad_base_url_is_a_config_error_naming_the_field(workspace, url, problem):
     with pytest.raises(ConfigError) as err:
@@ -52,8 +56,16 @@ def test_a_bad_base_url_is_a_config_error_naming_the_field(workspace, url, probl
     assert line.strip().startswith(f"workspaces.0(key={workspace['key']}).base_url:") and problem in line
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8701/api/v2", "http://127.9.9.9/api/v2", "http://localhost:8701",
-                                 "http://[::1]:8701/api/v2", "https://api.clickup.com/api/v2/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8701/api/v2",
+        "http://127.9.9.9/api/v2",
+        "http://localhost:8701",
+        "http://[::1]:8701/api/v2",
+        "https://api.clickup.com/api/v2/",
+    ],
+)
 def test_loopback_may_use_plain_http(url):
     ws = parse_config({"workspaces": [dict(CLICKUP, base_url=url)]}).workspaces[0]
     assert ws.base_url == url.rstrip("/")
@@ -61,16 +73,34 @@ def test_loopback_may_use_plain_http(url):
 
 def test_cascade_urls_are_checked_too():
     cascade = {"api": "integrations", "workspace_id": "ws", "token_env": "CASCADE_TOKEN"}
-    for block, field in ((dict(cascade, base_url="http://integrations.example.com"), "cascade.base_url"),
-                         (dict(cascade, base_url="https://x.example.com", token_env=None,
-                               oauth={"client_id_env": "CID", "client_secret_env": "CSEC", "token_store": "t.json",
-                                      "token_url": "http://auth.example.com/token"}), "cascade.oauth.token_url")):
+    for block, field in (
+        (dict(cascade, base_url="http://integrations.example.com"), "cascade.base_url"),
+        (
+            dict(
+                cascade,
+                base_url="https://x.example.com",
+                token_env=None,
+                oauth={
+                    "client_id_env": "CID",
+                    "client_secret_env": "CSEC",
+                    "token_store": "t.json",
+                    "token_url": "http://auth.example.com/token",
+                },
+            ),
+            "cascade.oauth.token_url",
+        ),
+    ):
         with pytest.raises(ConfigError, match=f"{field}: must use https"):
-            parse_config({"cascade": {k: v for k, v in block.items() if v is not None},
-                          "workspaces": [dict(CLICKUP, mapping={"plan": "P"})]})
+            parse_config(
+                {
+                    "cascade": {k: v for k, v in block.items() if v is not None},
+                    "workspaces": [dict(CLICKUP, mapping={"plan": "P"})],
+                }
+            )
 
 
 # --- redirects ----------------------------------------------------------------------------------------------
+
 
 class Recorder:
     """A WSGI app answering every request with ``status`` (a redirect to ``location`` when given) that records
@@ -101,14 +131,23 @@ def test_a_redirect_is_a_config_error_and_the_token_goes_nowhere_else(status, el
     target, target_url = elsewhere
     redirector = Recorder(status, location=f"{target_url}/stolen")
     with EmulatorServer(redirector) as server:
-        with ClickUpClient(f"{server.url}/api/v2", TOKEN, workspace="acme-eng", token_env="CLICKUP_TOKEN",
-                           retry=RetryPolicy(max_attempts=3, backoff_base=0.01)) as client:
+        with ClickUpClient(
+            f"{server.url}/api/v2",
+            TOKEN,
+            workspace="acme-eng",
+            token_env="CLICKUP_TOKEN",
+            retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
+        ) as client:
             with pytest.raises(ClickUpError) as err:
                 client.teams()
         assert err.value.code == "REDIRECT" and "configuration error: base_url" in str(err.value)
         assert redirector.seen == [TOKEN]  # asked once, not retried
-        with WrikeClient(f"{server.url}/api/v4", workspace="acme-pm", token=TOKEN,
-                         retry=RetryPolicy(max_attempts=3, backoff_base=0.01)) as wrike:
+        with WrikeClient(
+            f"{server.url}/api/v4",
+            workspace="acme-pm",
+            token=TOKEN,
+            retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
+        ) as wrike:
             with pytest.raises(WrikeApiError, match="base_url"):
                 wrike.spaces()
     assert target.seen == []  # the token never went where the redirects pointed
@@ -118,16 +157,24 @@ def test_the_oauth_token_endpoint_does_not_follow_a_redirect(elsewhere, tmp_path
     target, target_url = elsewhere
     redirector = Recorder(307, location=f"{target_url}/stolen")
     with EmulatorServer(redirector) as server:
-        provider = OAuthProvider(name="Cascade", authorize_url=f"{server.url}/authorize",
-                                 token_url=f"{server.url}/oauth/token")
+        provider = OAuthProvider(
+            name="Cascade", authorize_url=f"{server.url}/authorize", token_url=f"{server.url}/oauth/token"
+        )
         with pytest.raises(OAuthError, match="redirect") as err:
-            exchange_code("the-code", provider=provider, client_id="cid", client_secret="client-secret-value",
-                          store=tmp_path / "tokens" / "t.json", workspace="cascade")
+            exchange_code(
+                "the-code",
+                provider=provider,
+                client_id="cid",
+                client_secret="client-secret-value",
+                store=tmp_path / "tokens" / "t.json",
+                workspace="cascade",
+            )
     assert "client-secret-value" not in str(err.value)
     assert len(redirector.seen) == 1 and target.seen == []
 
 
 # --- tokens and transport errors ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def clickup_world(tmp_path):
@@ -157,9 +204,11 @@ def test_a_token_http_cannot_carry_fails_at_once_and_is_in_no_recorded_error(cli
     monkeypatch.setenv("TEST_CLICKUP_TOKEN_1", bad)
     started = time.monotonic()
     result = dg.materialize(
-        build_clickup_assets(config, workspace_partitions(config, "clickup")), partition_key="team-1",
+        build_clickup_assets(config, workspace_partitions(config, "clickup")),
+        partition_key="team-1",
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
-        raise_on_error=False)
+        raise_on_error=False,
+    )
     assert not result.success and time.monotonic() - started < 20
     message = failure_message(result)
     assert "line breaks" in message and "workspace 'team-1'" in message
@@ -170,8 +219,9 @@ def test_a_token_http_cannot_carry_fails_at_once_and_is_in_no_recorded_error(cli
 
 def test_client_errors_never_chain_the_transport_exception(elsewhere):
     # Nothing listens on port 9: every attempt fails to connect, and the retries run out.
-    with ClickUpClient("http://127.0.0.1:9", TOKEN, workspace="acme-eng",
-                       retry=RetryPolicy(max_attempts=2, backoff_base=0.01)) as client:
+    with ClickUpClient(
+        "http://127.0.0.1:9", TOKEN, workspace="acme-eng", retry=RetryPolicy(max_attempts=2, backoff_base=0.01)
+    ) as client:
         with pytest.raises(ClickUpError) as err:
             client.teams()
     assert err.value.__cause__ is None and err.value.__suppress_context__
@@ -186,8 +236,10 @@ def test_client_errors_never_chain_the_transport_exception(elsewhere):
 
 # --- schedules and the YAML file -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("schedule", ["61 * * * *", "0 6 30 2 *", "* * * * * *", "*/90 * * * *", "0 25 * * *",
-                                      "every day at six"])
+
+@pytest.mark.parametrize(
+    "schedule", ["61 * * * *", "0 6 30 2 *", "* * * * * *", "*/90 * * * *", "0 25 * * *", "every day at six"]
+)
 def test_a_bad_cron_schedule_is_refused_when_the_config_loads(schedule):
     with pytest.raises(ConfigError, match=r"workspaces.0\(key=acme-eng\).schedule"):
         parse_config({"workspaces": [dict(CLICKUP, schedule=schedule)]})
@@ -202,13 +254,21 @@ def test_a_good_cron_schedule_builds_its_schedule():
     assert schedule.cron_schedule == "15 6 * * 1-5"
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("workspaces:\n  - key: acme-eng\n    source: clickup\n    team_id: '901'\n    token_env: A\n    token_env: B\n",
-     "the key 'token_env' appears twice (lines 5 and 6)"),
-    ("warehouse: {path: a.duckdb}\nwarehouse: {path: b.duckdb}\nworkspaces: []\n", "the key 'warehouse' appears twice"),
-    ("", "is empty"),
-    ("# only a comment\n", "is empty"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            "workspaces:\n  - key: acme-eng\n    source: clickup\n    team_id: '901'\n    token_env: A\n    token_env: B\n",
+            "the key 'token_env' appears twice (lines 5 and 6)",
+        ),
+        (
+            "warehouse: {path: a.duckdb}\nwarehouse: {path: b.duckdb}\nworkspaces: []\n",
+            "the key 'warehouse' appears twice",
+        ),
+        ("", "is empty"),
+        ("# only a comment\n", "is empty"),
+    ],
+)
 def test_repeated_yaml_keys_and_an_empty_file_are_config_errors(tmp_path, text, problem):
     path = tmp_path / "sync.yaml"
     path.write_text(text)

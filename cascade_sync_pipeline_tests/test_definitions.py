@@ -39,6 +39,11 @@ def test_dagster_cli_validates_the_code_location(tmp_path):
     env = dict(os.environ, CASCADE_SYNC_CONFIG=str(ROOT / "config/sandbox.yaml"), DAGSTER_HOME=str(tmp_path))
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr

@@ -9,17 +9,20 @@ import pytest
 import yaml
 
 from cascade_sync_pipeline.cli import main
-from cascade_sync_sandbox.commands import sandbox_only
 from cascade_sync_pipeline.config import DUCKDB_ENV, load_config
+from cascade_sync_sandbox.commands import sandbox_only
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("where, url", [
-    ("cascade", "https://integrations-region-redirect.go.cascade.app"),
-    ("workspace", "https://api.clickup.com/api/v2"),
-    ("workspace", "http://127.0.0.1:9999/api/v2"),
-])
+@pytest.mark.parametrize(
+    "where, url",
+    [
+        ("cascade", "https://integrations-region-redirect.go.cascade.app"),
+        ("workspace", "https://api.clickup.com/api/v2"),
+        ("workspace", "http://127.0.0.1:9999/api/v2"),
+    ],
+)
 def test_demo_refuses_endpoints_outside_the_sandbox(tmp_path, capsys, where, url):
     data = yaml.safe_load((ROOT / "config/sandbox.yaml").read_text())
     (data["cascade"] if where == "cascade" else data["workspaces"][0])["base_url"] = url
@@ -47,8 +50,14 @@ def test_a_terminal_sync_refuses_a_workspace_another_run_is_syncing(tmp_path, mo
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     config = load_config(ROOT / "config/sandbox.yaml")
     with _instance(tmp_path) as instance:
-        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-busy", status=DagsterRunStatus.STARTED,
-                                    tags={"dagster/partition": "acme-product"}))
+        instance.add_run(
+            DagsterRun(
+                job_name="clickup_sync",
+                run_id="0f1e2d3c-busy",
+                status=DagsterRunStatus.STARTED,
+                tags={"dagster/partition": "acme-product"},
+            )
+        )
         instance.report_engine_event("syncing", instance.get_run_by_id("0f1e2d3c-busy"))
     outcome = sync_workspaces(config, ["acme-product"])["acme-product"]
     assert not outcome["success"] and "0f1e2d3c-busy" in outcome["error"] and "acme-product" in outcome["error"]
@@ -72,13 +81,19 @@ def test_a_run_whose_terminal_process_died_does_not_block_the_workspace(tmp_path
 
     from cascade_sync_pipeline.cli.syncing import HOST_TAG, PID_TAG, running_elsewhere
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with _instance(tmp_path) as instance:
-        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-dead", status=DagsterRunStatus.STARTED,
-                                    tags={"dagster/partition": "acme-product", PID_TAG: dead,
-                                          HOST_TAG: __import__("socket").gethostname()}))
+        instance.add_run(
+            DagsterRun(
+                job_name="clickup_sync",
+                run_id="0f1e2d3c-dead",
+                status=DagsterRunStatus.STARTED,
+                tags={"dagster/partition": "acme-product", PID_TAG: dead, HOST_TAG: __import__("socket").gethostname()},
+            )
+        )
         assert running_elsewhere(instance, "acme-product") is None
         assert instance.get_run_by_id("0f1e2d3c-dead").status == DagsterRunStatus.FAILURE
 
@@ -92,8 +107,14 @@ def test_an_untagged_run_silent_for_long_does_not_block_but_a_live_one_does(tmp_
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with _instance(tmp_path) as instance:
-        instance.add_run(DagsterRun(job_name="clickup_sync", run_id="0f1e2d3c-quiet", status=DagsterRunStatus.STARTED,
-                                    tags={"dagster/partition": "acme-product"}))
+        instance.add_run(
+            DagsterRun(
+                job_name="clickup_sync",
+                run_id="0f1e2d3c-quiet",
+                status=DagsterRunStatus.STARTED,
+                tags={"dagster/partition": "acme-product"},
+            )
+        )
         assert cli.running_elsewhere(instance, "acme-product") is None  # no event at all
         instance.report_engine_event("still working", instance.get_run_by_id("0f1e2d3c-quiet"))
         assert "0f1e2d3c-quiet" in cli.running_elsewhere(instance, "acme-product")

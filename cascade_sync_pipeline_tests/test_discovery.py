@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from cascade_sync_pipeline.cli import main
-from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_ID
 from cascade_sync_pipeline_tests.linking_world import CLICKUP_TOKEN_ENV, CU, OLD_PLAN, PLAN, PLAN_ID, World
+from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_ID
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -35,8 +35,9 @@ def cli(world: World, capsys, *args: str, cascade: dict | None = None) -> tuple[
 
 def field_value(world: World, task_id: str) -> str | None:
     """The task's Cascade ID field as ClickUp answers it."""
-    task = httpx.get(f"{world.servers[0].url}/api/v2/task/{task_id}",
-                     headers={"Authorization": os.environ[CLICKUP_TOKEN_ENV]}).json()
+    task = httpx.get(
+        f"{world.servers[0].url}/api/v2/task/{task_id}", headers={"Authorization": os.environ[CLICKUP_TOKEN_ENV]}
+    ).json()
     return next((f.get("value") for f in task["custom_fields"] if f["name"] == "Cascade ID"), None)
 
 
@@ -60,8 +61,11 @@ def test_discover_lists_workspaces_plans_actions_and_measures(world, capsys):
 def test_suggest_offers_unlinked_items_by_exact_or_close_name(world, capsys):
     staged(world)
     truth = world.truth(CU)
-    unlinked = next(i for i, r in sorted(truth.items.items())
-                    if not r["cascade_id"] and r["item_type"] == "task" and not r["is_archived"])
+    unlinked = next(
+        i
+        for i, r in sorted(truth.items.items())
+        if not r["cascade_id"] and r["item_type"] == "task" and not r["is_archived"]
+    )
     title = truth.items[unlinked]["title"]
     action = world.cascade.add_action(PLAN_ID, title)
     close = world.cascade.add_measure(PLAN_ID, title + "s")
@@ -113,14 +117,24 @@ def test_confirm_of_a_container_prints_the_config_entry(world, capsys):
 
 def test_oauth_bootstrap_commands(world, capsys):
     settings = world.oauth_settings()
-    code, out, _ = cli(world, capsys, "cascade", "authorize", "--redirect-uri", REDIRECT, "--state", "s1",
-                       cascade={"oauth": settings})
+    code, out, _ = cli(
+        world, capsys, "cascade", "authorize", "--redirect-uri", REDIRECT, "--state", "s1", cascade={"oauth": settings}
+    )
     assert code == 0
     answer = httpx.get(out.strip().splitlines()[0], follow_redirects=False)
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["state"] == ["s1"] and SANDBOX_CLIENT_ID not in answer.headers["Location"]
-    code, out, _ = cli(world, capsys, "cascade", "exchange", "--redirect-uri", REDIRECT, "--code", query["code"][0],
-                       cascade={"oauth": settings})
+    code, out, _ = cli(
+        world,
+        capsys,
+        "cascade",
+        "exchange",
+        "--redirect-uri",
+        REDIRECT,
+        "--code",
+        query["code"][0],
+        cascade={"oauth": settings},
+    )
     assert code == 0 and settings["token_store"] in out
     code, out, _ = cli(world, capsys, "cascade", "status", cascade={"oauth": settings})
     assert code == 0 and "expires in" in out

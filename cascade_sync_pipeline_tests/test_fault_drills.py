@@ -17,8 +17,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
 import dagster as dg
@@ -31,22 +31,34 @@ from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
-from cascade_sync_sandbox.clickup.app import ClickUpEmulator
-from cascade_sync_sandbox.clickup.generator import expected_staging, generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline_tests import wrike_fixtures
 from cascade_sync_pipeline_tests.helpers import failure_message
+from cascade_sync_sandbox.clickup.app import ClickUpEmulator
+from cascade_sync_sandbox.clickup.generator import expected_staging, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "drill"
 TOKEN_ENV = "DRILL_CLICKUP_TOKEN"
 STATUS_OVERRIDES = {"on hold": "deferred", "cancelled": "cancelled"}
-STAGING_KEYS = {"work_items": ("item_id",), "custom_field_values": ("item_id", "field_id"),
-                "containers": ("container_id",), "users": ("user_id",)}
-PARTITION_TABLES = ("raw.clickup_hierarchy", "raw.clickup_custom_fields", "raw.clickup_tasks",
-                    "staging.work_items", "staging.custom_field_values", "staging.containers", "staging.users",
-                    "staging.checklist_items", "sync.extract_state")
+STAGING_KEYS = {
+    "work_items": ("item_id",),
+    "custom_field_values": ("item_id", "field_id"),
+    "containers": ("container_id",),
+    "users": ("user_id",),
+}
+PARTITION_TABLES = (
+    "raw.clickup_hierarchy",
+    "raw.clickup_custom_fields",
+    "raw.clickup_tasks",
+    "staging.work_items",
+    "staging.custom_field_values",
+    "staging.containers",
+    "staging.users",
+    "staging.checklist_items",
+    "sync.extract_state",
+)
 LISTING = r"/team/\d+/task$"
 RATE_LIMITED = '{"err":"Rate limit reached","ECODE":"APP_002"}'
 
@@ -94,10 +106,20 @@ class Drill:
         self.instance = dg.DagsterInstance.ephemeral()
 
     def raw_config(self, **workspace) -> dict:
-        return {"warehouse": {"path": self.duckdb},
-                "workspaces": [{"key": KEY, "source": "clickup", "base_url": f"{self.server.url}/api/v2",
-                                "team_id": self.team_id, "token_env": TOKEN_ENV,
-                                "status_categories": STATUS_OVERRIDES, **workspace}]}
+        return {
+            "warehouse": {"path": self.duckdb},
+            "workspaces": [
+                {
+                    "key": KEY,
+                    "source": "clickup",
+                    "base_url": f"{self.server.url}/api/v2",
+                    "team_id": self.team_id,
+                    "token_env": TOKEN_ENV,
+                    "status_categories": STATUS_OVERRIDES,
+                    **workspace,
+                }
+            ],
+        }
 
     def config(self, **workspace):
         return parse_config(self.raw_config(**workspace))
@@ -105,10 +127,16 @@ class Drill:
     def materialize(self, mode: str = "full", *, timeout_s: float = 5.0, **workspace) -> dg.ExecuteInProcessResult:
         config = self.config(**workspace)
         return dg.materialize(
-            build_clickup_assets(config, workspace_partitions(config, "clickup")), partition_key=KEY,
-            instance=self.instance, raise_on_error=False,
-            resources={"warehouse": WarehouseResource(path=self.duckdb), "clickup": ClickUpResource(timeout_s=timeout_s)},
-            run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}})
+            build_clickup_assets(config, workspace_partitions(config, "clickup")),
+            partition_key=KEY,
+            instance=self.instance,
+            raise_on_error=False,
+            resources={
+                "warehouse": WarehouseResource(path=self.duckdb),
+                "clickup": ClickUpResource(timeout_s=timeout_s),
+            },
+            run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}},
+        )
 
     # --- reading back -------------------------------------------------------------------------------
     def rows(self, sql: str, params=()) -> list[tuple]:
@@ -120,15 +148,16 @@ class Drill:
         out = {}
         with Warehouse(self.duckdb).connect(read_only=True) as con:
             for table in PARTITION_TABLES:
-                out[table] = sorted(map(repr, con.execute(f"SELECT * FROM {table} WHERE workspace = ?",
-                                                          [KEY]).fetchall()))
+                out[table] = sorted(
+                    map(repr, con.execute(f"SELECT * FROM {table} WHERE workspace = ?", [KEY]).fetchall())
+                )
         return out
 
     def staged(self, table: str) -> list[dict]:
         with Warehouse(self.duckdb).connect(read_only=True) as con:
             cursor = con.execute(f"SELECT * FROM staging.{table} WHERE workspace = ?", [KEY])
             names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+            rows = [dict(zip(names, r, strict=False)) for r in cursor.fetchall()]
         for row in rows:
             if row.get("assignee_ids") is not None:
                 row["assignee_ids"] = list(row["assignee_ids"])
@@ -136,8 +165,9 @@ class Drill:
 
     def assert_clean_result(self, denied_lists: tuple[str, ...] = ()) -> None:
         """Staging equals the ground truth of the emulator's current data; raw holds each task once."""
-        truth = expected_staging(self.dataset, self.team_id, KEY, status_categories=STATUS_OVERRIDES,
-                                 denied_list_ids=denied_lists)
+        truth = expected_staging(
+            self.dataset, self.team_id, KEY, status_categories=STATUS_OVERRIDES, denied_list_ids=denied_lists
+        )
         for table, key in STAGING_KEYS.items():
             got = self.staged(table)
             keyed = {tuple(r[k] for k in key): r for r in got}
@@ -153,12 +183,12 @@ class Drill:
         self.server.stop()
 
 
-
-
-
 def extract_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    return next({k: v.value for k, v in e.materialization.metadata.items()}
-                for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "raw_tasks")
+    return next(
+        {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "raw_tasks"
+    )
 
 
 @pytest.fixture
@@ -172,20 +202,29 @@ def drill(tmp_path, monkeypatch):
 
 FAULTS = {
     # A 429 storm with ClickUp's body; the emulator's short window keeps each wait under ~2 s.
-    "429 storm": [dict(kind="status", status=429, body=RATE_LIMITED, path=LISTING, times=2, after=1),
-                  dict(kind="status", status=429, body=RATE_LIMITED, path=r"/team$", times=1)],
-    "5xx burst": [dict(kind="status", status=503, path=r"/team$", times=2),
-                  dict(kind="status", status=500, path=r"/space/\d+/folder$", times=1),
-                  dict(kind="status", status=502, path=LISTING, times=1, after=1),
-                  dict(kind="status", status=504, path=r"/list/\d+/field$", times=1)],
-    "timeouts": [dict(kind="delay", seconds=1.5, path=LISTING, times=1, after=1),
-                 dict(kind="delay", seconds=1.5, path=r"/list/\d+/field$", times=1)],
-    "connection resets": [dict(kind="reset", path=LISTING, times=2, after=1),
-                          dict(kind="reset", path=r"/team/\d+/space$", times=1)],
-    "truncated bodies": [dict(kind="truncate", path=LISTING, times=2),
-                         dict(kind="truncate", path=r"/list/\d+/field$", times=1)],
-    "HTML bodies": [dict(kind="html", path=LISTING, times=2, after=2),
-                    dict(kind="html", path=r"/team$", times=1)],
+    "429 storm": [
+        dict(kind="status", status=429, body=RATE_LIMITED, path=LISTING, times=2, after=1),
+        dict(kind="status", status=429, body=RATE_LIMITED, path=r"/team$", times=1),
+    ],
+    "5xx burst": [
+        dict(kind="status", status=503, path=r"/team$", times=2),
+        dict(kind="status", status=500, path=r"/space/\d+/folder$", times=1),
+        dict(kind="status", status=502, path=LISTING, times=1, after=1),
+        dict(kind="status", status=504, path=r"/list/\d+/field$", times=1),
+    ],
+    "timeouts": [
+        dict(kind="delay", seconds=1.5, path=LISTING, times=1, after=1),
+        dict(kind="delay", seconds=1.5, path=r"/list/\d+/field$", times=1),
+    ],
+    "connection resets": [
+        dict(kind="reset", path=LISTING, times=2, after=1),
+        dict(kind="reset", path=r"/team/\d+/space$", times=1),
+    ],
+    "truncated bodies": [
+        dict(kind="truncate", path=LISTING, times=2),
+        dict(kind="truncate", path=r"/list/\d+/field$", times=1),
+    ],
+    "HTML bodies": [dict(kind="html", path=LISTING, times=2, after=2), dict(kind="html", path=r"/team$", times=1)],
 }
 
 
@@ -209,6 +248,7 @@ def test_transient_faults_end_in_the_staging_of_a_clean_run(tmp_path, monkeypatc
 
 
 # --- credentials and permissions ---------------------------------------------------------------------
+
 
 def test_token_revoked_mid_run_fails_clearly_and_leaves_the_partition_as_it_was(drill):
     assert drill.materialize().success
@@ -262,8 +302,11 @@ def test_access_lost_to_one_list(drill):
 def test_moved_renamed_and_deleted_tasks_are_right_after_the_next_full_run(drill):
     assert drill.materialize().success
     ds = drill.dataset
-    top = [t for t in ds.tasks.values() if t.parent is None and not t.archived
-           and not any(s.parent == t.id for s in ds.tasks.values())]
+    top = [
+        t
+        for t in ds.tasks.values()
+        if t.parent is None and not t.archived and not any(s.parent == t.id for s in ds.tasks.values())
+    ]
     moved, renamed, deleted = top[0], top[1], top[2]
     target = next(x for x in ds.team_list_ids(drill.team_id) if x != moved.list_id)
     drill.emulator.move_task(moved.id, target)
@@ -283,14 +326,18 @@ def test_moved_renamed_and_deleted_tasks_are_right_after_the_next_full_run(drill
 
 # --- the process dies, the disk fills -------------------------------------------------------------
 
+
 def _cli_env(drill: Drill, tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "drill.yaml"
     config.write_text(yaml.safe_dump(drill.raw_config()))
     env = {k: v for k, v in os.environ.items() if k != "CASCADE_SYNC_DUCKDB"}
     # The test's own Dagster instance: a killed run stays STARTED there, never in the repo's instance
     # (where the CLI would then refuse every later run of this workspace key).
-    return env | {"CASCADE_SYNC_CONFIG": str(config), TOKEN_ENV: os.environ[TOKEN_ENV],
-                  "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    return env | {
+        "CASCADE_SYNC_CONFIG": str(config),
+        TOKEN_ENV: os.environ[TOKEN_ENV],
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
 
 
 SYNC = [sys.executable, "-m", "cascade_sync_pipeline.cli", "sync", KEY, "--mode", "full"]
@@ -312,8 +359,10 @@ exit $code
 def _small_disk_runner() -> list[str] | None:
     """``unshare`` that can mount a tmpfs here (as root, or in a user namespace), or None."""
     for flags in (["-rm"], ["-m"]):
-        probe = subprocess.run(["unshare", *flags, "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || "
-                                "mount -t tmpfs tmpfs /tmp"], capture_output=True)
+        probe = subprocess.run(
+            ["unshare", *flags, "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"],
+            capture_output=True,
+        )
         if probe.returncode == 0:
             return ["unshare", *flags]
     return None
@@ -332,8 +381,9 @@ def test_process_killed_during_extract_then_rerun(drill, tmp_path):
         release.wait(30)
 
     drill.triggers.on(LISTING, hold, after=2)
-    proc = subprocess.Popen(SYNC, env=_cli_env(drill, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        SYNC, env=_cli_env(drill, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         assert arrived.wait(60), proc.communicate()[0] if proc.poll() is not None else "no listing request"
         proc.send_signal(signal.SIGKILL)
@@ -359,10 +409,20 @@ def test_disk_full_fails_the_run_clearly_and_keeps_the_previous_partition(drill,
     disk, out = tmp_path / "disk", tmp_path / "out"
     disk.mkdir(), out.mkdir()
     size_kib = Path(drill.duckdb).stat().st_size // 1024 + 256  # room for the lock file, not for the new rows
-    env = _cli_env(drill, tmp_path) | {"SIZE": str(size_kib), "DISK": str(disk), "OUT": str(out),
-                                       "SOURCE": drill.duckdb}
-    done = subprocess.run([*runner, "sh", "-c", ON_A_SMALL_DISK, "sh", *SYNC], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180)
+    env = _cli_env(drill, tmp_path) | {
+        "SIZE": str(size_kib),
+        "DISK": str(disk),
+        "OUT": str(out),
+        "SOURCE": drill.duckdb,
+    }
+    done = subprocess.run(
+        [*runner, "sh", "-c", ON_A_SMALL_DISK, "sh", *SYNC],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     message = next(line for line in output.splitlines() if line.startswith(f"✗ {KEY} (clickup) failed"))
@@ -379,13 +439,20 @@ def test_disk_full_fails_the_run_clearly_and_keeps_the_previous_partition(drill,
 
 # --- Wrike: the OAuth refresh fails ------------------------------------------------------------------
 
+
 def _wrike_partition(duckdb_path: str, key: str) -> dict[str, list[str]]:
     with Warehouse(duckdb_path).connect(read_only=True) as con:
-        tables = [f"{s}.{t}" for s, t in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE (schema_name = 'raw' AND table_name LIKE "
-            "'wrike%') OR schema_name = 'staging' OR table_name = 'extract_state' ORDER BY ALL").fetchall()]
-        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t} WHERE workspace = ?", [key]).fetchall()))
-                for t in tables}
+        tables = [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE (schema_name = 'raw' AND table_name LIKE "
+                "'wrike%') OR schema_name = 'staging' OR table_name = 'extract_state' ORDER BY ALL"
+            ).fetchall()
+        ]
+        return {
+            t: sorted(map(repr, con.execute(f"SELECT * FROM {t} WHERE workspace = ?", [key]).fetchall()))
+            for t in tables
+        }
 
 
 def test_wrike_oauth_refresh_failure_names_the_fix_and_keeps_the_partition(tmp_path, monkeypatch):
@@ -394,15 +461,26 @@ def test_wrike_oauth_refresh_failure_names_the_fix_and_keeps_the_partition(tmp_p
     store = tmp_path / "wrike.tokens.json"
     monkeypatch.setenv("DRILL_WRIKE_CLIENT_ID", dataset.oauth_client_id)
     monkeypatch.setenv("DRILL_WRIKE_CLIENT_SECRET", dataset.oauth_client_secret)
-    oauth = {"client_id_env": "DRILL_WRIKE_CLIENT_ID", "client_secret_env": "DRILL_WRIKE_CLIENT_SECRET",
-             "token_store": str(store), "login_url": server.url}
+    oauth = {
+        "client_id_env": "DRILL_WRIKE_CLIENT_ID",
+        "client_secret_env": "DRILL_WRIKE_CLIENT_SECRET",
+        "token_store": str(store),
+        "login_url": server.url,
+    }
     config = wrike_fixtures.wrike_config([server.url], duckdb=str(tmp_path / "wh.duckdb"), oauth=oauth)
     try:
         redirect = "http://localhost:9/callback"
         answer = httpx.get(authorize_url(dataset.oauth_client_id, redirect, "s", login_url=server.url))
         code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
-        exchange_code(code, client_id=dataset.oauth_client_id, client_secret=dataset.oauth_client_secret,
-                      store=store, redirect_uri=redirect, login_url=server.url, workspace="wrike-1")
+        exchange_code(
+            code,
+            client_id=dataset.oauth_client_id,
+            client_secret=dataset.oauth_client_secret,
+            store=store,
+            redirect_uri=redirect,
+            login_url=server.url,
+            workspace="wrike-1",
+        )
         assert wrike_fixtures.materialize(config, "wrike-1", mode="full").success
         before = _wrike_partition(config.duckdb_path, "wrike-1")
         tokens = json.loads(store.read_text())["state"]

@@ -10,8 +10,8 @@ from datetime import date
 import httpx
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
-from cascade_sync_sandbox.integrations import SANDBOX_TOKEN, IntegrationsEmulator
 from cascade_sync_pipeline_tests.connector_spec import REFERENCE_DIR, ConnectorSpec
+from cascade_sync_sandbox.integrations import SANDBOX_TOKEN, IntegrationsEmulator
 
 
 class CheckedTransport(httpx.HTTPTransport):
@@ -37,8 +37,10 @@ def test_every_request_the_client_sends_matches_the_connector():
     action = emulator.add_action(plan, "Ship v2")["id"]
     measure = emulator.add_measure(plan, "Leads")["id"]
     transport = CheckedTransport(spec)
-    with emulator.serve(port=0) as server, \
-            IntegrationsClient(server.url, token=SANDBOX_TOKEN, transport=transport) as client:
+    with (
+        emulator.serve(port=0) as server,
+        IntegrationsClient(server.url, token=SANDBOX_TOKEN, transport=transport) as client,
+    ):
         assert [w["id"] for w in client.workspaces()] == [ws]
         assert [p["id"] for p in client.plans(ws)] == [plan]
         assert [a["id"] for a in client.actions(ws, plan)] == [action]

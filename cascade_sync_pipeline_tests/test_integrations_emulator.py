@@ -15,11 +15,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from cascade_sync_pipeline_tests.connector_spec import REFERENCE_DIR, ConnectorSpec
 from cascade_sync_sandbox.integrations import (
-    CONNECTOR_SCOPE, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TOKEN, SANDBOX_USER, IntegrationsEmulator,
+    CONNECTOR_SCOPE,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TOKEN,
+    SANDBOX_USER,
+    IntegrationsEmulator,
 )
 from cascade_sync_sandbox.server import EmulatorServer, Fault
-from cascade_sync_pipeline_tests.connector_spec import REFERENCE_DIR, ConnectorSpec
 
 SPEC_PATH = REFERENCE_DIR / "integrations-connector.swagger.json"
 OTHER_TOKEN, OTHER_USER = "other-user-token", "user-other"
@@ -56,11 +61,17 @@ def _seed(emulator: IntegrationsEmulator) -> dict[str, str]:
     plan2 = emulator.add_plan(ws, "Operations", team="Ops")["id"]
     other_ws = emulator.add_workspace("Other Co", members=[OTHER_USER])["id"]
     other_plan = emulator.add_plan(other_ws, "Their plan", owner=OTHER_USER)["id"]
-    return {"ws": ws, "plan": plan, "plan2": plan2, "other_ws": other_ws, "other_plan": other_plan,
-            "action": emulator.add_action(plan, "Ship v2", id="act-12345")["id"],
-            "action2": emulator.add_action(plan2, "Hire a team")["id"],
-            "measure": emulator.add_measure(plan, "ARR", id="msr-1")["id"],
-            "other_action": emulator.add_action(other_plan, "Not yours")["id"]}
+    return {
+        "ws": ws,
+        "plan": plan,
+        "plan2": plan2,
+        "other_ws": other_ws,
+        "other_plan": other_plan,
+        "action": emulator.add_action(plan, "Ship v2", id="act-12345")["id"],
+        "action2": emulator.add_action(plan2, "Hire a team")["id"],
+        "measure": emulator.add_measure(plan, "ARR", id="msr-1")["id"],
+        "other_action": emulator.add_action(other_plan, "Not yours")["id"],
+    }
 
 
 def _client(server: EmulatorServer, token: str | None) -> httpx.Client:
@@ -104,29 +115,47 @@ def test_missing_definition_fails_loudly_naming_the_path(tmp_path):
         ConnectorSpec(tmp_path / "absent.json")
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("GET", "/v2/users/me/workspaces", {"workspaces": [{"id": 17, "displayName": "Acme"}]}),
-    ("GET", "/v2/users/me/workspaces", {"workspaces": {"id": "w"}}),
-    ("GET", "/v2/workspaces/w/plans", {"plans": [{"id": "p", "collaborators": "none"}]}),
-    ("GET", "/v2/plans/p/measures", {"measures": [{"id": "m", "name": None}]}),
-    ("PUT", "/v2/actions/a", {"message": 200}),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", "/v2/users/me/workspaces", {"workspaces": [{"id": 17, "displayName": "Acme"}]}),
+        ("GET", "/v2/users/me/workspaces", {"workspaces": {"id": "w"}}),
+        ("GET", "/v2/workspaces/w/plans", {"plans": [{"id": "p", "collaborators": "none"}]}),
+        ("GET", "/v2/plans/p/measures", {"measures": [{"id": "m", "name": None}]}),
+        ("PUT", "/v2/actions/a", {"message": 200}),
+    ],
+)
 def test_validator_refuses_wrong_answers(spec, method, path, body):
     with pytest.raises(AssertionError, match="does not conform"):
         spec.validate_response(method, path, 200, body)
 
 
-@pytest.mark.parametrize("path,body,query,needle", [
-    ("/v2/actions/a", {"workspace_id": "w", "action_value": 1}, None, "'plan_id' is a required property"),
-    ("/v2/actions/a", {"workspace_id": "w", "plan_id": "p", "action_value": "1"}, None, "not of type 'number'"),
-    ("/v2/measures/m", {"workspace_id": "w", "plan_id": "p", "measure_value": float("nan")}, None, "'double'"),
-    ("/v2/measures/historical/m", {"workspace_id": "w", "plan_id": "p",
-                                   "historical_data": [{"date": "2024-02-30", "value": 1}]}, None, "'date'"),
-    ("/v2/measures/historical/m", {"workspace_id": "w", "plan_id": "p",
-                                   "historical_data": [{"date": "2024-02-01", "value": 1.5}]}, None, "'integer'"),
-    ("/v2/measures/historical/m", {"workspace_id": "w", "plan_id": "p",
-                                   "historical_data": [{"date": "2024-02-01", "value": 2 ** 31}]}, None, "'int32'"),
-])
+@pytest.mark.parametrize(
+    "path,body,query,needle",
+    [
+        ("/v2/actions/a", {"workspace_id": "w", "action_value": 1}, None, "'plan_id' is a required property"),
+        ("/v2/actions/a", {"workspace_id": "w", "plan_id": "p", "action_value": "1"}, None, "not of type 'number'"),
+        ("/v2/measures/m", {"workspace_id": "w", "plan_id": "p", "measure_value": float("nan")}, None, "'double'"),
+        (
+            "/v2/measures/historical/m",
+            {"workspace_id": "w", "plan_id": "p", "historical_data": [{"date": "2024-02-30", "value": 1}]},
+            None,
+            "'date'",
+        ),
+        (
+            "/v2/measures/historical/m",
+            {"workspace_id": "w", "plan_id": "p", "historical_data": [{"date": "2024-02-01", "value": 1.5}]},
+            None,
+            "'integer'",
+        ),
+        (
+            "/v2/measures/historical/m",
+            {"workspace_id": "w", "plan_id": "p", "historical_data": [{"date": "2024-02-01", "value": 2**31}]},
+            None,
+            "'int32'",
+        ),
+    ],
+)
 def test_validator_refuses_wrong_requests(spec, path, body, query, needle):
     with pytest.raises(AssertionError, match=needle.replace("(", r"\(")):
         spec.validate_request("PUT", path, body, query=query)
@@ -155,7 +184,8 @@ def _sample_requests(w: World) -> dict[tuple[str, str], tuple[str, dict | None, 
         ("PUT", "/v2/measures/historical/{measureId}"): (
             f"/v2/measures/historical/{w.measure}",
             w.body("historical_data", [{"date": "2026-01-31", "value": 900}, {"date": "2026-02-28", "value": 1100}]),
-            None),
+            None,
+        ),
     }
 
 
@@ -166,8 +196,12 @@ def test_every_v2_operation_of_the_connector_is_served_and_conforms(spec, world)
     for (method, template), (path, body, query) in samples.items():
         assert spec.validate_request(method, path, body, query=query) == template
         call(spec, world.api, method, path, json=body, params=query)
-    served = {(m, re.sub(r"<[^>]+>", "{}", r.rule)) for r in world.emulator.app.url_map.iter_rules()
-              for m in r.methods - {"HEAD", "OPTIONS"} if r.rule.startswith("/v2/")}
+    served = {
+        (m, re.sub(r"<[^>]+>", "{}", r.rule))
+        for r in world.emulator.app.url_map.iter_rules()
+        for m in r.methods - {"HEAD", "OPTIONS"}
+        if r.rule.startswith("/v2/")
+    }
     assert served == {(m, re.sub(r"\{[^}]+\}", "{}", t)) for m, t in defined}, "no /v2 route beyond the connector's"
 
 
@@ -184,8 +218,14 @@ def test_get_answers_conform_for_every_user_and_shape(spec, world):
     assert mine == {"workspaces": [{"id": world.ws, "displayName": "Acme"}]}
     plans = call(spec, world.api, "GET", f"/v2/workspaces/{world.ws}/plans")["plans"]
     assert [p["name"] for p in plans] == ["FY26 Strategy", "Operations"]
-    assert plans[1] == {"id": world.plan2, "name": "Operations", "workspaceId": world.ws, "owner": SANDBOX_USER,
-                        "collaborators": [], "team": "Ops"}
+    assert plans[1] == {
+        "id": world.plan2,
+        "name": "Operations",
+        "workspaceId": world.ws,
+        "owner": SANDBOX_USER,
+        "collaborators": [],
+        "team": "Ops",
+    }
     actions = call(spec, world.api, "GET", f"/v2/plans/{world.plan}/actions", params={"workspace_id": world.ws})
     assert actions == {"actions": [{"id": "act-12345", "workspaceId": world.ws, "name": "Ship v2"}]}
     empty = call(spec, world.api, "GET", f"/v2/plans/{world.plan2}/measures", params={"workspace_id": world.ws})
@@ -211,15 +251,25 @@ def test_puts_are_stored_and_read_back_through_the_state_endpoint(spec, world):
     call(spec, api, "PUT", f"/v2/measures/{w.measure}", json=w.body("measure_value", -3.25))
     history = [{"date": "2026-01-31", "value": 900}, {"date": "2026-02-28", "value": 1100}]
     call(spec, api, "PUT", f"/v2/measures/historical/{w.measure}", json=w.body("historical_data", history))
-    call(spec, api, "PUT", f"/v2/measures/historical/{w.measure}",
-         json=w.body("historical_data", [{"date": "2026-01-31", "value": 950}]))
+    call(
+        spec,
+        api,
+        "PUT",
+        f"/v2/measures/historical/{w.measure}",
+        json=w.body("historical_data", [{"date": "2026-01-31", "value": 950}]),
+    )
     call(spec, api, "PUT", f"/v2/measures/historical/{w.measure}", json={"workspace_id": w.ws, "plan_id": w.plan})
 
     state = httpx.get(w.server.url + "/_sandbox/integrations/state").json()
     assert state["actions"][w.action] == {"name": "Ship v2", "planId": w.plan, "workspaceId": w.ws, "value": 62.5}
     assert state["actions"][w.action2]["value"] is None
-    assert state["measures"][w.measure] == {"name": "ARR", "planId": w.plan, "workspaceId": w.ws, "value": -3.25,
-                                           "history": {"2026-01-31": 950, "2026-02-28": 1100}}
+    assert state["measures"][w.measure] == {
+        "name": "ARR",
+        "planId": w.plan,
+        "workspaceId": w.ws,
+        "value": -3.25,
+        "history": {"2026-01-31": 950, "2026-02-28": 1100},
+    }
     assert state["writes"] == w.emulator.writes == 6
     assert [x["value"] for x in w.emulator.action(w.action)["writes"]] == [40, 62.5]
     assert w.emulator.measure(w.measure)["history"] == {"2026-01-31": 950, "2026-02-28": 1100}
@@ -244,7 +294,7 @@ def _bad_bodies(w: World) -> list[tuple[str, str, object, str, bool]]:
         (msr, "integer plan id", w.body("measure_value", 5, plan_id=7), "plan_id", True),
         (hist, "non-integer history value", day("2026-02-28", 2.5), "historical_data[1].value", True),
         (hist, "string history value", day("2026-02-28", "3"), "historical_data[1].value", True),
-        (hist, "history value beyond int32", day("2026-02-28", 2 ** 31), "32 bits", True),
+        (hist, "history value beyond int32", day("2026-02-28", 2**31), "32 bits", True),
         (hist, "impossible date", day("2026-02-30", 3), "historical_data[1].date", True),
         (hist, "US date", day("02/28/2026", 3), "YYYY-MM-DD", True),
         (hist, "history not a list", w.body("historical_data", {"2026-01-31": 3}), "historical_data", True),
@@ -266,8 +316,11 @@ def test_bad_bodies_are_refused_with_400_naming_the_problem(spec, world):
 
 
 def test_a_body_that_is_not_json_is_refused(world):
-    response = world.api.put(f"/v2/actions/{world.action}", content=b"action_value=5",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = world.api.put(
+        f"/v2/actions/{world.action}",
+        content=b"action_value=5",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     _error(response, 400, "application/json")
 
 
@@ -283,13 +336,21 @@ def test_unknown_ids_answer_404(world):
 
 def test_listing_a_plan_needs_its_own_workspace_id(world):
     _error(world.api.get(f"/v2/plans/{world.plan}/actions"), 400, "workspace_id")
-    _error(world.api.get(f"/v2/plans/{world.plan}/measures", params={"workspace_id": world.other_ws}), 400,
-           world.other_ws)
+    _error(
+        world.api.get(f"/v2/plans/{world.plan}/measures", params={"workspace_id": world.other_ws}), 400, world.other_ws
+    )
 
 
 # ---- auth, limits, faults ---------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"},
-                                     {"Authorization": f"Basic {SANDBOX_TOKEN}"}, {"Authorization": "Bearer"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": f"Basic {SANDBOX_TOKEN}"},
+        {"Authorization": "Bearer"},
+    ],
+)
 def test_a_missing_or_unknown_token_is_401(world, headers):
     response = httpx.get(world.server.url + "/v2/users/me/workspaces", headers=headers)
     _error(response, 401, "token")
@@ -297,8 +358,9 @@ def test_a_missing_or_unknown_token_is_401(world, headers):
 
 
 def test_rate_limit_answers_429_with_retry_after_per_token():
-    emulator = IntegrationsEmulator(tokens={SANDBOX_TOKEN: SANDBOX_USER, OTHER_TOKEN: OTHER_USER}, rate_limit=3,
-                                    rate_window=30)
+    emulator = IntegrationsEmulator(
+        tokens={SANDBOX_TOKEN: SANDBOX_USER, OTHER_TOKEN: OTHER_USER}, rate_limit=3, rate_window=30
+    )
     with emulator.serve() as server, _client(server, SANDBOX_TOKEN) as api, _client(server, OTHER_TOKEN) as other:
         assert [api.get("/v2/users/me/workspaces").status_code for _ in range(3)] == [200, 200, 200]
         response = api.get("/v2/users/me/workspaces")
@@ -339,10 +401,19 @@ def test_seeding_ids_are_strings_deterministic_and_checked():
 
 
 # ---- OAuth 2.0 ------------------------------------------------------------------------------------
-def _authorize(server: EmulatorServer, *, client_id: str = SANDBOX_CLIENT_ID, scope: str = CONNECTOR_SCOPE,
-               state: str = "xyz") -> str:
-    response = httpx.get(server.url + "/authorize", params={
-        "client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code", "state": state, "scope": scope})
+def _authorize(
+    server: EmulatorServer, *, client_id: str = SANDBOX_CLIENT_ID, scope: str = CONNECTOR_SCOPE, state: str = "xyz"
+) -> str:
+    response = httpx.get(
+        server.url + "/authorize",
+        params={
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "state": state,
+            "scope": scope,
+        },
+    )
     assert response.status_code == 302, response.text
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
@@ -373,13 +444,15 @@ def test_oauth_code_flow_refresh_rotation_and_expiry(spec, world):
         assert call(spec, api, "GET", "/v2/users/me/workspaces")["workspaces"][0]["id"] == w.ws
         call(spec, api, "PUT", f"/v2/actions/{w.action}", json=w.body("action_value", 10))
 
-    _oauth_error(_token(w.server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT),
-                 400, "invalid_grant")  # codes are single-use
+    _oauth_error(
+        _token(w.server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT), 400, "invalid_grant"
+    )  # codes are single-use
 
     second = _token(w.server, grant_type="refresh_token", refresh_token=pair["refresh_token"]).json()
     assert second["refresh_token"] != pair["refresh_token"]
-    _oauth_error(_token(w.server, grant_type="refresh_token", refresh_token=pair["refresh_token"]),
-                 400, "invalid_grant")  # rotated: the used one is dead
+    _oauth_error(
+        _token(w.server, grant_type="refresh_token", refresh_token=pair["refresh_token"]), 400, "invalid_grant"
+    )  # rotated: the used one is dead
     third = _token(w.server, grant_type="refresh_token", refresh_token=second["refresh_token"])
     assert third.status_code == 200
 
@@ -404,33 +477,46 @@ def test_oauth_refresh_without_rotation_keeps_the_refresh_token():
 
 def test_oauth_errors_follow_rfc_6749(world):
     server = world.server
-    unknown = httpx.get(server.url + "/authorize", params={"client_id": "nobody", "redirect_uri": REDIRECT,
-                                                           "response_type": "code"})
+    unknown = httpx.get(
+        server.url + "/authorize", params={"client_id": "nobody", "redirect_uri": REDIRECT, "response_type": "code"}
+    )
     _oauth_error(unknown, 400, "invalid_client")
-    implicit = httpx.get(server.url + "/authorize", params={"client_id": SANDBOX_CLIENT_ID, "redirect_uri": REDIRECT,
-                                                            "response_type": "token", "state": "s"})
+    implicit = httpx.get(
+        server.url + "/authorize",
+        params={"client_id": SANDBOX_CLIENT_ID, "redirect_uri": REDIRECT, "response_type": "token", "state": "s"},
+    )
     assert parse_qs(urlsplit(implicit.headers["Location"]).query)["error"] == ["unsupported_response_type"]
     code = _authorize(server)
-    _oauth_error(_token(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
-                        client_secret="wrong"), 401, "invalid_client")
-    _oauth_error(_token(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT + "/other"),
-                 400, "invalid_grant")
+    _oauth_error(
+        _token(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, client_secret="wrong"),
+        401,
+        "invalid_client",
+    )
+    _oauth_error(
+        _token(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT + "/other"),
+        400,
+        "invalid_grant",
+    )
     _oauth_error(_token(server, grant_type="authorization_code", code=_authorize(server)), 400, "invalid_grant")
     _oauth_error(_token(server, grant_type="password"), 400, "unsupported_grant_type")
     _oauth_error(_token(server), 400, "invalid_request")
     _oauth_error(_token(server, grant_type="refresh_token", refresh_token="never-issued"), 400, "invalid_grant")
     stale = _authorize(server)
     world.emulator.advance(601)
-    _oauth_error(_token(server, grant_type="authorization_code", code=stale, redirect_uri=REDIRECT),
-                 400, "invalid_grant")
+    _oauth_error(
+        _token(server, grant_type="authorization_code", code=stale, redirect_uri=REDIRECT), 400, "invalid_grant"
+    )
 
 
 def test_oauth_basic_auth_scope_and_the_clients_user(world):
     w = world
     w.emulator.add_oauth_client("their-app", "their-secret", user=OTHER_USER)
     code = _authorize(w.server, client_id="their-app", scope="openid profile email")
-    response = httpx.post(w.server.url + "/oauth/token", auth=("their-app", "their-secret"),
-                          data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    response = httpx.post(
+        w.server.url + "/oauth/token",
+        auth=("their-app", "their-secret"),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+    )
     answer = response.json()
     assert "refresh_token" not in answer and answer["scope"] == "openid profile email"  # no offline_access
     with _client(w.server, answer["access_token"]) as api:

@@ -14,13 +14,22 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_SECRET
-from cascade_sync_sandbox.server import Fault
 from cascade_sync_pipeline.sync.linking import values as linking_values
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline_tests.linking_world import (
-    CASCADE_TOKEN_ENV, CU, OLD_PLAN, PLAN, PUT_PATH, WR, Expected, World, approx_equal, utc_today,
+    CASCADE_TOKEN_ENV,
+    CU,
+    OLD_PLAN,
+    PLAN,
+    PUT_PATH,
+    WR,
+    Expected,
+    World,
+    approx_equal,
+    utc_today,
 )
+from cascade_sync_sandbox.integrations import SANDBOX_CLIENT_SECRET
+from cascade_sync_sandbox.server import Fault
 
 HISTORY_DAYS_PER_CALL = 366  # what the connector's int32 history payload is sent in; see push.py
 
@@ -101,8 +110,11 @@ def test_clickup_and_wrike_first_sync_push_the_ground_truth(both):
 
     # Wrike's progress rule is a custom field (Confidence): at least one linked open item takes it.
     wtruth = world.truth(WR)
-    assert any((r["item_id"], "Confidence") in wtruth.numbers and not wtruth.done(r["item_id"])
-               for r in wtruth.items.values() if r["cascade_id"] in expected[WR].values)
+    assert any(
+        (r["item_id"], "Confidence") in wtruth.numbers and not wtruth.done(r["item_id"])
+        for r in wtruth.items.values()
+        if r["cascade_id"] in expected[WR].values
+    )
     # Nothing else in Cascade was touched: the unknown id, the other plan's action, unlinked items.
     assert set(world.values_held()) == set(expected[CU].values) | set(expected[WR].values)
     assert world.value(world.other_plan_claim[0]) is None
@@ -136,10 +148,15 @@ def test_a_task_moved_to_done_changes_exactly_its_action(world):
     assert world.sync(config).success
     before, truth = world.expected(), world.truth()
     containers = [link for link in world.links[CU] if link.source_kind == "container"]
-    candidates = [(-sum(i in truth.scope(link.source_id) for link in containers), i, r["cascade_id"])
-                  for i, r in truth.items.items()
-                  if r["item_type"] == "task" and not r["is_archived"] and not truth.done(i)
-                  and before.kinds.get(r["cascade_id"]) == "action" and before.claims[r["cascade_id"]] == [i]]
+    candidates = [
+        (-sum(i in truth.scope(link.source_id) for link in containers), i, r["cascade_id"])
+        for i, r in truth.items.items()
+        if r["item_type"] == "task"
+        and not r["is_archived"]
+        and not truth.done(i)
+        and before.kinds.get(r["cascade_id"]) == "action"
+        and before.claims[r["cascade_id"]] == [i]
+    ]
     _, task_id, action_id = min(candidates)
     world.set_status(task_id, "done")
     after = world.expected()
@@ -159,10 +176,13 @@ def test_a_task_moved_to_done_changes_exactly_its_action(world):
 def test_unknown_and_other_plan_ids_are_named_and_skipped(world):
     truth = world.truth()
     existing = world.plan_items()
-    typo_item = next(i for i, r in sorted(truth.items.items()) if r["item_type"] == "task" and not r["cascade_id"]
-                     and i not in {link.source_id for link in world.links[CU]})
+    typo_item = next(
+        i
+        for i, r in sorted(truth.items.items())
+        if r["item_type"] == "task" and not r["cascade_id"] and i not in {link.source_id for link in world.links[CU]}
+    )
     real = sorted(i for i, k in existing.items() if k == "action" and i.startswith("act-"))[0]
-    typo = real[:-2] + real[-1] + real[-2]   # two digits swapped
+    typo = real[:-2] + real[-1] + real[-2]  # two digits swapped
     if typo in existing or typo == real:
         typo = real + "0"
     world.set_cascade_id(typo_item, typo)
@@ -174,11 +194,15 @@ def test_unknown_and_other_plan_ids_are_named_and_skipped(world):
     for cascade_id, item_id in (world.unknown_claim, world.other_plan_claim, (typo, typo_item)):
         assert item_id in check.description and f"'{cascade_id}'" in check.description, (item_id, cascade_id)
     assert OLD_PLAN in check.description, "says which plan the foreign id belongs to"
-    problems = {(r["problem"], r["item_id"], r["cascade_id"])
-                for r in world.rows("SELECT * FROM sync.link_problems WHERE workspace = ?", [CU])}
-    assert problems == {("unknown_id", world.unknown_claim[1], world.unknown_claim[0]),
-                        ("other_plan", world.other_plan_claim[1], world.other_plan_claim[0]),
-                        ("unknown_id", typo_item, typo)}
+    problems = {
+        (r["problem"], r["item_id"], r["cascade_id"])
+        for r in world.rows("SELECT * FROM sync.link_problems WHERE workspace = ?", [CU])
+    }
+    assert problems == {
+        ("unknown_id", world.unknown_claim[1], world.unknown_claim[0]),
+        ("other_plan", world.other_plan_claim[1], world.other_plan_claim[0]),
+        ("unknown_id", typo_item, typo),
+    }
     skipped = {world.unknown_claim[0], world.other_plan_claim[0], typo}
     assert not skipped & {i for _, i in run.puts()}
     assert world.value(world.other_plan_claim[0]) is None
@@ -197,9 +221,14 @@ def test_config_links_by_name_are_pinned_across_renames(world):
     world.rename_cascade_item(weighted.cascade_id, "Folder points shipped")
     truth = world.truth()
     t1 = next(i for i in truth.scope(share.source_id) if not truth.done(i))
-    t2 = next((i for i in truth.scope(weighted.source_id) if not truth.done(i) and i != t1
-               and (i, weighted.weight_field) in truth.numbers), None) \
-        or next(i for i in truth.scope(weighted.source_id) if not truth.done(i) and i != t1)
+    t2 = next(
+        (
+            i
+            for i in truth.scope(weighted.source_id)
+            if not truth.done(i) and i != t1 and (i, weighted.weight_field) in truth.numbers
+        ),
+        None,
+    ) or next(i for i in truth.scope(weighted.source_id) if not truth.done(i) and i != t1)
     before = world.expected()
     world.set_status(t1, "done")
     world.set_status(t2, "done")
@@ -213,10 +242,18 @@ def test_config_links_by_name_are_pinned_across_renames(world):
     assert not wrong_values(world, after)
     assert world.rows("SELECT link, source_id, cascade_id FROM sync.links ORDER BY link") == pins
     renamed = world.rows("SELECT * FROM sync.link_problems WHERE workspace = ? AND problem = 'renamed'", [CU])
-    assert any(r["cascade_id"] == share.cascade_id and share.source_id in r["message"]
-               and "Launch Plan (renamed)" in r["message"] for r in renamed), renamed
-    assert any(r["cascade_id"] == weighted.cascade_id and weighted.cascade_id in r["message"]
-               and "Folder points shipped" in r["message"] for r in renamed), renamed
+    assert any(
+        r["cascade_id"] == share.cascade_id
+        and share.source_id in r["message"]
+        and "Launch Plan (renamed)" in r["message"]
+        for r in renamed
+    ), renamed
+    assert any(
+        r["cascade_id"] == weighted.cascade_id
+        and weighted.cascade_id in r["message"]
+        and "Folder points shipped" in r["message"]
+        for r in renamed
+    ), renamed
     assert "Launch Plan (renamed)" in run.checks()["cascade_links_valid"].description
 
 
@@ -225,11 +262,19 @@ def test_two_items_claiming_one_action_with_different_values_hold_it_back(world)
     truth = world.truth()
     plain = world.expected()
     linked = {link.source_id for link in world.links[CU]}
-    first_item, action_id = next((i, r["cascade_id"]) for i, r in sorted(truth.items.items())
-                                 if plain.kinds.get(r["cascade_id"]) == "action" and r["item_type"] == "task")
-    second_item = next(i for i, r in sorted(truth.items.items())
-                       if r["item_type"] == "task" and not r["cascade_id"] and i not in linked
-                       and truth.progress(i) != truth.progress(first_item))
+    first_item, action_id = next(
+        (i, r["cascade_id"])
+        for i, r in sorted(truth.items.items())
+        if plain.kinds.get(r["cascade_id"]) == "action" and r["item_type"] == "task"
+    )
+    second_item = next(
+        i
+        for i, r in sorted(truth.items.items())
+        if r["item_type"] == "task"
+        and not r["cascade_id"]
+        and i not in linked
+        and truth.progress(i) != truth.progress(first_item)
+    )
     world.set_cascade_id(second_item, action_id)
     expected = world.expected()
     assert expected.held_back == {action_id: sorted([first_item, second_item])}
@@ -347,12 +392,12 @@ def test_measure_history_is_backfilled_once_then_appended(world, monkeypatch):
 
 # --- 10. re-assertion --------------------------------------------------------------------------------
 def test_unchanged_values_are_reasserted_after_reassert_hours_and_never_when_null(world):
-    often = world.config(cascade={"reassert_hours": 0.0001})   # 0.36 s
+    often = world.config(cascade={"reassert_hours": 0.0001})  # 0.36 s
     assert world.sync(often).success
     expected = world.expected()
     victim = sorted(i for i, k in expected.kinds.items() if k == "action" and i in expected.values)[0]
     with world.cascade.store.lock:
-        world.cascade.store.actions[victim]["value"] = 3.0   # a person changes it by hand in Cascade
+        world.cascade.store.actions[victim]["value"] = 3.0  # a person changes it by hand in Cascade
     time.sleep(0.6)
     again = world.sync(often)
     assert again.success, again.failure()
@@ -385,8 +430,16 @@ def test_oauth_bootstrap_sync_and_transparent_refresh_leak_no_secret(world):
 
     world.cascade.expire_access_tokens()
     truth, expected = world.truth(), world.expected()
-    world.set_status(next(i for i, r in sorted(truth.items.items()) if expected.kinds.get(r["cascade_id"]) == "action"
-                          and expected.claims[r["cascade_id"]] == [i] and not truth.done(i)), "done")
+    world.set_status(
+        next(
+            i
+            for i, r in sorted(truth.items.items())
+            if expected.kinds.get(r["cascade_id"]) == "action"
+            and expected.claims[r["cascade_id"]] == [i]
+            and not truth.done(i)
+        ),
+        "done",
+    )
     second = world.sync(config)
     assert second.success, second.failure()
     assert second.token_calls == 1, "one refresh, shared by the run's steps"
@@ -396,19 +449,26 @@ def test_oauth_bootstrap_sync_and_transparent_refresh_leak_no_secret(world):
 
     # A token endpoint that echoes what it was sent: the failure must still name no secret.
     world.cascade.expire_access_tokens()
-    echo = json.dumps({"error": "invalid_request",
-                       "error_description": f"refresh token {stored[-1]['refresh_token']} of client secret "
-                                            f"{SANDBOX_CLIENT_SECRET} was refused"})
-    world.cascade.faults.add(Fault(kind="status", method="POST", path=r"^/oauth/token$", status=400, body=echo, times=5))
+    echo = json.dumps(
+        {
+            "error": "invalid_request",
+            "error_description": f"refresh token {stored[-1]['refresh_token']} of client secret "
+            f"{SANDBOX_CLIENT_SECRET} was refused",
+        }
+    )
+    world.cascade.faults.add(
+        Fault(kind="status", method="POST", path=r"^/oauth/token$", status=400, body=echo, times=5)
+    )
     third = world.sync(config)
     assert not third.success
 
-    with world.cascade.oauth._lock:   # every access token the emulator ever issued, saved or not
+    with world.cascade.oauth._lock:  # every access token the emulator ever issued, saved or not
         issued = list(world.cascade.oauth._access)
     secrets = {SANDBOX_CLIENT_SECRET, *issued}
     for state in stored:
-        secrets |= {v for k, v in state.items()
-                    if k in ("access_token", "refresh_token", "previous_refresh_token") and v}
+        secrets |= {
+            v for k, v in state.items() if k in ("access_token", "refresh_token", "previous_refresh_token") and v
+        }
     assert len(secrets) >= 4
     texts = [repr(world.rows("SELECT * FROM sync.runs"))]
     for run in (first, second, third):

@@ -18,7 +18,12 @@ from flask import Flask, jsonify, redirect, request
 
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.oauth import (
-    OAuthProvider, OAuthSession, TokenStore, authorize_url, exchange_code, run_bootstrap,
+    OAuthProvider,
+    OAuthSession,
+    TokenStore,
+    authorize_url,
+    exchange_code,
+    run_bootstrap,
 )
 from cascade_sync_sandbox.server import EmulatorServer
 
@@ -86,16 +91,22 @@ class TokenServer:
             if grant == "refresh_token":
                 token = form.get("refresh_token", "")
                 if token not in self.refresh:
-                    return jsonify({"error": "invalid_grant",
-                                    "error_description": f"Unknown or invalid refresh token {token}"}), 403
+                    return jsonify(
+                        {"error": "invalid_grant", "error_description": f"Unknown or invalid refresh token {token}"}
+                    ), 403
                 if self.rotate:
                     self.refresh.discard(token)
                 return jsonify(self._issue(with_refresh=self.rotate))
         return jsonify({"error": "unsupported_grant_type"}), 400
 
     def _issue(self, *, with_refresh: bool) -> dict:
-        answer = {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": self.expires_in,
-                  "scope": SCOPE, "id_token": "eyJ.not-checked.here"}
+        answer = {
+            "access_token": secrets.token_urlsafe(24),
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": SCOPE,
+            "id_token": "eyJ.not-checked.here",
+        }
         self.access.add(answer["access_token"])
         if with_refresh:
             answer["refresh_token"] = secrets.token_urlsafe(24)
@@ -112,8 +123,14 @@ class TokenServer:
 def _serve(rotate: bool):
     server = TokenServer(rotate=rotate)
     http = EmulatorServer(server.app(), port=0).start()
-    provider = OAuthProvider(name="Cascade", authorize_url=f"{http.url}/authorize", token_url=f"{http.url}/oauth/token",
-                             scope=SCOPE, bootstrap=BOOTSTRAP, error_class=CascadeTestAuthError)
+    provider = OAuthProvider(
+        name="Cascade",
+        authorize_url=f"{http.url}/authorize",
+        token_url=f"{http.url}/oauth/token",
+        scope=SCOPE,
+        bootstrap=BOOTSTRAP,
+        error_class=CascadeTestAuthError,
+    )
     return server, http, provider
 
 
@@ -135,18 +152,32 @@ def _bootstrap(provider: OAuthProvider, store: Path, clock=None):
     """Approve (the test server consents at once) and trade the code for tokens."""
     url = authorize_url(provider, CLIENT_ID, REDIRECT, "st4te")
     query = parse_qs(urlparse(url).query)
-    assert query == {"client_id": [CLIENT_ID], "response_type": ["code"], "redirect_uri": [REDIRECT],
-                     "state": ["st4te"], "scope": [SCOPE]}
+    assert query == {
+        "client_id": [CLIENT_ID],
+        "response_type": ["code"],
+        "redirect_uri": [REDIRECT],
+        "state": ["st4te"],
+        "scope": [SCOPE],
+    }
     location = parse_qs(urlparse(httpx.get(url).headers["Location"]).query)
     assert location["state"] == ["st4te"]
     extra = {"clock": clock} if clock else {}
-    return exchange_code(location["code"][0], provider=provider, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                         store=store, redirect_uri=REDIRECT, workspace="cascade", **extra)
+    return exchange_code(
+        location["code"][0],
+        provider=provider,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        store=store,
+        redirect_uri=REDIRECT,
+        workspace="cascade",
+        **extra,
+    )
 
 
 def _session(provider: OAuthProvider, store: Path, **kwargs) -> OAuthSession:
-    return OAuthSession(store, provider=provider, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                        workspace="cascade", **kwargs)
+    return OAuthSession(
+        store, provider=provider, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, workspace="cascade", **kwargs
+    )
 
 
 def _me(http: EmulatorServer, token: str) -> int:
@@ -229,8 +260,9 @@ def test_token_endpoint_errors_are_redacted_and_name_the_fix(rotating, tmp_path)
     server, http, provider = rotating
     store = tmp_path / "cascade.tokens.json"
     state = _bootstrap(provider, store)
-    wrong = OAuthSession(store, provider=provider, client_id=CLIENT_ID, client_secret="not-the-secret-123",
-                         workspace="cascade")
+    wrong = OAuthSession(
+        store, provider=provider, client_id=CLIENT_ID, client_secret="not-the-secret-123", workspace="cascade"
+    )
     with pytest.raises(CascadeTestAuthError) as err:
         wrong.refresh()
     assert err.value.code == "invalid_client" and "client_id/client_secret" in str(err.value)
@@ -247,13 +279,23 @@ def test_token_endpoint_errors_are_redacted_and_name_the_fix(rotating, tmp_path)
 def test_run_bootstrap_prints_the_url_stores_tokens_and_reports_status(fixed, tmp_path, capsys):
     server, http, provider = fixed
     store = tmp_path / "cascade.tokens.json"
-    assert run_bootstrap("authorize", provider, client_id=CLIENT_ID, redirect_uri=REDIRECT, state="abc",
-                         workspace="cascade") == 0
+    assert (
+        run_bootstrap(
+            "authorize", provider, client_id=CLIENT_ID, redirect_uri=REDIRECT, state="abc", workspace="cascade"
+        )
+        == 0
+    )
     url = capsys.readouterr().out.strip()
     assert url.startswith(f"{http.url}/authorize?") and "state=abc" in url and "offline_access" in url
     code = parse_qs(urlparse(httpx.get(url).headers["Location"]).query)["code"][0]
-    kwargs = dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_store=store, redirect_uri=REDIRECT,
-                  code=code, workspace="cascade")
+    kwargs = dict(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_store=store,
+        redirect_uri=REDIRECT,
+        code=code,
+        workspace="cascade",
+    )
     assert run_bootstrap("exchange", provider, **kwargs) == 0
     out = capsys.readouterr()
     assert f"stored tokens in {store}" in out.out and "host" not in out.out

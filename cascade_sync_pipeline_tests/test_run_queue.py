@@ -20,8 +20,9 @@ TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 def test_shipped_instance_settings_limit_runs_per_partition():
     settings = yaml.safe_load((ROOT / "config/dagster.yaml").read_text())
-    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in \
-        settings["run_queue"]["tag_concurrency_limits"]
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in settings[
+        "run_queue"
+    ]["tag_concurrency_limits"]
 
 
 def overlaps(a, b) -> bool:
@@ -34,8 +35,13 @@ def test_the_daemon_never_overlaps_two_runs_of_one_partition(tmp_path, monkeypat
     shutil.copy(ROOT / "config/dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     env = dict(os.environ, DAGSTER_HOME=str(home))
-    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "cascade_sync_pipeline_tests.concurrency_location"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-m", "cascade_sync_pipeline_tests.concurrency_location"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with dg.DagsterInstance.get() as instance:
             deadline = time.monotonic() + 150
@@ -55,5 +61,5 @@ def test_the_daemon_never_overlaps_two_runs_of_one_partition(tmp_path, monkeypat
         by_partition.setdefault(record.dagster_run.tags["dagster/partition"], []).append(record)
     eng_schedule, eng_webhook = by_partition["acme-eng"]
     [ops] = by_partition["acme-ops"]
-    assert not overlaps(eng_schedule, eng_webhook)          # the same workspace: one after the other
+    assert not overlaps(eng_schedule, eng_webhook)  # the same workspace: one after the other
     assert overlaps(ops, eng_schedule) or overlaps(ops, eng_webhook)  # another workspace: side by side

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -11,7 +11,7 @@ from cascade_sync_pipeline.config import ConfigError, parse_config
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 from cascade_sync_pipeline.orchestration.schedules import build_schedules, minute_offset
 
-TICK = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
+TICK = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
 
 def tick(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, when: datetime = TICK) -> list[dg.RunRequest]:
@@ -27,8 +27,16 @@ def clickup(key: str, schedule: str, team_id: str = "901") -> dict:
 
 @pytest.fixture(scope="module")
 def defs() -> dg.Definitions:
-    config = parse_config({"workspaces": [clickup("acme-hourly", "hourly"), clickup("acme-daily", "daily"),
-                                          clickup("acme-weekly", "weekly"), clickup("acme-cron", "15 2 * * 3")]})
+    config = parse_config(
+        {
+            "workspaces": [
+                clickup("acme-hourly", "hourly"),
+                clickup("acme-daily", "daily"),
+                clickup("acme-weekly", "weekly"),
+                clickup("acme-cron", "15 2 * * 3"),
+            ]
+        }
+    )
     return build_definitions(config)
 
 
@@ -80,8 +88,14 @@ def test_keys_that_would_share_a_schedule_name_are_refused():
 
 
 def test_wrike_workspace_schedule_targets_the_wrike_job():
-    config = parse_config({"workspaces": [clickup("acme-eng", "hourly"),
-                                          {"key": "acme-pm", "source": "wrike", "token_env": "TEST_WR", "schedule": "daily"}]})
+    config = parse_config(
+        {
+            "workspaces": [
+                clickup("acme-eng", "hourly"),
+                {"key": "acme-pm", "source": "wrike", "token_env": "TEST_WR", "schedule": "daily"},
+            ]
+        }
+    )
     defs = build_definitions(config)
     names = {s.name for s in defs.get_repository_def().schedule_defs}
     if "wrike_sync" not in {job.name for job in defs.jobs}:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import httpx
@@ -16,10 +16,21 @@ from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, Webhoo
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app, signature
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 
-T0 = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
-CONFIG = parse_config({"workspaces": [
-    {"key": key, "source": "clickup", "team_id": team, "token_env": "TEST_TOKEN", "webhook_secret_env": "TEST_HOOK"}
-    for key, team in (("acme-eng", "901"), ("acme-ops", "902"))]})
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+CONFIG = parse_config(
+    {
+        "workspaces": [
+            {
+                "key": key,
+                "source": "clickup",
+                "team_id": team,
+                "token_env": "TEST_TOKEN",
+                "webhook_secret_env": "TEST_HOOK",
+            }
+            for key, team in (("acme-eng", "901"), ("acme-ops", "902"))
+        ]
+    }
+)
 INCREMENTAL = {"ops": {"clickup_raw_extract": {"config": {"mode": "incremental"}}}}
 
 
@@ -45,8 +56,9 @@ class Clock:
 
 def event(inbox: WebhookInbox, workspace: str, task_id: str, at: datetime, source: str = "clickup") -> int:
     body = json.dumps({"event": "taskUpdated", "task_id": task_id, "at": at.isoformat()}).encode()
-    return inbox.add(source=source, workspace=workspace, event_type="taskUpdated", item_ids=[task_id], body=body,
-                     received_at=at)
+    return inbox.add(
+        source=source, workspace=workspace, event_type="taskUpdated", item_ids=[task_id], body=body, received_at=at
+    )
 
 
 def run_key(inbox: WebhookInbox, workspace: str, event_id: int) -> str:
@@ -60,14 +72,24 @@ def evaluate(sensor: dg.SensorDefinition, repository, instance, cursor: str | No
 
 
 def test_events_of_two_workspaces_give_one_run_each(repository, inbox):
-    ids = [event(inbox, ws, f"t{i}", T0 + timedelta(seconds=i)) for i, ws in
-           enumerate(["acme-eng", "acme-ops", "acme-eng", "acme-eng", "acme-ops"])]
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
-                                  clock=Clock(T0 + timedelta(seconds=30)))
+    ids = [
+        event(inbox, ws, f"t{i}", T0 + timedelta(seconds=i))
+        for i, ws in enumerate(["acme-eng", "acme-ops", "acme-eng", "acme-eng", "acme-ops"])
+    ]
+    sensor = build_webhook_sensor(
+        CONFIG,
+        "clickup",
+        "clickup_sync",
+        inbox_path=inbox.path,
+        debounce_seconds=10,
+        clock=Clock(T0 + timedelta(seconds=30)),
+    )
     with dg.instance_for_test() as instance:
         requests, cursor, _ = evaluate(sensor, repository, instance, None)
         assert [(r.partition_key, r.run_key) for r in requests] == [
-            ("acme-eng", run_key(inbox, "acme-eng", ids[3])), ("acme-ops", run_key(inbox, "acme-ops", ids[4]))]
+            ("acme-eng", run_key(inbox, "acme-eng", ids[3])),
+            ("acme-ops", run_key(inbox, "acme-ops", ids[4])),
+        ]
         for request in requests:
             assert request.run_config == INCREMENTAL
             assert {"trigger": "webhook", "workspace": request.partition_key}.items() <= request.tags.items()
@@ -82,8 +104,9 @@ def test_events_of_two_workspaces_give_one_run_each(repository, inbox):
 
 def test_a_burst_waits_until_quiet_then_gives_exactly_one_run(repository, inbox):
     clock = Clock(T0)
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
-                                  clock=clock)
+    sensor = build_webhook_sensor(
+        CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10, clock=clock
+    )
     with dg.instance_for_test() as instance:
         cursor = None
         ids = []
@@ -102,16 +125,20 @@ def test_a_burst_waits_until_quiet_then_gives_exactly_one_run(repository, inbox)
 
 def test_cursor_stops_before_a_workspace_still_settling(repository, inbox):
     clock = Clock(T0 + timedelta(seconds=12))
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
-                                  clock=clock)
+    sensor = build_webhook_sensor(
+        CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10, clock=clock
+    )
     ops_first = event(inbox, "acme-ops", "o1", T0)
     eng = event(inbox, "acme-eng", "e1", T0)
     ops_last = event(inbox, "acme-ops", "o2", T0 + timedelta(seconds=8))  # acme-ops not quiet yet at +12s
     with dg.instance_for_test() as instance:
         [request], cursor, _ = evaluate(sensor, repository, instance, None)
         assert request.run_key == run_key(inbox, "acme-eng", eng)
-        assert json.loads(cursor) == {"last_event_id": ops_first - 1, "requested": {"acme-eng": eng},
-                                      "inbox_id": inbox.inbox_id()}
+        assert json.loads(cursor) == {
+            "last_event_id": ops_first - 1,
+            "requested": {"acme-eng": eng},
+            "inbox_id": inbox.inbox_id(),
+        }
 
         assert evaluate(sensor, repository, instance, cursor)[0] == []  # acme-eng not requested twice
 
@@ -125,8 +152,14 @@ def test_cursor_stops_before_a_workspace_still_settling(repository, inbox):
 def test_other_sources_and_unconfigured_workspaces_are_passed_over(repository, inbox):
     wrike = event(inbox, "acme-pm", "w1", T0, source="wrike")
     gone = event(inbox, "retired-team", "x1", T0)
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
-                                  clock=Clock(T0 + timedelta(minutes=1)))
+    sensor = build_webhook_sensor(
+        CONFIG,
+        "clickup",
+        "clickup_sync",
+        inbox_path=inbox.path,
+        debounce_seconds=10,
+        clock=Clock(T0 + timedelta(minutes=1)),
+    )
     with dg.instance_for_test() as instance:
         requests, cursor, _ = evaluate(sensor, repository, instance, None)
     assert requests == [] and wrike < gone and json.loads(cursor)["last_event_id"] == gone
@@ -153,19 +186,26 @@ def test_code_location_sensor_turns_received_webhooks_into_runs(tmp_path, monkey
 
     with ReceiverServer(create_receiver_app(CONFIG, WebhookInbox())) as server:
         body = json.dumps({"event": "taskCreated", "task_id": "abc1", "webhook_id": "w"}).encode()
-        answer = httpx.post(f"{server.url}/webhooks/clickup/acme-ops", content=body,
-                            headers={"X-Signature": signature("sensor-test-secret", body)})
+        answer = httpx.post(
+            f"{server.url}/webhooks/clickup/acme-ops",
+            content=body,
+            headers={"X-Signature": signature("sensor-test-secret", body)},
+        )
     assert answer.status_code == 200
     with dg.instance_for_test() as instance:
         [request], _, _ = evaluate(sensor, repository, instance, None)
-    assert (request.partition_key, request.run_key) == ("acme-ops", run_key(WebhookInbox(), "acme-ops", answer.json()["id"]))
+    assert (request.partition_key, request.run_key) == (
+        "acme-ops",
+        run_key(WebhookInbox(), "acme-ops", answer.json()["id"]),
+    )
 
 
 def test_a_replaced_inbox_is_noticed_and_read_from_the_start(repository, tmp_path):
     path = tmp_path / "inbox.sqlite"
     inbox = WebhookInbox(path).create()
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=path, debounce_seconds=10,
-                                  clock=Clock(T0 + timedelta(minutes=5)))
+    sensor = build_webhook_sensor(
+        CONFIG, "clickup", "clickup_sync", inbox_path=path, debounce_seconds=10, clock=Clock(T0 + timedelta(minutes=5))
+    )
     with dg.instance_for_test() as instance:
         ids = [event(inbox, "acme-eng", f"t{i}", T0) for i in range(5)]
         [first], cursor, _ = evaluate(sensor, repository, instance, None)
@@ -185,9 +225,16 @@ def test_a_cursor_past_the_inbox_starts_over_even_without_inbox_ids(repository, 
     # A cursor written before inbox ids, against a file whose ids were reset.
     inbox = WebhookInbox(tmp_path / "inbox.sqlite").create()
     new = event(inbox, "acme-ops", "o1", T0)
-    sensor = build_webhook_sensor(CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=10,
-                                  clock=Clock(T0 + timedelta(minutes=5)))
+    sensor = build_webhook_sensor(
+        CONFIG,
+        "clickup",
+        "clickup_sync",
+        inbox_path=inbox.path,
+        debounce_seconds=10,
+        clock=Clock(T0 + timedelta(minutes=5)),
+    )
     with dg.instance_for_test() as instance:
-        [request], cursor, _ = evaluate(sensor, repository, instance,
-                                        json.dumps({"last_event_id": 40, "requested": {}}))
+        [request], cursor, _ = evaluate(
+            sensor, repository, instance, json.dumps({"last_event_id": 40, "requested": {}})
+        )
     assert request.partition_key == "acme-ops" and json.loads(cursor)["last_event_id"] == new

@@ -9,13 +9,13 @@ import pytest
 from cascade_sync_pipeline.clickup import load as clickup_load
 from cascade_sync_pipeline.clickup.client import ClickUpClient
 from cascade_sync_pipeline.clickup.extract import extract_workspace
-from cascade_sync_sandbox.clickup.generator import generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import load as wrike_load
 from cascade_sync_pipeline.wrike.client import WrikeClient
 from cascade_sync_pipeline.wrike.extract import extract_account
 from cascade_sync_pipeline_tests import wrike_fixtures
 from cascade_sync_pipeline_tests.clickup_fixtures import clickup_config, start_emulator
+from cascade_sync_sandbox.clickup.generator import generate
 
 
 @pytest.fixture
@@ -52,14 +52,19 @@ def test_an_older_clickup_extract_written_last_keeps_the_newer_rows(clickup):
 
     with Warehouse(config.duckdb_path).connect() as con:
         clickup_load.write_raw(con, ws.key, newer)
-        clickup_load.write_raw(con, ws.key, older_incremental)   # the slower run finishes last
+        clickup_load.write_raw(con, ws.key, older_incremental)  # the slower run finishes last
         assert older_incremental.written["kept_newer"] >= 1
-        clickup_load.write_raw(con, ws.key, older_full)          # and a full read that began before both
+        clickup_load.write_raw(con, ws.key, older_full)  # and a full read that began before both
         assert older_full.written["kept_newer"] >= 1 and older_full.written["removed"] == 0
         clickup_load.build_staging(con, ws)
-        raw = dict(con.execute("SELECT task_id, payload ->> 'name' FROM raw.clickup_tasks WHERE workspace = 'team-1'")
-                   .fetchall())
-        staged = dict(con.execute("SELECT item_id, title FROM staging.work_items WHERE workspace = 'team-1'").fetchall())
+        raw = dict(
+            con.execute(
+                "SELECT task_id, payload ->> 'name' FROM raw.clickup_tasks WHERE workspace = 'team-1'"
+            ).fetchall()
+        )
+        staged = dict(
+            con.execute("SELECT item_id, title FROM staging.work_items WHERE workspace = 'team-1'").fetchall()
+        )
     assert raw[target] == staged[target] == "Renamed after the older reads"
     assert staged[created] == "Created after the older reads"  # stored after the full read began: kept
 
@@ -86,6 +91,7 @@ def test_an_older_wrike_extract_written_last_keeps_the_newer_rows(tmp_path, monk
     config = wrike_fixtures.wrike_config([server.url], duckdb=str(tmp_path / "wh.duckdb"))
     ws = config.workspaces[0]
     try:
+
         def read(since=None):
             with WrikeClient.from_workspace(ws) as client:
                 return extract_account(client, ws, since=since)
@@ -104,9 +110,12 @@ def test_an_older_wrike_extract_written_last_keeps_the_newer_rows(tmp_path, monk
             wrike_load.write_raw(con, ws.key, older_full)
             assert older_full.written["kept_newer"] == 1
             wrike_load.build_staging(con, ws)
-            title = con.execute("SELECT title FROM staging.work_items WHERE workspace = 'wrike-1' AND item_id = ?",
-                                [target]).fetchone()[0]
-            watermark = con.execute("SELECT watermark FROM sync.extract_state WHERE workspace = 'wrike-1'").fetchone()[0]
+            title = con.execute(
+                "SELECT title FROM staging.work_items WHERE workspace = 'wrike-1' AND item_id = ?", [target]
+            ).fetchone()[0]
+            watermark = con.execute("SELECT watermark FROM sync.extract_state WHERE workspace = 'wrike-1'").fetchone()[
+                0
+            ]
         assert title == "Renamed after the older read"
         assert watermark == newer.max_updated
     finally:

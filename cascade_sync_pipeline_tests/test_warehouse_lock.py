@@ -21,8 +21,9 @@ with Warehouse(sys.argv[1]).connect():
 
 def test_a_lock_wait_that_times_out_names_the_holder(tmp_path, monkeypatch):
     path = tmp_path / "wh.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path), "--marker-of-the-holder"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), "--marker-of-the-holder"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         monkeypatch.setenv(LOCK_TIMEOUT_ENV, "1")

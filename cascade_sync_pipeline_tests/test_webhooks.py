@@ -10,13 +10,13 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline import cli
+from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
@@ -24,19 +24,41 @@ from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 CLICKUP_SECRET = "O94IM25S7PXBPYTMNXLLET230SRP0S89COR7B1YOJ2ZIE8WQNK5UUKEF26W0Z5GA"
 WRIKE_SECRET = "wrike-shared-secret-123"
 WORKSPACES = [
-    {"key": "acme-eng", "source": "clickup", "team_id": "901", "token_env": "TEST_CU_TOKEN",
-     "webhook_secret_env": "TEST_CU_WEBHOOK_SECRET"},
+    {
+        "key": "acme-eng",
+        "source": "clickup",
+        "team_id": "901",
+        "token_env": "TEST_CU_TOKEN",
+        "webhook_secret_env": "TEST_CU_WEBHOOK_SECRET",
+    },
     {"key": "acme-ops", "source": "clickup", "team_id": "902", "token_env": "TEST_CU_TOKEN"},
     {"key": "acme-pm", "source": "wrike", "token_env": "TEST_WR_TOKEN", "webhook_secret_env": "TEST_WR_WEBHOOK_SECRET"},
 ]
-TASK_STATUS = {"event": "taskStatusUpdated", "task_id": "1vj38vv", "webhook_id": "7fa3ec74",
-               "history_items": [{"id": "2800787326392370170", "field": "status", "after": {"status": "in progress"}}]}
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+TASK_STATUS = {
+    "event": "taskStatusUpdated",
+    "task_id": "1vj38vv",
+    "webhook_id": "7fa3ec74",
+    "history_items": [{"id": "2800787326392370170", "field": "status", "after": {"status": "in progress"}}],
+}
+NOW = datetime.now(UTC).replace(microsecond=0)
 WRIKE_EVENTS = [
-    {"taskId": "MAAAAAEOud3s", "webhookId": "IEAAIKU5", "eventAuthorId": "KUAAXTKP", "eventType": "TaskStatusChanged",
-     "oldStatus": "Active", "status": "Completed", "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
-    {"taskId": "MAAAAAEOud3t", "webhookId": "IEAAIKU5", "eventAuthorId": "KUAAXTKP", "eventType": "TaskTitleChanged",
-     "title": "New title", "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    {
+        "taskId": "MAAAAAEOud3s",
+        "webhookId": "IEAAIKU5",
+        "eventAuthorId": "KUAAXTKP",
+        "eventType": "TaskStatusChanged",
+        "oldStatus": "Active",
+        "status": "Completed",
+        "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    },
+    {
+        "taskId": "MAAAAAEOud3t",
+        "webhookId": "IEAAIKU5",
+        "eventAuthorId": "KUAAXTKP",
+        "eventType": "TaskTitleChanged",
+        "title": "New title",
+        "lastUpdatedDate": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    },
 ]
 
 
@@ -77,6 +99,7 @@ def post_clickup(http, key: str, body: bytes, secret: str | None = CLICKUP_SECRE
 
 # --- ClickUp deliveries --------------------------------------------------------------------------------
 
+
 def test_signed_clickup_delivery_is_on_disk_when_answered(receiver):
     http, path = receiver
     body = json.dumps(TASK_STATUS, separators=(",", ":")).encode()
@@ -99,12 +122,16 @@ def test_signature_is_checked_on_the_raw_bytes(receiver):
     assert rows(path)[0]["body"].encode() == body
 
 
-@pytest.mark.parametrize("headers, secret", [
-    ({}, None),
-    ({}, "not-the-secret"),
-    ({"X-Signature": ""}, None),
-    ({"X-Signature": hex_hmac(CLICKUP_SECRET, b'{"event":"taskDeleted","task_id":"other"}')}, None),
-], ids=["unsigned", "forged", "empty", "signature-of-another-body"])
+@pytest.mark.parametrize(
+    "headers, secret",
+    [
+        ({}, None),
+        ({}, "not-the-secret"),
+        ({"X-Signature": ""}, None),
+        ({"X-Signature": hex_hmac(CLICKUP_SECRET, b'{"event":"taskDeleted","task_id":"other"}')}, None),
+    ],
+    ids=["unsigned", "forged", "empty", "signature-of-another-body"],
+)
 def test_unsigned_or_forged_clickup_delivery_is_rejected(receiver, headers, secret):
     http, path = receiver
     answer = post_clickup(http, "acme-eng", json.dumps(TASK_STATUS).encode(), secret=secret, **headers)
@@ -123,14 +150,18 @@ def test_replayed_delivery_is_acknowledged_but_not_stored_twice(receiver):
     assert [json.loads(r["item_ids"]) for r in rows(path)] == [["1vj38vv"], ["2ab"]]
 
 
-@pytest.mark.parametrize("path", ["/webhooks/clickup/nobody", "/webhooks/clickup/acme-pm", "/webhooks/wrike/acme-eng"],
-                         ids=["unknown", "wrike-key-on-clickup-route", "clickup-key-on-wrike-route"])
+@pytest.mark.parametrize(
+    "path",
+    ["/webhooks/clickup/nobody", "/webhooks/clickup/acme-pm", "/webhooks/wrike/acme-eng"],
+    ids=["unknown", "wrike-key-on-clickup-route", "clickup-key-on-wrike-route"],
+)
 def test_unknown_workspace_or_wrong_source_is_404(receiver, path):
     http, inbox_path = receiver
     body = json.dumps(TASK_STATUS).encode()
     secret = CLICKUP_SECRET if "clickup" in path else WRIKE_SECRET
-    answer = http.post(path, content=body, headers={"X-Signature": hex_hmac(secret, body),
-                                                    "X-Hook-Signature": hex_hmac(secret, body)})
+    answer = http.post(
+        path, content=body, headers={"X-Signature": hex_hmac(secret, body), "X-Hook-Signature": hex_hmac(secret, body)}
+    )
     assert answer.status_code == 404
     assert rows(inbox_path) == []
 
@@ -153,8 +184,11 @@ def test_secrets_and_signatures_stay_out_of_logs_and_answers(receiver, caplog):
     http, _ = receiver
     caplog.set_level(logging.DEBUG)
     body = json.dumps(TASK_STATUS).encode()
-    answers = [post_clickup(http, "acme-eng", body, secret="forged"), post_clickup(http, "acme-eng", body),
-               post_clickup(http, "acme-ops", body)]
+    answers = [
+        post_clickup(http, "acme-eng", body, secret="forged"),
+        post_clickup(http, "acme-eng", body),
+        post_clickup(http, "acme-ops", body),
+    ]
     assert [a.status_code for a in answers] == [401, 200, 503]
     assert "rejected clickup delivery for workspace 'acme-eng'" in caplog.text
     for text in [caplog.text] + [a.text for a in answers]:
@@ -163,20 +197,28 @@ def test_secrets_and_signatures_stay_out_of_logs_and_answers(receiver, caplog):
 
 # --- Wrike ----------------------------------------------------------------------------------------------
 
+
 def test_wrike_handshake_answers_the_hmac_of_the_challenge(receiver):
     http, path = receiver
     body, challenge = b'{"requestType":"WebHook secret verification"}', "aZ09" * 16
-    answer = http.post("/webhooks/wrike/acme-pm", content=body,
-                       headers={"X-Hook-Secret": challenge, "X-Hook-Signature": hex_hmac(WRIKE_SECRET, body)})
+    answer = http.post(
+        "/webhooks/wrike/acme-pm",
+        content=body,
+        headers={"X-Hook-Secret": challenge, "X-Hook-Signature": hex_hmac(WRIKE_SECRET, body)},
+    )
     assert answer.status_code == 200
     assert answer.headers["X-Hook-Secret"] == hex_hmac(WRIKE_SECRET, challenge.encode())
     assert rows(path) == []  # a handshake is not an event
 
 
-@pytest.mark.parametrize("challenge, signature, status", [
-    ("abc123", "0" * 64, 401),
-    ('[{"taskId":"X","eventType":"TaskDeleted"}]', None, 400),
-], ids=["forged-signature", "challenge-that-is-a-payload"])
+@pytest.mark.parametrize(
+    "challenge, signature, status",
+    [
+        ("abc123", "0" * 64, 401),
+        ('[{"taskId":"X","eventType":"TaskDeleted"}]', None, 400),
+    ],
+    ids=["forged-signature", "challenge-that-is-a-payload"],
+)
 def test_wrike_handshake_is_not_a_signing_oracle(receiver, challenge, signature, status):
     http, _ = receiver
     headers = {"X-Hook-Secret": challenge}
@@ -190,9 +232,15 @@ def test_signed_wrike_delivery_is_stored_and_unsigned_or_forged_rejected(receive
     http, path = receiver
     body = json.dumps(WRIKE_EVENTS).encode()
     assert http.post("/webhooks/wrike/acme-pm", content=body).status_code == 401
-    assert http.post("/webhooks/wrike/acme-pm", content=body,
-                     headers={"X-Hook-Signature": hex_hmac("wrong", body)}).status_code == 401
-    answer = http.post("/webhooks/wrike/acme-pm", content=body, headers={"X-Hook-Signature": hex_hmac(WRIKE_SECRET, body)})
+    assert (
+        http.post(
+            "/webhooks/wrike/acme-pm", content=body, headers={"X-Hook-Signature": hex_hmac("wrong", body)}
+        ).status_code
+        == 401
+    )
+    answer = http.post(
+        "/webhooks/wrike/acme-pm", content=body, headers={"X-Hook-Signature": hex_hmac(WRIKE_SECRET, body)}
+    )
     assert answer.status_code == 200 and answer.json()["status"] == "stored"
     [event] = rows(path)
     assert (event["source"], event["workspace"]) == ("wrike", "acme-pm")
@@ -204,25 +252,53 @@ def test_wrike_emulator_registers_and_delivers_to_the_receiver(receiver):
     hub_module = pytest.importorskip("cascade_sync_sandbox.wrike.webhooks")
     http, path = receiver
     hub = hub_module.WebhookHub("IEAAIKU5", new_id=lambda: "IEAAIKU5JAACF5JK", attempts=1)
-    hook = hub.create(hook_url=str(http.base_url.join("/webhooks/wrike/acme-pm")), secret=WRIKE_SECRET, events=None,
-                      recursive=False, folder_id="MQAAAAEN9zQV")
-    [delivery] = hub.publish([{"taskId": "MAAAAAEOud3s", "eventType": "TaskCreated",
-                               "lastUpdatedDate": WRIKE_EVENTS[0]["lastUpdatedDate"]}], covers=lambda h: True)
+    hook = hub.create(
+        hook_url=str(http.base_url.join("/webhooks/wrike/acme-pm")),
+        secret=WRIKE_SECRET,
+        events=None,
+        recursive=False,
+        folder_id="MQAAAAEN9zQV",
+    )
+    [delivery] = hub.publish(
+        [{"taskId": "MAAAAAEOud3s", "eventType": "TaskCreated", "lastUpdatedDate": WRIKE_EVENTS[0]["lastUpdatedDate"]}],
+        covers=lambda h: True,
+    )
     assert hook.status == "Active" and delivery.ok
     [event] = rows(path)
-    assert (event["workspace"], event["event_type"], event["body"].encode()) == ("acme-pm", "TaskCreated", delivery.body)
+    assert (event["workspace"], event["event_type"], event["body"].encode()) == (
+        "acme-pm",
+        "TaskCreated",
+        delivery.body,
+    )
 
 
 # --- the serve command ----------------------------------------------------------------------------------
 
+
 def test_serve_command_receives_deliveries(tmp_path):
     config_file = tmp_path / "sync.yaml"
     config_file.write_text(json.dumps({"workspaces": WORKSPACES[:1]}))
-    env = {"TEST_CU_WEBHOOK_SECRET": CLICKUP_SECRET, "CASCADE_SYNC_WEBHOOK_INBOX": str(tmp_path / "in.sqlite"),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "TEST_CU_WEBHOOK_SECRET": CLICKUP_SECRET,
+        "CASCADE_SYNC_WEBHOOK_INBOX": str(tmp_path / "in.sqlite"),
+        "PATH": "/usr/bin:/bin",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "cascade_sync_pipeline.cli", "--config", str(config_file), "webhooks",
-         "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "cascade_sync_pipeline.cli",
+            "--config",
+            str(config_file),
+            "webhooks",
+            "serve",
+            "--port",
+            "0",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = ""
         while "receiving webhooks on" not in line:
@@ -230,8 +306,9 @@ def test_serve_command_receives_deliveries(tmp_path):
             assert line, "the receiver exited before listening"
         base = line.split("on ")[1].split("/webhooks")[0]
         body = json.dumps(TASK_STATUS).encode()
-        answer = httpx.post(f"{base}/webhooks/clickup/acme-eng", content=body,
-                            headers={"X-Signature": hex_hmac(CLICKUP_SECRET, body)})
+        answer = httpx.post(
+            f"{base}/webhooks/clickup/acme-eng", content=body, headers={"X-Signature": hex_hmac(CLICKUP_SECRET, body)}
+        )
         assert answer.status_code == 200
         assert rows(tmp_path / "in.sqlite")[0]["event_type"] == "taskStatusUpdated"
     finally:
@@ -240,6 +317,7 @@ def test_serve_command_receives_deliveries(tmp_path):
 
 
 # --- registration with the ClickUp emulator ---------------------------------------------------------------
+
 
 @pytest.fixture
 def clickup_and_receiver(tmp_path, monkeypatch):
@@ -252,8 +330,10 @@ def clickup_and_receiver(tmp_path, monkeypatch):
     monkeypatch.delenv("TEST_CU_WEBHOOK_SECRET", raising=False)
     workspace = dict(WORKSPACES[0], team_id=team_id)
     inbox = WebhookInbox(tmp_path / "inbox.sqlite")
-    with emulator.serve(port=0) as api, ReceiverServer(
-            create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver:
+    with (
+        emulator.serve(port=0) as api,
+        ReceiverServer(create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver,
+    ):
         workspace["base_url"] = f"{api.url}/api/v2"
         config_file = tmp_path / "sync.yaml"
         config_file.write_text(json.dumps({"workspaces": [workspace]}))
@@ -266,7 +346,8 @@ def register(config_file: str, public_url: str, capsys) -> tuple[int, str]:
 
 
 def test_registration_creates_once_prints_the_secret_once_and_deliveries_arrive(
-        clickup_and_receiver, capsys, caplog, monkeypatch):
+    clickup_and_receiver, capsys, caplog, monkeypatch
+):
     emulator, public_url, config_file, inbox_path = clickup_and_receiver
     caplog.set_level(logging.DEBUG)
     code, out = register(config_file, public_url, capsys)
@@ -309,6 +390,7 @@ def test_registration_failure_names_the_workspace(clickup_and_receiver, capsys, 
 
 # --- registration with the Wrike emulator ----------------------------------------------------------------
 
+
 @pytest.fixture
 def wrike_and_receiver(tmp_path, monkeypatch):
     """The Wrike emulator, a receiver holding the workspace's secret, and a config file for both."""
@@ -320,8 +402,10 @@ def wrike_and_receiver(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_WR_WEBHOOK_SECRET", WRIKE_SECRET)
     workspace = dict(WORKSPACES[2])
     inbox = WebhookInbox(tmp_path / "inbox.sqlite")
-    with emulator.serve(port=0) as api, ReceiverServer(
-            create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver:
+    with (
+        emulator.serve(port=0) as api,
+        ReceiverServer(create_receiver_app(parse_config({"workspaces": [workspace]}), inbox)) as receiver,
+    ):
         workspace["base_url"] = f"{api.url}/api/v4"
         config_file = tmp_path / "sync.yaml"
         config_file.write_text(json.dumps({"workspaces": [workspace]}))
@@ -347,7 +431,10 @@ def test_wrike_registration_passes_the_handshake_and_deliveries_arrive(wrike_and
     emulator.update_task(task["id"], title="Renamed by the webhook test")
     [event] = rows(inbox_path)
     assert (event["workspace"], event["event_type"], json.loads(event["item_ids"])) == (
-        "acme-pm", "TaskTitleChanged", [task["id"]])
+        "acme-pm",
+        "TaskTitleChanged",
+        [task["id"]],
+    )
 
     hook.status = "Suspended"
     code, out = register_wrike_cli(config_file, public_url, capsys)

@@ -32,12 +32,27 @@ def _free_port() -> int:
 def webserver(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     port = _free_port()
-    env = dict(os.environ, DAGSTER_HOME=str(home), CASCADE_SYNC_CONFIG=str(ROOT / "config/sandbox.yaml"),
-               CASCADE_SYNC_DUCKDB=str(home / "wh.duckdb"))
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        CASCADE_SYNC_CONFIG=str(ROOT / "config/sandbox.yaml"),
+        CASCADE_SYNC_DUCKDB=str(home / "wh.duckdb"),
+    )
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -72,7 +87,8 @@ def test_ui_shows_lineage_and_workspace_partitions(webserver):
     assert nodes["clickup/raw_tasks"]["groupName"] == "clickup"
     assert nodes["clickup/raw_tasks"]["partitionKeys"] == ["acme-product", "acme-ops"]
     assert {"clickup/raw_tasks", "clickup/raw_hierarchy"} <= {
-        "/".join(d["path"]) for d in nodes["clickup/work_items"]["dependencyKeys"]}
+        "/".join(d["path"]) for d in nodes["clickup/work_items"]["dependencyKeys"]
+    }
     assert all(n["description"] for n in nodes.values())
     # Every asset of a source's chain lists exactly that source's workspaces, never another's.
     config = load_config(ROOT / "config/sandbox.yaml")

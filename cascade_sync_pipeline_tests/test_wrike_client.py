@@ -18,14 +18,19 @@ from flask import Flask, Response, request
 
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.http import RetryPolicy
-from cascade_sync_sandbox.server import EmulatorServer
-from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 from cascade_sync_pipeline.wrike import (
-    OAuthSession, WrikeApiError, WrikeAuthError, WrikeClient, authorize_url, exchange_code,
+    OAuthSession,
+    WrikeApiError,
+    WrikeAuthError,
+    WrikeClient,
+    authorize_url,
+    exchange_code,
     latest_update,
 )
 from cascade_sync_pipeline.wrike.client import wrike_timestamp
 from cascade_sync_pipeline.wrike.webhooks import handshake_answer, verify_signature
+from cascade_sync_sandbox.server import EmulatorServer
+from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 
 REDIRECT = "http://localhost:9/callback"
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def big():
     """2,500 tasks in one project (read-only)."""
-    ds = generate(9, spaces=1, projects_per_space=1, folders_per_space=0, tasks=2500, subtask_ratio=0.1,
-                  recycled_ratio=0)
+    ds = generate(
+        9, spaces=1, projects_per_space=1, folders_per_space=0, tasks=2500, subtask_ratio=0.1, recycled_ratio=0
+    )
     emulator = WrikeEmulator(ds, rate_limit=100_000)
     with emulator.serve() as server:
         yield ds, emulator, server
@@ -50,8 +56,9 @@ def sandbox():
 
 
 def _permanent(server: EmulatorServer, ds, **kwargs) -> WrikeClient:
-    return WrikeClient(server.url + "/api/v4", workspace="acme-wrike", token=ds.permanent_token,
-                       token_env="WRIKE_TOKEN", **kwargs)
+    return WrikeClient(
+        server.url + "/api/v4", workspace="acme-wrike", token=ds.permanent_token, token_env="WRIKE_TOKEN", **kwargs
+    )
 
 
 def _bootstrap(login: EmulatorServer, ds, store: Path) -> None:
@@ -59,13 +66,26 @@ def _bootstrap(login: EmulatorServer, ds, store: Path) -> None:
     answer = httpx.get(authorize_url(ds.oauth_client_id, REDIRECT, "st4te", login_url=login.url))
     query = parse_qs(urlparse(answer.headers["Location"]).query)
     assert query["state"] == ["st4te"]
-    exchange_code(query["code"][0], client_id=ds.oauth_client_id, client_secret=ds.oauth_client_secret,
-                  store=store, redirect_uri=REDIRECT, login_url=login.url, workspace="acme-wrike")
+    exchange_code(
+        query["code"][0],
+        client_id=ds.oauth_client_id,
+        client_secret=ds.oauth_client_secret,
+        store=store,
+        redirect_uri=REDIRECT,
+        login_url=login.url,
+        workspace="acme-wrike",
+    )
 
 
 def _session(login: EmulatorServer, ds, store: Path, **kwargs) -> OAuthSession:
-    return OAuthSession(store, client_id=ds.oauth_client_id, client_secret=ds.oauth_client_secret,
-                        login_url=login.url, workspace="acme-wrike", **kwargs)
+    return OAuthSession(
+        store,
+        client_id=ds.oauth_client_id,
+        client_secret=ds.oauth_client_secret,
+        login_url=login.url,
+        workspace="acme-wrike",
+        **kwargs,
+    )
 
 
 def _oauth_client(login: EmulatorServer, ds, store: Path, **kwargs) -> WrikeClient:
@@ -77,6 +97,7 @@ def _stored(store: Path) -> dict:
 
 
 # --- reads ----------------------------------------------------------------------------------------
+
 
 def test_pages_past_1000_tasks_with_next_page_token(big):
     ds, emulator, server = big
@@ -169,30 +190,54 @@ def test_backs_off_on_429_and_finishes(big):
 
 # --- OAuth --------------------------------------------------------------------------------------------
 
+
 def test_bootstrap_cli_prints_the_url_and_stores_tokens(sandbox, tmp_path):
     ds, emulator, server = sandbox
     env = {**os.environ, "WRIKE_CLIENT_ID": ds.oauth_client_id, "WRIKE_CLIENT_SECRET": ds.oauth_client_secret}
-    common = ["--client-id-env", "WRIKE_CLIENT_ID", "--client-secret-env", "WRIKE_CLIENT_SECRET",
-              "--login-url", server.url]
+    common = [
+        "--client-id-env",
+        "WRIKE_CLIENT_ID",
+        "--client-secret-env",
+        "WRIKE_CLIENT_SECRET",
+        "--login-url",
+        server.url,
+    ]
     cli = [sys.executable, "-m", "cascade_sync_pipeline.cli", "wrike"]
-    shown = subprocess.run(cli + ["authorize", *common, "--redirect-uri", REDIRECT, "--state", "abc"],
-                           env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        cli + ["authorize", *common, "--redirect-uri", REDIRECT, "--state", "abc"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     url = shown.stdout.strip()
     assert url.startswith(server.url + "/oauth2/authorize/v4?") and "state=abc" in url
     code = parse_qs(urlparse(httpx.get(url).headers["Location"]).query)["code"][0]
     store = tmp_path / "wrike.tokens.json"
-    stored = subprocess.run(cli + ["exchange", *common, "--redirect-uri", REDIRECT, "--code", code,
-                                   "--token-store", str(store)], env=env, cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    stored = subprocess.run(
+        cli + ["exchange", *common, "--redirect-uri", REDIRECT, "--code", code, "--token-store", str(store)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "stored tokens" in stored.stdout and ds.oauth_client_secret not in stored.stdout + stored.stderr
     assert store.stat().st_mode & 0o777 == 0o600
     with _oauth_client(server, ds, store) as client:
         assert len(client.spaces()) == len(ds.spaces)
-    status = subprocess.run(cli + ["status", "--token-store", str(store)], env=env, cwd=ROOT,
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        cli + ["status", "--token-store", str(store)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     assert status.returncode == 0 and "expires in" in status.stdout
-    again = subprocess.run(cli + ["exchange", *common, "--redirect-uri", REDIRECT, "--code", code,
-                                  "--token-store", str(store)], env=env, cwd=ROOT, capture_output=True, text=True)
+    again = subprocess.run(
+        cli + ["exchange", *common, "--redirect-uri", REDIRECT, "--code", code, "--token-store", str(store)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 1 and "invalid_grant" in again.stderr
 
 
@@ -202,8 +247,7 @@ def test_access_token_expiring_mid_run_is_refreshed_transparently(big, tmp_path)
     _bootstrap(server, ds, store)
     first_refresh = _stored(store)["refresh_token"]
     with _oauth_client(server, ds, store) as client:
-        pages = client.iter_tasks(f"/folders/{ds.projects[0]['id']}/tasks", {"descendants": "true",
-                                                                               "subTasks": "true"})
+        pages = client.iter_tasks(f"/folders/{ds.projects[0]['id']}/tasks", {"descendants": "true", "subTasks": "true"})
         seen = [next(pages)["id"]]
         unauthorized_before = emulator.log.count(status=401)
         emulator.expire_access_tokens()
@@ -268,13 +312,27 @@ print("finished")
 def _crash_during_refresh(server, ds, store: Path, step: str) -> None:
     """Run a sync in a child process whose access token has expired; kill it at ``step`` of the refresh."""
     env = {**os.environ, "WRIKE_CLIENT_SECRET": ds.oauth_client_secret}
-    child = subprocess.run([sys.executable, "-c", CHILD, str(store), server.url, ds.oauth_client_id, step],
-                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(store), server.url, ds.oauth_client_id, step],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert child.returncode == 86, child.stderr
 
 
-@pytest.mark.parametrize("step", ["refresh_started:replaced", "before_refresh_request", "rotated:temp_written",
-                                  "rotated:replaced", "proven:temp_written"])
+@pytest.mark.parametrize(
+    "step",
+    [
+        "refresh_started:replaced",
+        "before_refresh_request",
+        "rotated:temp_written",
+        "rotated:replaced",
+        "proven:temp_written",
+    ],
+)
 def test_a_crash_at_any_saved_point_of_the_rotation_recovers(step, tmp_path):
     ds = generate(2, tasks=20)
     emulator = WrikeEmulator(ds)
@@ -353,8 +411,10 @@ def test_a_failing_store_write_stops_the_run_with_a_clear_message(tmp_path):
             if step == "refresh_response_received":
                 temp.mkdir()
 
-        with _oauth_client(server, ds, store, checkpoint=break_store_after_rotation) as client, \
-                pytest.raises(WrikeAuthError) as err:
+        with (
+            _oauth_client(server, ds, store, checkpoint=break_store_after_rotation) as client,
+            pytest.raises(WrikeAuthError) as err,
+        ):
             client.spaces()
         text = str(err.value)
         assert err.value.code == "token_store_unwritable" and str(store) in text and "bootstrap" in text
@@ -364,10 +424,12 @@ def test_a_failing_store_write_stops_the_run_with_a_clear_message(tmp_path):
 
 # --- errors, secrets, write-back, webhooks --------------------------------------------------------------
 
+
 def test_errors_name_workspace_code_and_fix_without_secrets(sandbox, tmp_path):
     ds, emulator, server = sandbox
-    bad = WrikeClient(server.url + "/api/v4", workspace="acme-wrike", token="eyJwrong-token-123",
-                      token_env="WRIKE_TOKEN")
+    bad = WrikeClient(
+        server.url + "/api/v4", workspace="acme-wrike", token="eyJwrong-token-123", token_env="WRIKE_TOKEN"
+    )
     with pytest.raises(WrikeApiError) as err:
         bad.spaces()
     text = str(err.value)
@@ -390,9 +452,12 @@ def test_errors_name_workspace_code_and_fix_without_secrets(sandbox, tmp_path):
         with pytest.raises(WrikeApiError) as err:
             client.tasks(["IEAXXXXXKQAAAAAA"])
         assert err.value.code == "resource_not_found" and err.value.status == 404
-        emulator.faults.add(kind="status", path="/api/v4/spaces", status=400,
-                            body=json.dumps({"error": "invalid_request",
-                                             "errorDescription": f"bad token {ds.permanent_token}"}))
+        emulator.faults.add(
+            kind="status",
+            path="/api/v4/spaces",
+            status=400,
+            body=json.dumps({"error": "invalid_request", "errorDescription": f"bad token {ds.permanent_token}"}),
+        )
         with pytest.raises(WrikeApiError) as err:
             client.spaces()
         assert ds.permanent_token not in str(err.value) and "***" in str(err.value)
@@ -472,8 +537,9 @@ def test_webhook_registration_and_signature_check(sandbox):
 
     with EmulatorServer(app) as receiver, _permanent(server, ds) as client:
         project = ds.projects[0]["id"]
-        hook = client.create_webhook(receiver.url + "/wrike", folder_id=project, secret=secret,
-                                     events=["TaskTitleChanged"])
+        hook = client.create_webhook(
+            receiver.url + "/wrike", folder_id=project, secret=secret, events=["TaskTitleChanged"]
+        )
         assert hook["status"] == "Active" and client.webhooks() == [hook]
         task = next(t for t in ds.tasks if t["parentIds"][0] == project and t["scope"] == "WsTask")
         emulator.update_task(task["id"], title="Renamed in Wrike")
@@ -490,11 +556,24 @@ def test_from_workspace_reads_secrets_from_the_named_env_vars(sandbox, tmp_path)
     ds, _, server = sandbox
     store = tmp_path / "tokens.json"
     _bootstrap(server, ds, store)
-    config = parse_config({"workspaces": [
-        {"key": "perm", "source": "wrike", "base_url": server.url + "/api/v4", "token_env": "W_TOKEN"},
-        {"key": "oauth", "source": "wrike", "base_url": server.url + "/api/v4",
-         "oauth": {"client_id_env": "W_ID", "client_secret_env": "W_SECRET", "token_store": str(store),
-                   "login_url": server.url}}]})
+    config = parse_config(
+        {
+            "workspaces": [
+                {"key": "perm", "source": "wrike", "base_url": server.url + "/api/v4", "token_env": "W_TOKEN"},
+                {
+                    "key": "oauth",
+                    "source": "wrike",
+                    "base_url": server.url + "/api/v4",
+                    "oauth": {
+                        "client_id_env": "W_ID",
+                        "client_secret_env": "W_SECRET",
+                        "token_store": str(store),
+                        "login_url": server.url,
+                    },
+                },
+            ]
+        }
+    )
     env = {"W_TOKEN": ds.permanent_token, "W_ID": ds.oauth_client_id, "W_SECRET": ds.oauth_client_secret}
     for ws in config.workspaces:
         with WrikeClient.from_workspace(ws, env=env) as client:
@@ -508,8 +587,9 @@ def test_token_answer_parsing_and_api_base_from_host():
     from cascade_sync_pipeline.wrike.client import api_base_for_host
     from cascade_sync_pipeline.wrike.oauth import parse_token_answer
 
-    assert parse_token_answer({"access_token": "a", "refresh_token": "r", "expires_in": "3600",
-                               "host": "app-eu.wrike.com"}) == ("a", "r", 3600.0, "app-eu.wrike.com")
+    assert parse_token_answer(
+        {"access_token": "a", "refresh_token": "r", "expires_in": "3600", "host": "app-eu.wrike.com"}
+    ) == ("a", "r", 3600.0, "app-eu.wrike.com")
     assert parse_token_answer({"access_token": "a", "expires_in": 60})[2] == 60.0
     with pytest.raises(ValueError):
         parse_token_answer({"error": "invalid_grant"})

@@ -52,8 +52,16 @@ def rw():
 @pytest.fixture(scope="module")
 def big():
     """2,500 tasks in one project, for the paging rules."""
-    ds = generate(9, spaces=1, projects_per_space=1, folders_per_space=0, tasks=2500, subtask_ratio=0,
-                  recycled_ratio=0, milestone_ratio=0)
+    ds = generate(
+        9,
+        spaces=1,
+        projects_per_space=1,
+        folders_per_space=0,
+        tasks=2500,
+        subtask_ratio=0,
+        recycled_ratio=0,
+        milestone_ratio=0,
+    )
     emulator = WrikeEmulator(ds, rate_limit=100_000)
     with emulator.serve() as server, _client(server, ds.permanent_token) as client:
         yield ds, emulator, client
@@ -72,8 +80,13 @@ class Receiver:
         def hook():
             challenge = request.headers.get("X-Hook-Secret")
             if challenge is not None:
-                self.handshakes.append({"challenge": challenge, "body": request.get_data(),
-                                        "signature": request.headers.get("X-Hook-Signature")})
+                self.handshakes.append(
+                    {
+                        "challenge": challenge,
+                        "body": request.get_data(),
+                        "signature": request.headers.get("X-Hook-Signature"),
+                    }
+                )
                 answer = Response(status=200)
                 if self.answer_handshake:
                     answer.headers["X-Hook-Secret"] = _hmac(self.secret, challenge.encode())
@@ -92,6 +105,7 @@ class Receiver:
 
 # --- generator ------------------------------------------------------------------------------------
 
+
 def test_generator_is_deterministic_and_realistic():
     a, b, c = generate(4), generate(4), generate(5)
     assert a.tasks == b.tasks and a.folders == b.folders and a.contacts == b.contacts
@@ -104,8 +118,17 @@ def test_generator_is_deterministic_and_realistic():
     assert sum(bool(t["superTaskIds"]) for t in a.tasks) == 80
     assert sum(t["dates"]["type"] == "Milestone" for t in a.tasks) == 20
     assert sum(t["scope"] == "RbTask" for t in a.tasks) == 12
-    assert {f["type"] for f in a.custom_fields} >= {"Text", "DropDown", "Numeric", "Currency", "Percentage",
-                                                    "Date", "Checkbox", "Contacts", "Multiple"}
+    assert {f["type"] for f in a.custom_fields} >= {
+        "Text",
+        "DropDown",
+        "Numeric",
+        "Currency",
+        "Percentage",
+        "Date",
+        "Checkbox",
+        "Contacts",
+        "Multiple",
+    }
     assert any("spaceId" in f for f in a.custom_fields) and any("spaceId" not in f for f in a.custom_fields)
     assert all(isinstance(cf["value"], str) for t in a.tasks for cf in t["customFields"])
     groups = {s["group"] for w in a.workflows for s in w["customStatuses"]}
@@ -115,8 +138,10 @@ def test_generator_is_deterministic_and_realistic():
         assert task["status"] == status["group"]
         assert ("completedDate" in task) == (status["group"] == "Completed")
         assert task["createdDate"] <= task["updatedDate"]
-    assert len(a.projects) == 8 and all({"ownerIds", "status", "customStatusId", "startDate", "endDate",
-                                         "createdDate"} <= set(p["project"]) for p in a.projects)
+    assert len(a.projects) == 8 and all(
+        {"ownerIds", "status", "customStatusId", "startDate", "endDate", "createdDate"} <= set(p["project"])
+        for p in a.projects
+    )
     assert "eyJ" in a.permanent_token and a.permanent_token not in repr(a)
 
 
@@ -124,8 +149,11 @@ def _schema_columns() -> dict[str, list[str]]:
     sql = resources.files("cascade_sync_pipeline.warehouse").joinpath("schema.sql").read_text()
     tables = {}
     for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS staging\.(\w+) \((.*?)\n\);", sql, re.S):
-        tables[name] = [line.split()[0] for line in body.strip().splitlines()
-                        if line.strip() and not line.strip().startswith(("PRIMARY", "--"))]
+        tables[name] = [
+            line.split()[0]
+            for line in body.strip().splitlines()
+            if line.strip() and not line.strip().startswith(("PRIMARY", "--"))
+        ]
     return tables
 
 
@@ -150,14 +178,20 @@ def test_expected_staging_follows_the_documented_rules():
         status, wf = statuses[task["customStatusId"]]
         active = [s for s in wf["customStatuses"] if s["group"] == "Active"]
         expected = {"Completed": "done", "Deferred": "deferred", "Cancelled": "cancelled"}.get(
-            status["group"], "not_started" if len(active) > 1 and status is active[0] else "in_progress")
+            status["group"], "not_started" if len(active) > 1 and status is active[0] else "in_progress"
+        )
         assert (row["status"], row["status_category"]) == (status["name"], expected)
         assert row["container_id"] == task["parentIds"][0]
         assert row["is_archived"] == (task["scope"] == "RbTask")
         assert row["assignee_ids"] == task["responsibleIds"] and row["url"] == task["permalink"]
     assert {r["item_type"] for r in items.values()} == {"task", "subtask", "milestone", "project"}
-    assert {r["status_category"] for r in items.values()} == {"not_started", "in_progress", "done", "deferred",
-                                                             "cancelled"}
+    assert {r["status_category"] for r in items.values()} == {
+        "not_started",
+        "in_progress",
+        "done",
+        "deferred",
+        "cancelled",
+    }
     date_only = next(t for t in ds.tasks if len(t["dates"].get("start", "x" * 19)) == 10)
     assert items[date_only["id"]]["start_at"] == datetime.strptime(date_only["dates"]["start"], "%Y-%m-%d")
     cascade = ds.custom_field("Cascade ID")["id"]
@@ -180,10 +214,17 @@ def test_expected_staging_follows_the_documented_rules():
 
 # --- envelope, fields, errors -------------------------------------------------------------------
 
+
 def test_envelope_kinds_and_opt_in_fields(ro):
     ds, _, client = ro
-    for path, kind in (("/spaces", "spaces"), ("/folders", "folderTree"), ("/customfields", "customfields"),
-                       ("/contacts", "contacts"), ("/workflows", "workflows"), ("/tasks", "tasks")):
+    for path, kind in (
+        ("/spaces", "spaces"),
+        ("/folders", "folderTree"),
+        ("/customfields", "customfields"),
+        ("/contacts", "contacts"),
+        ("/workflows", "workflows"),
+        ("/tasks", "tasks"),
+    ):
         body = client.get(path).json()
         assert body["kind"] == kind and isinstance(body["data"], list) and body["data"], path
     assert "members" not in client.get("/spaces").json()["data"][0]
@@ -220,14 +261,16 @@ def test_errors_have_wrike_shape_and_codes(ro):
         assert by_query.status_code == 200
         capital = anonymous.get("/spaces", headers={"Authorization": f"Bearer {ds.permanent_token}"})
         assert capital.status_code == 200
-    cases = [(client.get("/tasks/IEAXXXXXKQAAAAAA"), 404, "resource_not_found"),
-             (client.get("/folders/IEAXXXXXI4AAAAAA/tasks"), 404, "resource_not_found"),
-             (client.get("/nothing/here"), 404, "method_not_found"),
-             (client.get("/tasks/" + ",".join(t["id"] for t in ds.tasks[:101])), 400, "invalid_parameter"),
-             (client.get("/tasks", params={"updatedDate": "{not json"}), 400, "invalid_parameter"),
-             (client.get("/tasks", params={"pageSize": 1001}), 400, "invalid_parameter"),
-             (client.get("/tasks", params={"bogus": "1"}), 400, "invalid_parameter"),
-             (client.delete("/spaces"), 400, "invalid_request")]
+    cases = [
+        (client.get("/tasks/IEAXXXXXKQAAAAAA"), 404, "resource_not_found"),
+        (client.get("/folders/IEAXXXXXI4AAAAAA/tasks"), 404, "resource_not_found"),
+        (client.get("/nothing/here"), 404, "method_not_found"),
+        (client.get("/tasks/" + ",".join(t["id"] for t in ds.tasks[:101])), 400, "invalid_parameter"),
+        (client.get("/tasks", params={"updatedDate": "{not json"}), 400, "invalid_parameter"),
+        (client.get("/tasks", params={"pageSize": 1001}), 400, "invalid_parameter"),
+        (client.get("/tasks", params={"bogus": "1"}), 400, "invalid_parameter"),
+        (client.delete("/spaces"), 400, "invalid_request"),
+    ]
     for response, status, code in cases:
         assert response.status_code == status, response.text
         assert set(response.json()) == {"errorDescription", "error"} and response.json()["error"] == code
@@ -244,6 +287,7 @@ def test_errors_have_wrike_shape_and_codes(ro):
 
 
 # --- task queries --------------------------------------------------------------------------------
+
 
 def test_paging_with_next_page_token_reaches_every_task(big):
     ds, _, client = big
@@ -283,33 +327,42 @@ def test_updated_date_filter_subtasks_and_descendants(ro):
     ds, _, client = ro
     space = ds.spaces[0]["id"]
     threshold = "2026-04-01T00:00:00Z"
-    body = client.get(f"/spaces/{space}/tasks", params={"updatedDate": json.dumps({"start": threshold}),
-                                                        "subTasks": "true", "pageSize": 1000}).json()
+    body = client.get(
+        f"/spaces/{space}/tasks",
+        params={"updatedDate": json.dumps({"start": threshold}), "subTasks": "true", "pageSize": 1000},
+    ).json()
     got = {t["id"] for t in body["data"]}
     space_folders = {f["id"] for f in ds.folders if _in_space(ds, f["id"], space)}
-    expected = {t["id"] for t in ds.tasks if t["scope"] == "WsTask" and set(t["parentIds"]) & space_folders
-                and t["updatedDate"] >= threshold}
+    expected = {
+        t["id"]
+        for t in ds.tasks
+        if t["scope"] == "WsTask" and set(t["parentIds"]) & space_folders and t["updatedDate"] >= threshold
+    }
     assert got == expected and got
     window = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-15T00:00:00Z"}
     ranged = client.get("/tasks", params={"updatedDate": json.dumps(window), "subTasks": "true"}).json()["data"]
     assert ranged and all(window["start"] <= t["updatedDate"] <= window["end"] for t in ranged)
 
     no_subs = client.get(f"/spaces/{space}/tasks", params={"pageSize": 1000, "fields": '["superTaskIds"]'}).json()
-    with_subs = client.get(f"/spaces/{space}/tasks", params={"pageSize": 1000, "subTasks": "true",
-                                                            "fields": '["superTaskIds"]'}).json()
+    with_subs = client.get(
+        f"/spaces/{space}/tasks", params={"pageSize": 1000, "subTasks": "true", "fields": '["superTaskIds"]'}
+    ).json()
     assert not any(t["superTaskIds"] for t in no_subs["data"])
     assert any(t["superTaskIds"] for t in with_subs["data"])
-    assert with_subs["responseSize"] == len({t["id"] for t in ds.tasks if t["scope"] == "WsTask"
-                                             and set(t["parentIds"]) & space_folders})
+    assert with_subs["responseSize"] == len(
+        {t["id"] for t in ds.tasks if t["scope"] == "WsTask" and set(t["parentIds"]) & space_folders}
+    )
 
     plain = next(f for f in ds.folders if "project" not in f and f["childIds"] and _in_space(ds, f["id"], space))
     deep = client.get(f"/folders/{plain['id']}/tasks", params={"subTasks": "true", "pageSize": 1000}).json()
     flat = client.get(f"/folders/{plain['id']}/tasks", params={"subTasks": "true", "descendants": "false"}).json()
     subtree = {plain["id"], *plain["childIds"]}
-    assert {t["id"] for t in deep["data"]} == {t["id"] for t in ds.tasks if t["scope"] == "WsTask"
-                                                and set(t["parentIds"]) & subtree}
-    assert {t["id"] for t in flat["data"]} == {t["id"] for t in ds.tasks if t["scope"] == "WsTask"
-                                                and plain["id"] in t["parentIds"]}
+    assert {t["id"] for t in deep["data"]} == {
+        t["id"] for t in ds.tasks if t["scope"] == "WsTask" and set(t["parentIds"]) & subtree
+    }
+    assert {t["id"] for t in flat["data"]} == {
+        t["id"] for t in ds.tasks if t["scope"] == "WsTask" and plain["id"] in t["parentIds"]
+    }
     assert len(flat["data"]) < len(deep["data"])
 
 
@@ -344,11 +397,18 @@ def test_rate_limit_is_per_token_and_answers_429():
         statuses = [client.get("/spaces").status_code for _ in range(7)]
         assert statuses == [200] * 5 + [429] * 2
         limited = client.get("/spaces")
-        assert limited.json() == {"errorDescription": "Rate limit exceeded, try again later",
-                                  "error": "rate_limit_exceeded"}
+        assert limited.json() == {
+            "errorDescription": "Rate limit exceeded, try again later",
+            "error": "rate_limit_exceeded",
+        }
         assert limited.headers["Retry-After"] == "1"
-        oauth = _token(server, ds, grant_type="authorization_code", code=_authorize(server, ds),
-                       redirect_uri="http://localhost:9/cb").json()
+        oauth = _token(
+            server,
+            ds,
+            grant_type="authorization_code",
+            code=_authorize(server, ds),
+            redirect_uri="http://localhost:9/cb",
+        ).json()
         with _client(server, oauth["access_token"]) as other:
             assert other.get("/spaces").status_code == 200  # another token has its own budget
         time.sleep(1.05)
@@ -356,6 +416,7 @@ def test_rate_limit_is_per_token_and_answers_429():
 
 
 # --- writes ----------------------------------------------------------------------------------------
+
 
 def test_put_task_custom_fields_as_form_query_and_json(rw):
     ds, emulator, client, _ = rw
@@ -402,9 +463,12 @@ def test_delete_and_create_task(rw):
 
 # --- OAuth 2.0 --------------------------------------------------------------------------------------
 
+
 def _authorize(server: EmulatorServer, ds, redirect_uri: str = "http://localhost:9/cb", state: str = "s1") -> str:
-    answer = httpx.get(server.url + "/oauth2/authorize/v4", params={
-        "client_id": ds.oauth_client_id, "response_type": "code", "redirect_uri": redirect_uri, "state": state})
+    answer = httpx.get(
+        server.url + "/oauth2/authorize/v4",
+        params={"client_id": ds.oauth_client_id, "response_type": "code", "redirect_uri": redirect_uri, "state": state},
+    )
     assert answer.status_code == 302
     location = urlparse(answer.headers["Location"])
     query = parse_qs(location.query)
@@ -413,8 +477,10 @@ def _authorize(server: EmulatorServer, ds, redirect_uri: str = "http://localhost
 
 
 def _token(server: EmulatorServer, ds, **form) -> httpx.Response:
-    return httpx.post(server.url + "/oauth2/token", data={"client_id": ds.oauth_client_id,
-                                                         "client_secret": ds.oauth_client_secret, **form})
+    return httpx.post(
+        server.url + "/oauth2/token",
+        data={"client_id": ds.oauth_client_id, "client_secret": ds.oauth_client_secret, **form},
+    )
 
 
 def test_oauth_code_grant_refresh_rotation_and_expiry():
@@ -428,12 +494,23 @@ def test_oauth_code_grant_refresh_rotation_and_expiry():
         assert body["host"] == f"127.0.0.1:{server.port}" and body["refresh_token"] and body["access_token"]
         reused = _token(server, ds, grant_type="authorization_code", code=code, redirect_uri="http://localhost:9/cb")
         assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
-        other_uri = _token(server, ds, grant_type="authorization_code", code=_authorize(server, ds),
-                           redirect_uri="http://localhost:9/other")
+        other_uri = _token(
+            server,
+            ds,
+            grant_type="authorization_code",
+            code=_authorize(server, ds),
+            redirect_uri="http://localhost:9/other",
+        )
         assert other_uri.json()["error"] == "invalid_grant"
-        wrong_secret = httpx.post(server.url + "/oauth2/token", params={
-            "client_id": ds.oauth_client_id, "client_secret": "nope", "grant_type": "refresh_token",
-            "refresh_token": body["refresh_token"]})
+        wrong_secret = httpx.post(
+            server.url + "/oauth2/token",
+            params={
+                "client_id": ds.oauth_client_id,
+                "client_secret": "nope",
+                "grant_type": "refresh_token",
+                "refresh_token": body["refresh_token"],
+            },
+        )
         assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
 
         with _client(server, body["access_token"]) as client:
@@ -448,9 +525,15 @@ def test_oauth_code_grant_refresh_rotation_and_expiry():
         assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
         with _client(server, rotated["access_token"]) as client:
             assert client.get("/spaces").status_code == 200
-        as_query = httpx.post(server.url + "/oauth2/token", params={
-            "client_id": ds.oauth_client_id, "client_secret": ds.oauth_client_secret,
-            "grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]})
+        as_query = httpx.post(
+            server.url + "/oauth2/token",
+            params={
+                "client_id": ds.oauth_client_id,
+                "client_secret": ds.oauth_client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": rotated["refresh_token"],
+            },
+        )
         assert as_query.status_code == 200
         assert _token(server, ds, grant_type="password").json()["error"] == "unsupported_grant_type"
 
@@ -459,8 +542,13 @@ def test_oauth_test_controls_and_reuse_grace():
     ds = generate(2, tasks=20)
     emulator = WrikeEmulator(ds, refresh_reuse_grace=30)
     with emulator.serve() as server:
-        body = _token(server, ds, grant_type="authorization_code", code=_authorize(server, ds),
-                      redirect_uri="http://localhost:9/cb").json()
+        body = _token(
+            server,
+            ds,
+            grant_type="authorization_code",
+            code=_authorize(server, ds),
+            redirect_uri="http://localhost:9/cb",
+        ).json()
         with _client(server, body["access_token"]) as client:
             assert client.get("/spaces").status_code == 200
             assert emulator.expire_access_tokens() == 1
@@ -480,8 +568,9 @@ def test_api_host_switch_answers_300_on_the_wrong_host():
     emulator = WrikeEmulator(ds)
     with emulator.serve() as login, emulator.serve() as api:
         emulator.api_host = emulator.oauth.token_host = f"127.0.0.1:{api.port}"
-        body = _token(login, ds, grant_type="authorization_code", code=_authorize(login, ds),
-                      redirect_uri="http://localhost:9/cb").json()
+        body = _token(
+            login, ds, grant_type="authorization_code", code=_authorize(login, ds), redirect_uri="http://localhost:9/cb"
+        ).json()
         assert body["host"] == f"127.0.0.1:{api.port}"
         with _client(login, body["access_token"]) as wrong, _client(api, body["access_token"]) as right:
             assert wrong.get("/spaces").status_code == 300
@@ -490,22 +579,27 @@ def test_api_host_switch_answers_300_on_the_wrong_host():
 
 # --- webhooks ---------------------------------------------------------------------------------------
 
+
 def test_webhook_handshake_then_signed_events(rw):
     ds, emulator, client, server = rw
     secret = "s3cret-for-hooks"
     receiver = Receiver(secret)
     try:
         project = ds.projects[0]
-        created = client.post(f"/folders/{project['id']}/webhooks",
-                              data={"hookUrl": receiver.url, "secret": secret}).json()["data"][0]
+        created = client.post(
+            f"/folders/{project['id']}/webhooks", data={"hookUrl": receiver.url, "secret": secret}
+        ).json()["data"][0]
         assert created["folderId"] == project["id"] and created["status"] == "Active"
         assert "secret" not in created
         [shake] = receiver.handshakes
         assert len(shake["challenge"]) <= 100 and shake["signature"] == _hmac(secret, shake["body"])
         assert client.get("/webhooks").json()["data"] == [created]
 
-        task = next(t for t in ds.tasks if t["parentIds"][0] == project["id"] and t["scope"] == "WsTask"
-                    and t["status"] == "Active")
+        task = next(
+            t
+            for t in ds.tasks
+            if t["parentIds"][0] == project["id"] and t["scope"] == "WsTask" and t["status"] == "Active"
+        )
         wf = emulator.workflow_of(task)
         done = next(s for s in wf["customStatuses"] if s["group"] == "Completed")
         emulator.update_task(task["id"], customStatusId=done["id"], title="Renamed")
@@ -517,8 +611,13 @@ def test_webhook_handshake_then_signed_events(rw):
         assert by_type["TaskTitleChanged"]["title"] == "Renamed"
         status = by_type["TaskStatusChanged"]
         assert (status["oldStatus"], status["status"], status["customStatusId"]) == ("Active", "Completed", done["id"])
-        assert all(e["taskId"] == task["id"] and e["webhookId"] == created["id"] and e["eventAuthorId"]
-                   and e["lastUpdatedDate"].endswith("Z") for e in events)
+        assert all(
+            e["taskId"] == task["id"]
+            and e["webhookId"] == created["id"]
+            and e["eventAuthorId"]
+            and e["lastUpdatedDate"].endswith("Z")
+            for e in events
+        )
 
         outside = next(t for t in ds.tasks if project["id"] not in t["parentIds"] and t["scope"] == "WsTask")
         emulator.update_task(outside["id"], title="Elsewhere")
@@ -528,13 +627,20 @@ def test_webhook_handshake_then_signed_events(rw):
         put = client.put(f"/tasks/{task['id']}", json={"customFields": [{"id": field, "value": "cid-1"}]})
         assert put.status_code == 200
         event = json.loads(receiver.deliveries[-1][0])[0]
-        assert (event["eventType"], event["customFieldId"], event["value"]) == ("TaskCustomFieldChanged", field, "cid-1")
+        assert (event["eventType"], event["customFieldId"], event["value"]) == (
+            "TaskCustomFieldChanged",
+            field,
+            "cid-1",
+        )
 
         over_http = httpx.post(server.url + "/_sandbox/wrike/delete_task", json={"task_id": task["id"]})
         assert over_http.status_code == 200 and over_http.json()["result"]["scope"] == "RbTask"
         assert json.loads(receiver.deliveries[-1][0])[0]["eventType"] == "TaskDeleted"
 
-        assert client.put(f"/webhooks/{created['id']}", params={"status": "Suspended"}).json()["data"][0]["status"] == "Suspended"
+        assert (
+            client.put(f"/webhooks/{created['id']}", params={"status": "Suspended"}).json()["data"][0]["status"]
+            == "Suspended"
+        )
         count = len(receiver.deliveries)
         emulator.create_task(project["id"], "Unheard")
         assert len(receiver.deliveries) == count
@@ -563,8 +669,10 @@ def test_space_webhook_event_filter_move_and_suspension(rw):
     receiver = Receiver(None, status=500)
     try:
         space = ds.spaces[0]["id"]
-        hook = client.post(f"/spaces/{space}/webhooks", data={
-            "hookUrl": receiver.url, "events": "[TaskParentsAdded,TaskParentsRemoved]"}).json()["data"][0]
+        hook = client.post(
+            f"/spaces/{space}/webhooks",
+            data={"hookUrl": receiver.url, "events": "[TaskParentsAdded,TaskParentsRemoved]"},
+        ).json()["data"][0]
         assert hook["spaceId"] == space and hook["events"] == ["TaskParentsAdded", "TaskParentsRemoved"]
         assert receiver.handshakes == []  # no secret, no handshake
         in_space = [f for f in ds.folders if _in_space(ds, f["id"], space)]

@@ -13,14 +13,21 @@ import pytest
 
 from cascade_sync_pipeline.config import load_config
 from cascade_sync_pipeline.definitions import build_definitions
-from cascade_sync_sandbox.wrike.generator import expected_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike import authorize_url, exchange_code
 from cascade_sync_pipeline_tests.helpers import failure_message
 from cascade_sync_pipeline_tests.wrike_fixtures import (
-    STAGING_KEYS, differences, materialize, metadata, small_dataset, staged, start_emulator,
-    token_env, wrike_config,
+    STAGING_KEYS,
+    differences,
+    materialize,
+    metadata,
+    small_dataset,
+    staged,
+    start_emulator,
+    token_env,
+    wrike_config,
 )
+from cascade_sync_sandbox.wrike.generator import expected_staging
 
 PAGE = 1000
 SANDBOX_CONFIG = Path(__file__).resolve().parents[1] / "config" / "sandbox.yaml"
@@ -52,8 +59,10 @@ def minimum_requests(dataset, *, full: bool, changed: int = 0) -> int:
     if not full:
         return hierarchy + len(dataset.spaces) + 1
     live = [t for t in dataset.tasks if t["scope"] == "WsTask"]
-    pages = sum(max(1, math.ceil(sum(1 for t in live if set(t["parentIds"]) & _subtree(dataset, s["id"])) / PAGE))
-                for s in dataset.spaces)
+    pages = sum(
+        max(1, math.ceil(sum(1 for t in live if set(t["parentIds"]) & _subtree(dataset, s["id"])) / PAGE))
+        for s in dataset.spaces
+    )
     return hierarchy + pages + 1 + 3
 
 
@@ -102,8 +111,12 @@ def test_incremental_run_applies_changes_deletions_and_new_tasks(world):
     assert materialize(config, "wrike-1").success
     live = [t for t in emulator.dataset.tasks if t["scope"] == "WsTask" and not t["subTaskIds"]]
     changed, deleted = live[0], live[1]
-    done = next(s for wf in emulator.dataset.workflows for s in wf["customStatuses"]
-                if s["group"] == "Completed" and emulator.workflow_of(changed) is wf)
+    done = next(
+        s
+        for wf in emulator.dataset.workflows
+        for s in wf["customStatuses"]
+        if s["group"] == "Completed" and emulator.workflow_of(changed) is wf
+    )
     emulator.update_task(changed["id"], title="Renamed since the last run", customStatusId=done["id"])
     emulator.delete_task(deleted["id"])
     created = emulator.create_task(dataset.projects[0]["id"], "Created since the last run")
@@ -123,8 +136,14 @@ def test_incremental_run_applies_changes_deletions_and_new_tasks(world):
 def test_incremental_run_rereads_a_reference_list_only_when_needed(world):
     dataset, emulator, config = world
     assert materialize(config, "wrike-1").success
-    newcomer = dict(emulator.dataset.contacts[0], id="KUANEW01", firstName="Nadia", lastName="Park",
-                    primaryEmail="nadia.park@northwind.example", me=False)
+    newcomer = dict(
+        emulator.dataset.contacts[0],
+        id="KUANEW01",
+        firstName="Nadia",
+        lastName="Park",
+        primaryEmail="nadia.park@northwind.example",
+        me=False,
+    )
     emulator.dataset.contacts.append(newcomer)
     task = next(t for t in emulator.dataset.tasks if t["scope"] == "WsTask")
     emulator.update_task(task["id"], responsibleIds=["KUANEW01"])
@@ -174,15 +193,26 @@ def test_oauth_workspace_refreshes_an_expired_access_token(tmp_path, monkeypatch
     store = tmp_path / "wrike.tokens.json"
     monkeypatch.setenv("TEST_WRIKE_CLIENT_ID", dataset.oauth_client_id)
     monkeypatch.setenv("TEST_WRIKE_CLIENT_SECRET", dataset.oauth_client_secret)
-    oauth = {"client_id_env": "TEST_WRIKE_CLIENT_ID", "client_secret_env": "TEST_WRIKE_CLIENT_SECRET",
-             "token_store": str(store), "login_url": server.url}
+    oauth = {
+        "client_id_env": "TEST_WRIKE_CLIENT_ID",
+        "client_secret_env": "TEST_WRIKE_CLIENT_SECRET",
+        "token_store": str(store),
+        "login_url": server.url,
+    }
     config = wrike_config([server.url], duckdb=str(tmp_path / "wh.duckdb"), oauth=oauth)
     try:
         redirect = "http://localhost:9/callback"
         answer = httpx.get(authorize_url(dataset.oauth_client_id, redirect, "s", login_url=server.url))
         code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
-        exchange_code(code, client_id=dataset.oauth_client_id, client_secret=dataset.oauth_client_secret,
-                      store=store, redirect_uri=redirect, login_url=server.url, workspace="wrike-1")
+        exchange_code(
+            code,
+            client_id=dataset.oauth_client_id,
+            client_secret=dataset.oauth_client_secret,
+            store=store,
+            redirect_uri=redirect,
+            login_url=server.url,
+            workspace="wrike-1",
+        )
         first = store.read_text()
         emulator.expire_access_tokens()
         result = materialize(config, "wrike-1")
@@ -217,5 +247,6 @@ def test_code_location_gives_wrike_its_own_partitions():
     assert not set(wrike_keys) & set(defs.resolve_job_def("clickup_sync").partitions_def.get_partition_keys())
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     assert {"wrike/raw_tasks", "wrike/raw_hierarchy", "wrike/work_items", "wrike/users"} <= set(specs)
-    assert all(s.group_name == "wrike" and s.owners and s.description
-               for k, s in specs.items() if k.startswith("wrike/"))
+    assert all(
+        s.group_name == "wrike" and s.owners and s.description for k, s in specs.items() if k.startswith("wrike/")
+    )

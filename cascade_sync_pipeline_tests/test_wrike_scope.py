@@ -21,8 +21,19 @@ def account():
 
 
 def scoped(server, **scope):
-    config = parse_config({"workspaces": [{"key": "wrike-1", "source": "wrike", "base_url": f"{server.url}/api/v4",
-                                           "token_env": "TEST_WRIKE_TOKEN_1", "scope": scope}]})
+    config = parse_config(
+        {
+            "workspaces": [
+                {
+                    "key": "wrike-1",
+                    "source": "wrike",
+                    "base_url": f"{server.url}/api/v4",
+                    "token_env": "TEST_WRIKE_TOKEN_1",
+                    "scope": scope,
+                }
+            ]
+        }
+    )
     return config.workspaces[0]
 
 
@@ -50,8 +61,11 @@ def test_scope_by_project_title_lists_that_project_only(account):
     inside = subtree(folders, target["id"])
     assert {f["id"] for f in extract.folders} == inside
     assert extract.tasks and all(set(t.get("parentIds") or []) & inside for t in extract.tasks)
-    expected = {t["id"] for t in everything.tasks
-                if set(t.get("parentIds") or []) & inside and not t.get("scope", "").startswith("Rb")}
+    expected = {
+        t["id"]
+        for t in everything.tasks
+        if set(t.get("parentIds") or []) & inside and not t.get("scope", "").startswith("Rb")
+    }
     assert {t["id"] for t in extract.tasks} == expected
     assert emulator.log.count(path=f"/folders/{target['id']}/tasks") == 1
     assert emulator.log.count(path=r"/spaces/[^/]+/tasks") == 0

@@ -8,9 +8,9 @@ import dagster as dg
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
-from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 from cascade_sync_pipeline.warehouse.store import Warehouse
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets
+from cascade_sync_sandbox.wrike import WrikeEmulator, generate
 
 STAGING_KEYS = {
     "work_items": ("item_id",),
@@ -49,18 +49,19 @@ def start_emulator(dataset, **kwargs):
 def materialize(config, key: str, mode: str = "auto", *, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     assets = build_wrike_assets(config, workspace_partitions(config, "wrike"))
     return dg.materialize(
-        assets, partition_key=key, raise_on_error=raise_on_error,
+        assets,
+        partition_key=key,
+        raise_on_error=raise_on_error,
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "wrike": WrikeResource()},
         run_config={"ops": {"wrike_raw_extract": {"config": {"mode": mode}}}},
     )
 
 
 def metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
-    return {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
-            for e in result.get_asset_materialization_events()}
-
-
-
+    return {
+        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
 
 
 def staged(config, table: str, workspace: str) -> list[dict]:
@@ -85,6 +86,11 @@ def differences(got_rows: list[dict], want_rows: list[dict], key: tuple[str, ...
         problems.append(f"{len(got_rows) - len(got)} duplicate rows")
     if set(got) != set(want):
         problems.append(f"missing {sorted(set(want) - set(got))[:3]}, extra {sorted(set(got) - set(want))[:3]}")
-    problems += [f"{k} {col}: got {got[k][col]!r}, want {want[k][col]!r}"
-                 for k in want if k in got for col in want[k] if got[k][col] != want[k][col]]
+    problems += [
+        f"{k} {col}: got {got[k][col]!r}, want {want[k][col]!r}"
+        for k in want
+        if k in got
+        for col in want[k]
+        if got[k][col] != want[k][col]
+    ]
     return problems

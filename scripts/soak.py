@@ -37,19 +37,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.company import CLASSIC_CONFIG, Company, company  # noqa: E402
-from cascade_sync_sandbox.clickup.generator import expected_staging as clickup_truth  # noqa: E402
-from cascade_sync_sandbox.server import RateLimiter  # noqa: E402
-from cascade_sync_sandbox.wrike import expected_staging as wrike_truth  # noqa: E402
 from cascade_sync_pipeline.warehouse.store import Warehouse  # noqa: E402
 from cascade_sync_pipeline_tests.test_fault_drills import ON_A_SMALL_DISK, Triggers, _small_disk_runner  # noqa: E402
 from cascade_sync_pipeline_tests.wrike_fixtures import STAGING_KEYS, differences, staged  # noqa: E402
+from cascade_sync_sandbox.clickup.generator import expected_staging as clickup_truth  # noqa: E402
+from cascade_sync_sandbox.server import RateLimiter  # noqa: E402
+from cascade_sync_sandbox.wrike import expected_staging as wrike_truth  # noqa: E402
 
 CREATES = r"/api/v2/(goals|tasks)$"
 LISTING = {"clickup": r"/api/v2/team/\d+/task$", "wrike": r"/api/v4/(spaces|folders)/[^/]+/tasks$"}
-SOURCE_PATHS = {"clickup": [r"/team$", r"/space/\d+/folder$", r"/list/\d+/field$", r"/team/\d+/task$"],
-                "wrike": [r"/spaces$", r"/api/v4/folders$", r"/(spaces|folders)/[^/]+/tasks$", r"/customfields$"]}
-DRILLS = ("transient", "storm", "kill_extract", "kill_publish", "revoked_source", "revoked_cascade",
-          "lost_list", "disk_full")
+SOURCE_PATHS = {
+    "clickup": [r"/team$", r"/space/\d+/folder$", r"/list/\d+/field$", r"/team/\d+/task$"],
+    "wrike": [r"/spaces$", r"/api/v4/folders$", r"/(spaces|folders)/[^/]+/tasks$", r"/customfields$"],
+}
+DRILLS = (
+    "transient",
+    "storm",
+    "kill_extract",
+    "kill_publish",
+    "revoked_source",
+    "revoked_cascade",
+    "lost_list",
+    "disk_full",
+)
 
 
 class Soak:
@@ -117,14 +127,19 @@ class Soak:
         faults = []
         for _ in range(self.rng.randint(3, 8)):
             kind = self.rng.choice(("status", "reset", "truncate", "html"))
-            fault = {"kind": kind, "path": self.rng.choice(SOURCE_PATHS[ws.source]), "times": self.rng.randint(1, 2),
-                     "after": self.rng.randint(0, 2)}
+            fault = {
+                "kind": kind,
+                "path": self.rng.choice(SOURCE_PATHS[ws.source]),
+                "times": self.rng.randint(1, 2),
+                "after": self.rng.randint(0, 2),
+            }
             if kind == "status":
                 fault["status"] = self.rng.choice((500, 502, 503, 504))
             self.co.emulator(ws.source).faults.add(**fault)
             faults.append(f"{kind}{fault.get('status', '')}")
-        self.co.sandbox.cascade.faults.add(kind="reset_after_write", method="POST", path=CREATES,
-                                           times=1, after=self.rng.randint(0, 3))
+        self.co.sandbox.cascade.faults.add(
+            kind="reset_after_write", method="POST", path=CREATES, times=1, after=self.rng.randint(0, 3)
+        )
         self.co.sync(ws.key, "full")
         return f"succeeded through {', '.join(faults)} and a lost Cascade answer"
 
@@ -132,8 +147,11 @@ class Soak:
         emu = self.co.emulator(ws.source)
         saved, emu.limiter = emu.limiter, RateLimiter(40, 2.0)
         token = os.environ[ws.token_env]
-        url, headers = ((f"{ws.base_url}/team", {"Authorization": token}) if ws.source == "clickup"
-                        else (f"{ws.base_url}/spaces", {"Authorization": f"bearer {token}"}))
+        url, headers = (
+            (f"{ws.base_url}/team", {"Authorization": token})
+            if ws.source == "clickup"
+            else (f"{ws.base_url}/spaces", {"Authorization": f"bearer {token}"})
+        )
         stop, refused = threading.Event(), Counter()
 
         def neighbour() -> None:  # another integration on the same token
@@ -152,18 +170,24 @@ class Soak:
             emu.limiter = saved
         return f"succeeded in {outcome['seconds']}s while a neighbour got {refused[429]} 429s"
 
-    def _cli(self, key: str, *, prefix: list[str] | None = None, extra_env: dict | None = None,
-             kill_when=None) -> tuple[int, str]:
+    def _cli(
+        self, key: str, *, prefix: list[str] | None = None, extra_env: dict | None = None, kill_when=None
+    ) -> tuple[int, str]:
         # Each command its own Dagster instance: a run killed by a drill stays STARTED in its instance,
         # where the CLI refuses the workspace's next run until an operator cancels it.
         self.invocations += 1
         home = self.co.workdir / f"dagster_home-{self.invocations}"
         home.mkdir()
-        env = {**os.environ, "CASCADE_SYNC_CONFIG": str(self.config_file), "DAGSTER_HOME": str(home),
-               **(extra_env or {})}
+        env = {
+            **os.environ,
+            "CASCADE_SYNC_CONFIG": str(self.config_file),
+            "DAGSTER_HOME": str(home),
+            **(extra_env or {}),
+        }
         command = [*(prefix or []), sys.executable, "-m", "cascade_sync_pipeline.cli", "sync", key, "--mode", "full"]
-        proc = subprocess.Popen(command, env=env, cwd=self.co.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            command, env=env, cwd=self.co.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         killer = threading.Thread(target=self._kill_when, args=(proc, kill_when), daemon=True)
         if kill_when is not None:
             killer.start()
@@ -195,9 +219,14 @@ class Soak:
     def _rename_synced(self, ws, count: int) -> None:
         """Rename some source items that have a Cascade task, so the next publish has writes to do."""
         with Warehouse(self.co.config.duckdb_path).connect(read_only=True) as con:
-            items = [i for (i,) in con.execute(
-                "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
-                "WHERE m.workspace = ? ORDER BY m.item_id", [ws.key]).fetchall()]
+            items = [
+                i
+                for (i,) in con.execute(
+                    "SELECT m.item_id FROM sync.id_map AS m JOIN staging.work_items AS w USING (workspace, item_id) "
+                    "WHERE m.workspace = ? ORDER BY m.item_id",
+                    [ws.key],
+                ).fetchall()
+            ]
         emu = self.co.emulator(ws.source)
         for item in self.rng.sample(items, min(count, len(items))):
             try:
@@ -213,8 +242,11 @@ class Soak:
         cascade = self.co.sandbox.cascade
         start, after = cascade.writes, self.rng.randint(1, 6)
         code, _ = self._cli(ws.key, kill_when=lambda: cascade.writes >= start + after)
-        return (f"killed after {cascade.writes - start} Cascade writes" if code == -signal.SIGKILL
-                else f"finished before the kill (exit {code}, {cascade.writes - start} writes)")
+        return (
+            f"killed after {cascade.writes - start} Cascade writes"
+            if code == -signal.SIGKILL
+            else f"finished before the kill (exit {code}, {cascade.writes - start} writes)"
+        )
 
     def _expect_failure(self, ws, must_name: str) -> str:
         try:
@@ -270,8 +302,11 @@ class Soak:
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir()
         size = path.stat().st_size // 1024 + 256
-        code, output = self._cli(ws.key, prefix=[*self.small_disk, "sh", "-c", ON_A_SMALL_DISK, "sh"],
-                                 extra_env={"SIZE": str(size), "DISK": str(disk), "OUT": str(out), "SOURCE": str(path)})
+        code, output = self._cli(
+            ws.key,
+            prefix=[*self.small_disk, "sh", "-c", ON_A_SMALL_DISK, "sh"],
+            extra_env={"SIZE": str(size), "DISK": str(disk), "OUT": str(out), "SOURCE": str(path)},
+        )
         if code != 1 or "could not be written" not in output:
             raise AssertionError(f"a full disk should fail the run clearly (exit {code}): {output[-800:]}")
         for stale in path.parent.glob(path.name + ".wal"):
@@ -283,13 +318,21 @@ class Soak:
     # --- settling and checking --------------------------------------------------------------------
     def staging_problems(self, ws) -> list[str]:
         if ws.source == "clickup":
-            truth = clickup_truth(self.co.sandbox.clickup.dataset, ws.team_id, ws.key,
-                                  cascade_id_field=ws.cascade_id_field, status_categories=dict(ws.status_categories),
-                                  denied_list_ids=self.denied.get(ws.key, ()))
+            truth = clickup_truth(
+                self.co.sandbox.clickup.dataset,
+                ws.team_id,
+                ws.key,
+                cascade_id_field=ws.cascade_id_field,
+                status_categories=dict(ws.status_categories),
+                denied_list_ids=self.denied.get(ws.key, ()),
+            )
         else:
             truth = wrike_truth(self.co.sandbox.wrike.dataset, ws.key, cascade_id_field=ws.cascade_id_field)
-        return [f"{table}: {p}" for table, key in STAGING_KEYS.items()
-                for p in differences(staged(self.co.config, table, ws.key), truth[table], key)]
+        return [
+            f"{table}: {p}"
+            for table, key in STAGING_KEYS.items()
+            for p in differences(staged(self.co.config, table, ws.key), truth[table], key)
+        ]
 
     def cascade_problems(self, ws) -> list[str]:
         """Each goal and task in Cascade belongs to one ID map row (of some workspace): none is a
@@ -297,15 +340,20 @@ class Soak:
         cascade = self.co.sandbox.cascade
         held = {("goal", i) for i in cascade.goals} | {("task", i) for i in cascade.tasks}
         with Warehouse(self.co.config.duckdb_path).connect(read_only=True) as con:
-            every = con.execute("SELECT cascade_type, CAST(cascade_id AS BIGINT), workspace, item_id "
-                                "FROM sync.id_map").fetchall()
-            desired = con.execute("SELECT cascade_type, item_id FROM sync.desired_state WHERE workspace = ?",
-                                  [ws.key]).fetchall()
+            every = con.execute(
+                "SELECT cascade_type, CAST(cascade_id AS BIGINT), workspace, item_id FROM sync.id_map"
+            ).fetchall()
+            desired = con.execute(
+                "SELECT cascade_type, item_id FROM sync.desired_state WHERE workspace = ?", [ws.key]
+            ).fetchall()
         owners = Counter((k, i) for k, i, _, _ in every)
         problems = [f"{k} {i} has {n} ID map rows" for (k, i), n in owners.items() if n > 1]
         problems += [f"{k} {i} belongs to no source item (a duplicate?)" for k, i in sorted(held - set(owners))]
-        problems += [f"id_map {k} {item} -> {i}, which Cascade does not hold" for k, i, w, item in every
-                     if w == ws.key and (k, i) not in held]
+        problems += [
+            f"id_map {k} {item} -> {i}, which Cascade does not hold"
+            for k, i, w, item in every
+            if w == ws.key and (k, i) not in held
+        ]
         mapped = {(k, item) for k, _, w, item in every if w == ws.key}
         problems += [f"desired {k} {i} has no Cascade item" for k, i in desired if (k, i) not in mapped]
         return problems
@@ -316,8 +364,11 @@ class Soak:
         self.co.sync(ws.key, "full")
         writes = self.co.sandbox.cascade.writes
         self.co.sync(ws.key, "full")
-        return {"staging": self.staging_problems(ws), "cascade": self.cascade_problems(ws),
-                "writes_on_a_second_sync": self.co.sandbox.cascade.writes - writes}
+        return {
+            "staging": self.staging_problems(ws),
+            "cascade": self.cascade_problems(ws),
+            "writes_on_a_second_sync": self.co.sandbox.cascade.writes - writes,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,17 +398,28 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 entry["outcome"] = soak.run(drill, ws)
                 entry["settled"] = soak.settle(ws)
-                ok = not entry["settled"]["staging"] and not entry["settled"]["cascade"] \
+                ok = (
+                    not entry["settled"]["staging"]
+                    and not entry["settled"]["cascade"]
                     and entry["settled"]["writes_on_a_second_sync"] == 0
+                )
             except Exception as err:
                 entry["outcome"], ok = f"VIOLATION: {type(err).__name__}: {err}"[:2000], False
             entry["ok"], entry["seconds"] = ok, round(time.monotonic() - started, 1)
             violations += not ok
             rounds.append(entry)
-            print(json.dumps({k: entry[k] for k in ("round", "workspace", "drill", "ok", "seconds", "outcome")}),
-                  file=sys.stderr, flush=True)
-    summary = {"seed": args.seed, "rounds": len(rounds), "violations": violations,
-               "drills": dict(Counter(r["drill"] for r in rounds)), "log": rounds}
+            print(
+                json.dumps({k: entry[k] for k in ("round", "workspace", "drill", "ok", "seconds", "outcome")}),
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {
+        "seed": args.seed,
+        "rounds": len(rounds),
+        "violations": violations,
+        "drills": dict(Counter(r["drill"] for r in rounds)),
+        "log": rounds,
+    }
     text = json.dumps(summary, indent=2, default=str)
     print(text)
     if args.json:

@@ -30,14 +30,30 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from ..http import ApiSession, RetryPolicy, redact
-from .classic_wire import (GOAL, GOAL_STATUSES, TASK, Kind, as_id, as_list, chunks, ids_or_none, item_of,
-                           known_filters, matches_body, query_params, rows_of, split_title,
-                           status_param, to_wire)
+from .classic_wire import (
+    GOAL,
+    GOAL_STATUSES,
+    TASK,
+    Kind,
+    as_id,
+    as_list,
+    chunks,
+    ids_or_none,
+    item_of,
+    known_filters,
+    matches_body,
+    query_params,
+    rows_of,
+    split_title,
+    status_param,
+    to_wire,
+)
 from .errors import CascadeApiError, error_message, field_of, fix_for
 
 __all__ = ["GOAL_STATUSES", "CascadeApiError", "ClassicClient", "split_title"]
@@ -70,13 +86,23 @@ class ClassicClient(ApiSession):
     source = "Cascade"
     error_class = CascadeApiError
 
-    def __init__(self, base_url: str, token: str, *, workspace: str = "cascade", timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None, page_size: int = 100,
-                 creator_id: int | None = None, token_env: str = "CASCADE_TOKEN", ids_per_request: int = 50,
-                 settle_seconds: float = 1.0) -> None:
-        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep,
-                         transport=transport)
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        workspace: str = "cascade",
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        page_size: int = 100,
+        creator_id: int | None = None,
+        token_env: str = "CASCADE_TOKEN",
+        ids_per_request: int = 50,
+        settle_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep, transport=transport)
         self.__token = token
         self.token_env = token_env
         self.page_size = page_size
@@ -94,9 +120,12 @@ class ClassicClient(ApiSession):
         token = os.environ.get(token_env, "").strip()
         if not token:
             workspace = kwargs.get("workspace", "cascade")
-            raise CascadeApiError(f"workspace '{workspace}': env {token_env} is empty or not set: put a Cascade API "
-                                  "token there (Profile > System > Security > + Add Token; Enterprise plan)",
-                                  code="NO_TOKEN", workspace=workspace)
+            raise CascadeApiError(
+                f"workspace '{workspace}': env {token_env} is empty or not set: put a Cascade API "
+                "token there (Profile > System > Security > + Add Token; Enterprise plan)",
+                code="NO_TOKEN",
+                workspace=workspace,
+            )
         return cls(base_url, token, token_env=token_env, **kwargs)
 
     def __repr__(self) -> str:
@@ -112,13 +141,24 @@ class ClassicClient(ApiSession):
         item = self._describe(response.request)
         status = response.status_code
         fix = fix_for(status, token_env=self.token_env, item=item, server_says=server_says, field=field)
-        return CascadeApiError(error_message(self.workspace, status, item, fix), status=status,
-                               code=f"HTTP_{status}", workspace=self.workspace, item=item,
-                               details={"field": field} if field else {})
+        return CascadeApiError(
+            error_message(self.workspace, status, item, fix),
+            status=status,
+            code=f"HTTP_{status}",
+            workspace=self.workspace,
+            item=item,
+            details={"field": field} if field else {},
+        )
 
     # --- reads ---------------------------------------------------------------------------------
-    def list_goals(self, *, status: str | list[str] | tuple[str, ...], ids: Any = None,
-                   creator_id: int | str | None = None, **filters: Any) -> list[dict]:
+    def list_goals(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...],
+        ids: Any = None,
+        creator_id: int | str | None = None,
+        **filters: Any,
+    ) -> list[dict]:
         """Goals in the given status(es), all pages. ``status`` is required: the API would
         silently answer DRAFT goals only. Filters: role_id, completion_criteria, target_flow,
         action, detail (lists are sent comma-separated)."""
@@ -128,8 +168,7 @@ class ClassicClient(ApiSession):
             params["creator_id"] = as_id(creator_id)
         return self._listing("goal", params, ids)
 
-    def list_tasks(self, *, ids: Any = None, goal_id: Any = None, user_id: Any = None,
-                   **filters: Any) -> list[dict]:
+    def list_tasks(self, *, ids: Any = None, goal_id: Any = None, user_id: Any = None, **filters: Any) -> list[dict]:
         """Tasks, all pages; ``goal_id``/``user_id`` (creator) take one id or a list."""
         known_filters(filters, TASK_FILTERS, "tasks")
         params = query_params({"goal_id": ids_or_none(goal_id), "user_id": ids_or_none(user_id), **filters})
@@ -235,8 +274,10 @@ class ClassicClient(ApiSession):
                 self._retry_or_raise(attempt, f"{type(exc).__name__} on POST {kind.path}")
                 continue
             except httpx.TransportError as exc:
-                raise _LostAnswer(f"{type(exc).__name__} after the request was sent",
-                                  timed_out=isinstance(exc, httpx.TimeoutException)) from exc
+                raise _LostAnswer(
+                    f"{type(exc).__name__} after the request was sent",
+                    timed_out=isinstance(exc, httpx.TimeoutException),
+                ) from exc
             status = response.status_code
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
             wait = self.rate_limit_wait(response)
@@ -286,15 +327,22 @@ class ClassicClient(ApiSession):
                 rows = self.list_tasks(goal_id=wire.get("goal_id"), user_id=self.creator_id)
         except CascadeApiError as err:
             raise self._unknown(kind, wire, floor, f"{why}, and looking for it failed ({err})") from err
-        matches = [row for row in rows if isinstance(row.get("id"), int) and row["id"] > floor
-                   and matches_body(kind, wire, row)]
+        matches = [
+            row
+            for row in rows
+            if isinstance(row.get("id"), int) and row["id"] > floor and matches_body(kind, wire, row)
+        ]
         if len(matches) > 1:
             ids = ", ".join(str(row["id"]) for row in matches)
             raise CascadeApiError(
                 f"workspace '{self.workspace}': {kind.label(wire)} matches {kind.name}s {ids}, all created by "
                 f"this token's user after id {floor}: keep one, delete the others in Cascade and link the kept "
-                "one in sync.id_map", code="CREATE_AMBIGUOUS", workspace=self.workspace, item=kind.label(wire),
-                details={"kind": kind.name, "ids": [row["id"] for row in matches]})
+                "one in sync.id_map",
+                code="CREATE_AMBIGUOUS",
+                workspace=self.workspace,
+                item=kind.label(wire),
+                details={"kind": kind.name, "ids": [row["id"] for row in matches]},
+            )
         return matches[0] if matches else None
 
     def _unknown(self, kind: Kind, wire: dict, floor: int, why: str) -> CascadeApiError:
@@ -302,9 +350,13 @@ class ClassicClient(ApiSession):
         return CascadeApiError(
             f"workspace '{self.workspace}': the create of {label} may or may not have happened ({why}). It was "
             f"not sent again; the next run will look for it (a {kind.name} created by this token's user with "
-            f"id above {floor}) before creating it, so it is not duplicated", code="CREATE_UNKNOWN",
-            workspace=self.workspace, item=label, retryable=True,
-            details={"kind": kind.name, "look_after_id": floor, "body": wire})
+            f"id above {floor}) before creating it, so it is not duplicated",
+            code="CREATE_UNKNOWN",
+            workspace=self.workspace,
+            item=label,
+            retryable=True,
+            details={"kind": kind.name, "look_after_id": floor, "body": wire},
+        )
 
     # --- internals -----------------------------------------------------------------------------
     def _put(self, name: str, path: str, changes: Mapping[str, Any]) -> dict:
@@ -349,9 +401,13 @@ class ClassicClient(ApiSession):
             if len(page) < self.page_size:
                 return list(rows.values())
             if not new:
-                raise CascadeApiError(f"workspace '{self.workspace}': Cascade listing {path} served a full page "
-                                      "with no new items (the server ignores 'offset'); report it",
-                                      code="PAGING", workspace=self.workspace, item=path)
+                raise CascadeApiError(
+                    f"workspace '{self.workspace}': Cascade listing {path} served a full page "
+                    "with no new items (the server ignores 'offset'); report it",
+                    code="PAGING",
+                    workspace=self.workspace,
+                    item=path,
+                )
             offset += len(page)
 
     def _item(self, name: str, payload: Any) -> dict:
@@ -365,7 +421,7 @@ class ClassicClient(ApiSession):
         """What a call was about, in words: "goal 12", "new task 'X' on goal 3", "goal list"."""
         path = request.url.path
         if self._base_path and path.startswith(self._base_path):
-            path = path[len(self._base_path):]
+            path = path[len(self._base_path) :]
         parts = [p for p in path.split("/") if p]
         name = parts[0].rstrip("s") if parts else "/"
         if len(parts) > 1:

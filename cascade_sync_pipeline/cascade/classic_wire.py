@@ -8,9 +8,10 @@ item match a create body's within one day (the server may render midnight of ano
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from .errors import CascadeApiError
 
@@ -18,17 +19,16 @@ GOAL_STATUSES = ("APPRO", "DRAFT", "ARCHI")
 ACTION_MAX, DETAILS_MAX = 25, 300
 MAX_FILTER_CHARS = 1500  # keeps a chunk's query string well under common 8 KB URL limits
 TIME_FIELDS = frozenset({"start_time", "end_time", "start_date", "due_date"})
-ID_FIELDS = frozenset({"id", "goal_id", "role_id", "creator_id", "user_id", "completed_user_id",
-                       "entity_template_id"})
+ID_FIELDS = frozenset({"id", "goal_id", "role_id", "creator_id", "user_id", "completed_user_id", "entity_template_id"})
 
 
 @dataclass(frozen=True)
 class Kind:
-    name: str                           # "goal" / "task": the singular wrapper of bodies
-    path: str                           # "/goals"
-    creator_field: str                  # who created it: goal creator_id, task user_id
-    key_fields: tuple[str, ...]         # identifying fields compared exactly
-    date_fields: tuple[str, ...]        # identifying dates, compared within a day
+    name: str  # "goal" / "task": the singular wrapper of bodies
+    path: str  # "/goals"
+    creator_field: str  # who created it: goal creator_id, task user_id
+    key_fields: tuple[str, ...]  # identifying fields compared exactly
+    date_fields: tuple[str, ...]  # identifying dates, compared within a day
 
     def label(self, body: Mapping[str, Any]) -> str:
         if self.name == "goal":
@@ -37,8 +37,13 @@ class Kind:
         return f"new task '{norm_text(body.get('task'))}' on goal {body.get('goal_id')}"
 
 
-GOAL = Kind("goal", "/goals", "creator_id", ("action", "details", "aligned_to_ids", "direct_focus_area_ids"),
-            ("start_time", "end_time"))
+GOAL = Kind(
+    "goal",
+    "/goals",
+    "creator_id",
+    ("action", "details", "aligned_to_ids", "direct_focus_area_ids"),
+    ("start_time", "end_time"),
+)
 TASK = Kind("task", "/tasks", "user_id", ("task", "goal_id"), ("due_date",))
 
 
@@ -53,11 +58,13 @@ def split_title(title: str) -> tuple[str, str, list[str]]:
         warnings.append(f"action cut to {ACTION_MAX} characters: '{action}' became '{action[:ACTION_MAX]}'")
         action = action[:ACTION_MAX]
     if len(details) > DETAILS_MAX:
-        room = details[:DETAILS_MAX - 1]  # one character is left for the ellipsis
+        room = details[: DETAILS_MAX - 1]  # one character is left for the ellipsis
         kept = room.rsplit(" ", 1)[0] if " " in room else room
-        dropped = details[len(kept):].strip()
-        warnings.append(f"details cut from {len(details)} to {len(kept) + 1} characters; dropped "
-                        f"'{dropped[:60]}{'…' if len(dropped) > 60 else ''}'")
+        dropped = details[len(kept) :].strip()
+        warnings.append(
+            f"details cut from {len(details)} to {len(kept) + 1} characters; dropped "
+            f"'{dropped[:60]}{'…' if len(dropped) > 60 else ''}'"
+        )
         details = kept + "…"
     return action, details, warnings
 
@@ -108,16 +115,24 @@ def normalize_row(row: dict) -> dict:
 
 def rows_of(name: str, payload: Any) -> list[dict]:
     """The rows of a list answer: a list under the plural or the singular name, or one object."""
-    for value in ([payload] if isinstance(payload, list) else
-                  [payload.get(f"{name}s"), payload.get(name)] if isinstance(payload, dict) else []):
+    for value in (
+        [payload]
+        if isinstance(payload, list)
+        else [payload.get(f"{name}s"), payload.get(name)]
+        if isinstance(payload, dict)
+        else []
+    ):
         if isinstance(value, list):
             return [normalize_row(row) for row in value if isinstance(row, dict)]
         if isinstance(value, dict):
             return [normalize_row(value)] if value else []
     if isinstance(payload, dict) and not payload:
         return []
-    raise CascadeApiError(f"Cascade answered a {name} list with an unexpected body ({shape_of(payload)}); "
-                          "the classic connector definition may be outdated", code="UNEXPECTED_BODY")
+    raise CascadeApiError(
+        f"Cascade answered a {name} list with an unexpected body ({shape_of(payload)}); "
+        "the classic connector definition may be outdated",
+        code="UNEXPECTED_BODY",
+    )
 
 
 def item_of(name: str, payload: Any) -> dict:
@@ -129,8 +144,11 @@ def item_of(name: str, payload: Any) -> dict:
                 value = value[0]
             if isinstance(value, dict):
                 return normalize_row(value)
-    raise CascadeApiError(f"Cascade answered without a {name} object ({shape_of(payload)}); the classic "
-                          "connector definition may be outdated", code="UNEXPECTED_BODY")
+    raise CascadeApiError(
+        f"Cascade answered without a {name} object ({shape_of(payload)}); the classic "
+        "connector definition may be outdated",
+        code="UNEXPECTED_BODY",
+    )
 
 
 def as_id(value: Any) -> int:
@@ -176,7 +194,7 @@ def norm_text(value: Any) -> str:
 def time_text(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None).isoformat() + "Z"
     if isinstance(value, date):
         return value.isoformat()
@@ -192,12 +210,12 @@ def utc_day(value: Any) -> date | None:
     text = time_text(value).strip()
     try:
         if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text), timezone.utc).date()
+            return datetime.fromtimestamp(int(text), UTC).date()
         parsed = datetime.fromisoformat(text)
     except (ValueError, OverflowError, OSError):
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     return parsed.date()
 
 

@@ -22,9 +22,17 @@ class CascadeApiError(SourceApiError):
     ``look_after_id`` and the identifying fields).
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 workspace: str | None = None, item: str | None = None, details: dict | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        workspace: str | None = None,
+        item: str | None = None,
+        details: dict | None = None,
+        retryable: bool = False,
+    ) -> None:
         super().__init__(message, status=status, code=code, workspace=workspace, retryable=retryable)
         self.item = item
         self.details = details or {}
@@ -33,15 +41,21 @@ class CascadeApiError(SourceApiError):
 def fix_for(status: int, *, token_env: str, item: str, server_says: str, field: str | None) -> str:
     """What to do about an error answer, by status, in one sentence."""
     if status == 401:
-        return (f"the Cascade token in env {token_env} is invalid or expired: {TOKEN_HELP} "
-                f"(Enterprise plan, a user with System permission) and store it in {token_env}")
+        return (
+            f"the Cascade token in env {token_env} is invalid or expired: {TOKEN_HELP} "
+            f"(Enterprise plan, a user with System permission) and store it in {token_env}"
+        )
     if status == 403:
-        return (f"the Cascade user behind the token in env {token_env}, or the token's scopes, lack access "
-                f"to {item}: give the token the Goals and Tasks scopes and issue it to a user who may edit "
-                f"these goals{_quote(server_says)}")
+        return (
+            f"the Cascade user behind the token in env {token_env}, or the token's scopes, lack access "
+            f"to {item}: give the token the Goals and Tasks scopes and issue it to a user who may edit "
+            f"these goals{_quote(server_says)}"
+        )
     if status == 404:
-        return (f"{item} does not exist (deleted in Cascade, or a wrong id in the config): drop it from "
-                "sync.id_map so the next run re-creates it, or fix the configured id")
+        return (
+            f"{item} does not exist (deleted in Cascade, or a wrong id in the config): drop it from "
+            "sync.id_map so the next run re-creates it, or fix the configured id"
+        )
     if status == 400:
         named = f"field '{field}'" if field else "the field the message names"
         return f"fix {named} in the source item or the mapping rules{_quote(server_says)}"

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
 
@@ -28,11 +29,13 @@ API_HOST = "https://integrations-region-redirect.go.cascade.app"
 AUTHORIZE_URL = "https://integrations-router.go.cascade.app/authorize"
 TOKEN_URL = "https://auth.go.cascade.app/oauth/token"
 SCOPE = "openid profile email offline_access"
-BOOTSTRAP = ("cascade-sync cascade authorize --redirect-uri <uri>, then cascade-sync cascade exchange "
-             "--redirect-uri <uri> --code <code>")
+BOOTSTRAP = (
+    "cascade-sync cascade authorize --redirect-uri <uri>, then cascade-sync cascade exchange "
+    "--redirect-uri <uri> --code <code>"
+)
 
 ASSUMPTIONS = (
-    "Error answers are JSON {\"message\": ...}; other bodies are reported by HTTP status alone.",
+    'Error answers are JSON {"message": ...}; other bodies are reported by HTTP status alone.',
     "401 means the access token expired or was revoked: the client refreshes once (OAuth) and retries.",
     "403 means the user behind the credential is not a member of the workspace or plan.",
     "404 means the workspace, plan, action or measure id does not exist (for this user).",
@@ -53,8 +56,14 @@ class CascadeAuthError(CascadeApiError):
 
 
 def oauth_provider(authorize_url: str = AUTHORIZE_URL, token_url: str = TOKEN_URL) -> OAuthProvider:
-    return OAuthProvider(name="Cascade", authorize_url=authorize_url, token_url=token_url, scope=SCOPE,
-                         bootstrap=BOOTSTRAP, error_class=CascadeAuthError)
+    return OAuthProvider(
+        name="Cascade",
+        authorize_url=authorize_url,
+        token_url=token_url,
+        scope=SCOPE,
+        bootstrap=BOOTSTRAP,
+        error_class=CascadeAuthError,
+    )
 
 
 class IntegrationsClient(ApiSession):
@@ -66,22 +75,31 @@ class IntegrationsClient(ApiSession):
     source = "Cascade"
     error_class = CascadeApiError
 
-    def __init__(self, base_url: str, *, token: str | None = None, oauth: OAuthSession | None = None,
-                 token_env: str | None = None, workspace: str = "cascade", timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        oauth: OAuthSession | None = None,
+        token_env: str | None = None,
+        workspace: str = "cascade",
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if (token is None) == (oauth is None):
             raise ValueError("give exactly one of token= (an access token) or oauth= (an OAuthSession)")
-        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep,
-                         transport=transport)
+        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep, transport=transport)
         self.__token = token
         self._oauth = oauth
         self.token_env = token_env
         self.writes = 0
 
     @classmethod
-    def from_connection(cls, connection: CascadeConnection, *, workspace: str = "cascade",
-                        **kwargs: Any) -> IntegrationsClient:
+    def from_connection(
+        cls, connection: CascadeConnection, *, workspace: str = "cascade", **kwargs: Any
+    ) -> IntegrationsClient:
         """A client for the configured connection; secrets are read from the env vars it names."""
         if connection.oauth is None:
             token = os.environ.get(connection.token_env or "", "").strip()
@@ -89,19 +107,27 @@ class IntegrationsClient(ApiSession):
                 raise CascadeAuthError(
                     f"workspace '{workspace}': env var {connection.token_env} (the Cascade access token) is empty "
                     "or not set; put an access token there, or configure cascade.oauth and run the bootstrap: "
-                    f"{BOOTSTRAP}", code="NO_TOKEN", workspace=workspace)
-            return cls(connection.base_url, token=token, token_env=connection.token_env, workspace=workspace,
-                       **kwargs)
+                    f"{BOOTSTRAP}",
+                    code="NO_TOKEN",
+                    workspace=workspace,
+                )
+            return cls(connection.base_url, token=token, token_env=connection.token_env, workspace=workspace, **kwargs)
         settings = connection.oauth
         missing = [n for n in (settings.client_id_env, settings.client_secret_env) if not os.environ.get(n)]
         if missing:
             raise CascadeAuthError(
                 f"workspace '{workspace}': env var(s) {', '.join(missing)} (the Cascade OAuth client id and "
-                "secret that Cascade issued for this integration) are not set", code="NO_CLIENT", workspace=workspace)
-        session = OAuthSession(TokenStore(settings.token_store), provider=oauth_provider(settings.authorize_url,
-                                                                                          settings.token_url),
-                               client_id=os.environ[settings.client_id_env],
-                               client_secret=os.environ[settings.client_secret_env], workspace=workspace)
+                "secret that Cascade issued for this integration) are not set",
+                code="NO_CLIENT",
+                workspace=workspace,
+            )
+        session = OAuthSession(
+            TokenStore(settings.token_store),
+            provider=oauth_provider(settings.authorize_url, settings.token_url),
+            client_id=os.environ[settings.client_id_env],
+            client_secret=os.environ[settings.client_secret_env],
+            workspace=workspace,
+        )
         return cls(connection.base_url, oauth=session, workspace=workspace, **kwargs)
 
     def __repr__(self) -> str:
@@ -131,24 +157,37 @@ class IntegrationsClient(ApiSession):
         said = self._redact(str(said or response.reason_phrase or "").strip())
         what = f"{response.request.method} {response.request.url.path}"
         if status == 401:
-            credential = (f"the access token in env var {self.token_env}" if self._oauth is None
-                          else "the OAuth tokens in the token store")
-            fix = (f"{credential} was rejected (expired or revoked); "
-                   + ("put a fresh access token there, or configure cascade.oauth so it refreshes itself"
-                      if self._oauth is None else f"re-run the bootstrap: {BOOTSTRAP}"))
-            return CascadeAuthError(f"workspace '{self.workspace}': Cascade answered 401 to {what}: {fix}",
-                                    status=status, code="UNAUTHORIZED", workspace=self.workspace)
+            credential = (
+                f"the access token in env var {self.token_env}"
+                if self._oauth is None
+                else "the OAuth tokens in the token store"
+            )
+            fix = f"{credential} was rejected (expired or revoked); " + (
+                "put a fresh access token there, or configure cascade.oauth so it refreshes itself"
+                if self._oauth is None
+                else f"re-run the bootstrap: {BOOTSTRAP}"
+            )
+            return CascadeAuthError(
+                f"workspace '{self.workspace}': Cascade answered 401 to {what}: {fix}",
+                status=status,
+                code="UNAUTHORIZED",
+                workspace=self.workspace,
+            )
         fixes = {
             403: "the Cascade user behind the credential is not a member of this workspace or plan; invite it, "
-                 "or use a credential of a user who is",
+            "or use a credential of a user who is",
             404: "no such workspace, plan, action or measure (deleted in Cascade, or a wrong id in the config or "
-                 "in the source item's Cascade ID field)",
+            "in the source item's Cascade ID field)",
             400: "Cascade refused the value; check the workspace_id and plan in the config",
         }
         fix = fixes.get(status, "unexpected answer")
-        return CascadeApiError(f"workspace '{self.workspace}': Cascade answered HTTP {status} to {what}"
-                               f"{': ' + said if said else ''}; {fix}", status=status, code=f"HTTP_{status}",
-                               workspace=self.workspace)
+        return CascadeApiError(
+            f"workspace '{self.workspace}': Cascade answered HTTP {status} to {what}"
+            f"{': ' + said if said else ''}; {fix}",
+            status=status,
+            code=f"HTTP_{status}",
+            workspace=self.workspace,
+        )
 
     def _redact(self, text: str) -> str:
         return redact(text, [self.__token] if self._oauth is None else self._oauth.secrets())
@@ -168,19 +207,28 @@ class IntegrationsClient(ApiSession):
 
     # --- writes (PUTs of a value: safe to repeat) ---------------------------------------------
     def set_action_value(self, workspace_id: str, plan_id: str, action_id: str, value: float) -> None:
-        self._put(f"/v2/actions/{_seg(action_id)}",
-                  {"workspace_id": workspace_id, "plan_id": plan_id, "action_value": _number(value)})
+        self._put(
+            f"/v2/actions/{_seg(action_id)}",
+            {"workspace_id": workspace_id, "plan_id": plan_id, "action_value": _number(value)},
+        )
 
     def set_measure_value(self, workspace_id: str, plan_id: str, measure_id: str, value: float) -> None:
-        self._put(f"/v2/measures/{_seg(measure_id)}",
-                  {"workspace_id": workspace_id, "plan_id": plan_id, "measure_value": _number(value)})
+        self._put(
+            f"/v2/measures/{_seg(measure_id)}",
+            {"workspace_id": workspace_id, "plan_id": plan_id, "measure_value": _number(value)},
+        )
 
-    def set_measure_history(self, workspace_id: str, plan_id: str, measure_id: str,
-                            points: Iterable[tuple[date | str, float]]) -> None:
-        data = [{"date": day if isinstance(day, str) else day.isoformat(), "value": int(round(value))}
-                for day, value in points]
-        self._put(f"/v2/measures/historical/{_seg(measure_id)}",
-                  {"workspace_id": workspace_id, "plan_id": plan_id, "historical_data": data})
+    def set_measure_history(
+        self, workspace_id: str, plan_id: str, measure_id: str, points: Iterable[tuple[date | str, float]]
+    ) -> None:
+        data = [
+            {"date": day if isinstance(day, str) else day.isoformat(), "value": int(round(value))}
+            for day, value in points
+        ]
+        self._put(
+            f"/v2/measures/historical/{_seg(measure_id)}",
+            {"workspace_id": workspace_id, "plan_id": plan_id, "historical_data": data},
+        )
 
     def _put(self, path: str, body: dict) -> None:
         self.request("PUT", path, json_body=body)
@@ -190,8 +238,11 @@ class IntegrationsClient(ApiSession):
 def _list(payload: Any, key: str) -> list[dict]:
     rows = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(rows, list):
-        raise CascadeApiError(f"Cascade's answer has no '{key}' list (got {type(payload).__name__}); the API may "
-                              "have changed: report it with the request that failed", code="BAD_ANSWER")
+        raise CascadeApiError(
+            f"Cascade's answer has no '{key}' list (got {type(payload).__name__}); the API may "
+            "have changed: report it with the request that failed",
+            code="BAD_ANSWER",
+        )
     return [{**row, "id": str(row["id"])} for row in rows if isinstance(row, dict) and row.get("id") is not None]
 
 

@@ -28,14 +28,18 @@ SANDBOX_COMMANDS = ("demo", "sandbox", "dev")
 
 
 def _sandbox_missing(args: argparse.Namespace) -> int:
-    print(f"`cascade-sync {args.command}` comes with the sandbox, which is not installed here: "
-          "pip install ./sandbox (or `make install` in the repository)", file=sys.stderr)
+    print(
+        f"`cascade-sync {args.command}` comes with the sandbox, which is not installed here: "
+        "pip install ./sandbox (or `make install` in the repository)",
+        file=sys.stderr,
+    )
     return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cascade-sync", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cascade-sync", description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", help="config file (default: $CASCADE_SYNC_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (sync, cascade, wrike, webhooks):

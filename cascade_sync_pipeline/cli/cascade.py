@@ -56,10 +56,17 @@ def _cascade(args: argparse.Namespace) -> int:
     if settings is None:
         raise ConfigError("cascade.oauth: add client_id_env, client_secret_env and token_store to bootstrap OAuth")
     env = {name: os.environ.get(name) for name in (settings.client_id_env, settings.client_secret_env)}
-    return run_bootstrap(args.action, oauth_provider(settings.authorize_url, settings.token_url),
-                         client_id=env[settings.client_id_env], client_secret=env[settings.client_secret_env],
-                         token_store=settings.token_store, redirect_uri=args.redirect_uri, code=args.code,
-                         state=args.state, workspace="cascade")
+    return run_bootstrap(
+        args.action,
+        oauth_provider(settings.authorize_url, settings.token_url),
+        client_id=env[settings.client_id_env],
+        client_secret=env[settings.client_secret_env],
+        token_store=settings.token_store,
+        redirect_uri=args.redirect_uri,
+        code=args.code,
+        state=args.state,
+        workspace="cascade",
+    )
 
 
 def _links(args: argparse.Namespace) -> int:
@@ -74,8 +81,10 @@ def _links(args: argparse.Namespace) -> int:
     with Warehouse(config.duckdb_path).connect() as con:
         if args.action == "suggest":
             found = discovery.suggestions(con, plan, ws)
-            print(f"plan '{plan.name}' ({plan.id}): {len(plan.items)} actions and measures; "
-                  f"{len(found)} suggested links for workspace '{ws.key}'")
+            print(
+                f"plan '{plan.name}' ({plan.id}): {len(plan.items)} actions and measures; "
+                f"{len(found)} suggested links for workspace '{ws.key}'"
+            )
             print(found.to_markdown(index=False) if len(found) else "no source container or item matches by name")
             return 0
         if args.container:
@@ -85,8 +94,9 @@ def _links(args: argparse.Namespace) -> int:
             return 0
         resource = ClickUpResource() if ws.source == "clickup" else WrikeResource()
         with resource.client(ws) as source_client:
-            print(discovery.confirm_item(con, plan, ws, ID_FIELDS[ws.source](source_client, ws), args.item,
-                                         args.cascade_id))
+            print(
+                discovery.confirm_item(
+                    con, plan, ws, ID_FIELDS[ws.source](source_client, ws), args.item, args.cascade_id
+                )
+            )
     return 0
-
-

@@ -37,10 +37,10 @@ def _check_config(args: argparse.Namespace) -> int:
         print("cascade: none (extract and stage only)")
     else:
         auth = f"token from ${config.cascade.token_env}" if config.cascade.token_env else "OAuth"
-        print(f"cascade: {config.cascade.api} API at {config.cascade.base_url} ({auth})"
-              + (f", workspace {config.cascade.workspace_id}" if config.cascade.workspace_id else "")
-              + (f", {len(config.cascade.users)} users" if config.cascade.api == "classic" else ""))
+        print(
+            f"cascade: {config.cascade.api} API at {config.cascade.base_url} ({auth})"
+            + (f", workspace {config.cascade.workspace_id}" if config.cascade.workspace_id else "")
+            + (f", {len(config.cascade.users)} users" if config.cascade.api == "classic" else "")
+        )
     print(f"warehouse: {config.duckdb_path}")
     return 0
-
-

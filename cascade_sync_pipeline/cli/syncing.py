@@ -7,8 +7,8 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
@@ -62,8 +62,9 @@ def running_elsewhere(instance, key: str) -> str | None:
     import dagster as dg
     from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-    records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key},
-                                                     statuses=list(IN_PROGRESS_RUN_STATUSES)))
+    records = instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/partition": key}, statuses=list(IN_PROGRESS_RUN_STATUSES))
+    )
     for record in records:
         run = record.dagster_run
         if _died(run):
@@ -71,8 +72,10 @@ def running_elsewhere(instance, key: str) -> str | None:
             continue
         if PID_TAG not in run.tags and _silent_for(instance, run.run_id) > STALE_AFTER_S:
             continue  # left behind by a process that died before runs carried their pid; Dagster's run monitoring owns it
-        return (f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; "
-                "wait for it to end (the Dagster UI shows it) or cancel it there, then run this again")
+        return (
+            f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; "
+            "wait for it to end (the Dagster UI shows it) or cancel it there, then run this again"
+        )
     return None
 
 
@@ -81,8 +84,14 @@ def step_log(config: SyncConfig) -> Path:
     return Path(config.duckdb_path).parent / "cascade-sync.log"
 
 
-def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto", dry_run: bool = False,
-                    progress: Callable[[str], None] | None = None) -> dict[str, dict]:
+def sync_workspaces(
+    config: SyncConfig,
+    keys: list[str],
+    *,
+    mode: str = "auto",
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict]:
     """Materialize each workspace's partition of its source's job; one failure does not stop the rest.
     Dagster's event log goes to :func:`step_log` (the Dagster UI has it too); ``progress`` gets a line
     per workspace as it starts and ends."""
@@ -90,12 +99,14 @@ def sync_workspaces(config: SyncConfig, keys: list[str], *, mode: str = "auto", 
     instance = local_instance()
     log = step_log(config)
     log.parent.mkdir(parents=True, exist_ok=True)
-    return {key: _sync_one(config, defs, instance, key, mode, dry_run, log, progress or (lambda line: None))
-            for key in keys}
+    return {
+        key: _sync_one(config, defs, instance, key, mode, dry_run, log, progress or (lambda line: None)) for key in keys
+    }
 
 
-def _sync_one(config: SyncConfig, defs, instance, key: str, mode: str, dry_run: bool, log: Path,
-              progress: Callable[[str], None]) -> dict:
+def _sync_one(
+    config: SyncConfig, defs, instance, key: str, mode: str, dry_run: bool, log: Path, progress: Callable[[str], None]
+) -> dict:
     ws = config.workspace(key)
     job = defs.resolve_job_def(sync_job_name(ws.source))
     run_config = sync_run_config(ws.source, mode, dry_run=dry_run if config.cascade is not None else None)
@@ -106,8 +117,9 @@ def _sync_one(config: SyncConfig, defs, instance, key: str, mode: str, dry_run: 
     progress(f"  {key} ({ws.source}): syncing…")
     started = time.monotonic()
     with open(log, "a", encoding="utf-8") as out, contextlib.redirect_stderr(out):
-        result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config,
-                                        raise_on_error=False, tags=_terminal_tags())
+        result = job.execute_in_process(
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=_terminal_tags()
+        )
     requests = 0
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
@@ -119,8 +131,13 @@ def _sync_one(config: SyncConfig, defs, instance, key: str, mode: str, dry_run: 
         error = _root_cause(failures[0].step_failure_data.error) if failures else "run failed"
     seconds = round(time.monotonic() - started, 1)
     progress(f"  {key} ({ws.source}): {'done' if result.success else 'failed'} in {seconds}s")
-    return {"success": result.success, "run_id": result.run_id, "requests": requests, "seconds": seconds,
-            "error": error}
+    return {
+        "success": result.success,
+        "run_id": result.run_id,
+        "requests": requests,
+        "seconds": seconds,
+        "error": error,
+    }
 
 
 def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only: bool = False) -> None:
@@ -139,31 +156,50 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
                 continue
             if linking:
                 cascade += "\n    " + _links_line(con, key)
-            counts = dict(con.execute(
-                "SELECT item_type, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
-                [key]).fetchall())
-            categories = dict(con.execute(
-                "SELECT status_category, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
-                [key]).fetchall())
-            others = {t: con.execute(f"SELECT count(*) FROM staging.{t} WHERE workspace = ?", [key]).fetchall()[0][0]
-                      for t in ("custom_field_values", "containers", "users")}
+            counts = dict(
+                con.execute(
+                    "SELECT item_type, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
+                    [key],
+                ).fetchall()
+            )
+            categories = dict(
+                con.execute(
+                    "SELECT status_category, count(*) FROM staging.work_items WHERE workspace = ? GROUP BY 1 ORDER BY 1",
+                    [key],
+                ).fetchall()
+            )
+            others = {
+                t: con.execute(f"SELECT count(*) FROM staging.{t} WHERE workspace = ?", [key]).fetchall()[0][0]
+                for t in ("custom_field_values", "containers", "users")
+            }
             total = sum(counts.values())
-            print(f"✓ {key} ({ws.source}): {total} work items {counts} in {outcome['seconds']}s, "
-                  f"{outcome['requests']} API requests")
-            print(f"    status categories {categories}; {others['custom_field_values']} custom field values, "
-                  f"{others['containers']} containers, {others['users']} users")
+            print(
+                f"✓ {key} ({ws.source}): {total} work items {counts} in {outcome['seconds']}s, "
+                f"{outcome['requests']} API requests"
+            )
+            print(
+                f"    status categories {categories}; {others['custom_field_values']} custom field values, "
+                f"{others['containers']} containers, {others['users']} users"
+            )
             print(f"    {cascade}")
     print(f"Warehouse: {config.duckdb_path} (schemas raw, staging, sync); Dagster's step log: {step_log(config)}")
 
 
 def _links_line(con, key: str) -> str:
     """How the workspace's links were made, and the first problem found with them."""
-    by = dict(con.execute("SELECT linked_by, count(DISTINCT cascade_id) FROM sync.desired_values WHERE workspace = ? "
-                          "GROUP BY 1", [key]).fetchall())
-    problems = con.execute("SELECT count(*), min(message) FROM sync.link_problems WHERE workspace = ?",
-                           [key]).fetchall()[0]
-    line = (f"links: {by.get('field', 0)} by the Cascade ID field, "
-            f"{by.get('config_item', 0) + by.get('config_container', 0)} from the config")
+    by = dict(
+        con.execute(
+            "SELECT linked_by, count(DISTINCT cascade_id) FROM sync.desired_values WHERE workspace = ? GROUP BY 1",
+            [key],
+        ).fetchall()
+    )
+    problems = con.execute(
+        "SELECT count(*), min(message) FROM sync.link_problems WHERE workspace = ?", [key]
+    ).fetchall()[0]
+    line = (
+        f"links: {by.get('field', 0)} by the Cascade ID field, "
+        f"{by.get('config_item', 0) + by.get('config_container', 0)} from the config"
+    )
     if problems[0]:
         line += f"; {problems[0]} skipped (sync.link_problems), e.g. {problems[1]}"
     return line

@@ -1,7 +1,7 @@
 """`cascade-sync webhooks serve|register`: the webhook receiver, and registering it with the sources.
 
-    cascade-sync webhooks serve --port 8710
-    cascade-sync webhooks register --public-url https://sync.example.com [KEY ...]
+cascade-sync webhooks serve --port 8710
+cascade-sync webhooks register --public-url https://sync.example.com [KEY ...]
 """
 
 from __future__ import annotations
@@ -10,13 +10,19 @@ import argparse
 import logging
 import signal
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cascade_sync_pipeline.config import ConfigError, load_config
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.register import (
-    endpoint_for, open_clickup, open_wrike, register_clickup, register_wrike, report, unready,
+    endpoint_for,
+    open_clickup,
+    open_wrike,
+    register_clickup,
+    register_wrike,
+    report,
+    unready,
 )
 
 logger = logging.getLogger("cascade_sync_pipeline.orchestration.webhooks")
@@ -29,21 +35,37 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     serve = actions.add_parser("serve", help="run the webhook receiver until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8710)
-    serve.add_argument("--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or "
-                                       "data/webhook_inbox.sqlite)")
-    serve.add_argument("--keep-days", type=float, default=30,
-                       help="keep inbox events this long (pruned at start and hourly): the replay window (default 30)")
-    serve.add_argument("--max-age-hours", type=float, default=24,
-                       help="refuse deliveries whose newest event is older than this; 0: no limit (default 24)")
+    serve.add_argument(
+        "--inbox", help="SQLite inbox file (default: $CASCADE_SYNC_WEBHOOK_INBOX or data/webhook_inbox.sqlite)"
+    )
+    serve.add_argument(
+        "--keep-days",
+        type=float,
+        default=30,
+        help="keep inbox events this long (pruned at start and hourly): the replay window (default 30)",
+    )
+    serve.add_argument(
+        "--max-age-hours",
+        type=float,
+        default=24,
+        help="refuse deliveries whose newest event is older than this; 0: no limit (default 24)",
+    )
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
-    serve.add_argument("--connection-limit", type=int, default=1000,
-                       help="open connections at most; more wait in the listen backlog (default 1000)")
-    serve.add_argument("--request-timeout", type=float, default=10,
-                       help="seconds from a request's first byte to its last (default 10)")
-    serve.add_argument("--idle-timeout", type=float, default=30,
-                       help="seconds an idle keep-alive connection stays open (default 30)")
-    serve.add_argument("--max-body-bytes", type=int, default=5 * 1024 * 1024,
-                       help="larger bodies get 413 (default 5 MiB)")
+    serve.add_argument(
+        "--connection-limit",
+        type=int,
+        default=1000,
+        help="open connections at most; more wait in the listen backlog (default 1000)",
+    )
+    serve.add_argument(
+        "--request-timeout", type=float, default=10, help="seconds from a request's first byte to its last (default 10)"
+    )
+    serve.add_argument(
+        "--idle-timeout", type=float, default=30, help="seconds an idle keep-alive connection stays open (default 30)"
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=5 * 1024 * 1024, help="larger bodies get 413 (default 5 MiB)"
+    )
     serve.set_defaults(func=_serve)
     register = actions.add_parser("register", help="create or re-activate the sources' webhooks")
     register.add_argument("--public-url", required=True, help="the receiver's public base URL")
@@ -62,16 +84,29 @@ def _serve(args: argparse.Namespace) -> int:
     inbox = WebhookInbox(args.inbox).create()
     keep = timedelta(days=args.keep_days)
     max_age = timedelta(hours=args.max_age_hours) if args.max_age_hours > 0 else None
-    pruned = inbox.prune(datetime.now(timezone.utc) - max(keep, max_age or keep))
-    limits = ServerLimits(threads=args.threads, connection_limit=args.connection_limit,
-                          request_timeout=args.request_timeout, idle_timeout=args.idle_timeout,
-                          max_body_bytes=args.max_body_bytes)
+    pruned = inbox.prune(datetime.now(UTC) - max(keep, max_age or keep))
+    limits = ServerLimits(
+        threads=args.threads,
+        connection_limit=args.connection_limit,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
+        max_body_bytes=args.max_body_bytes,
+    )
     app = create_receiver_app(config, inbox, max_body_bytes=args.max_body_bytes, max_event_age=max_age, keep=keep)
     server = ReceiverServer(app, host=args.host, port=args.port, limits=limits)
-    logger.info("receiving webhooks on http://%s:%d/webhooks/<source>/<key>; inbox %s (%d old events pruned); "
-                "%d threads, at most %d connections, %gs per request, %gs idle, bodies up to %d bytes",
-                args.host, server.port, inbox.path, pruned, limits.threads, limits.connection_limit,
-                limits.request_timeout, limits.idle_timeout, limits.max_body_bytes)
+    logger.info(
+        "receiving webhooks on http://%s:%d/webhooks/<source>/<key>; inbox %s (%d old events pruned); "
+        "%d threads, at most %d connections, %gs per request, %gs idle, bodies up to %d bytes",
+        args.host,
+        server.port,
+        inbox.path,
+        pruned,
+        limits.threads,
+        limits.connection_limit,
+        limits.request_timeout,
+        limits.idle_timeout,
+        limits.max_body_bytes,
+    )
     try:
         server.run()  # closes every connection and the listening socket when it ends
     except KeyboardInterrupt:
@@ -80,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _stop_on_sigterm() -> None:
-    def stop(signum, frame):  # noqa: ARG001
+    def stop(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -101,9 +136,12 @@ def _register(args: argparse.Namespace) -> int:
         except (SourceApiError, ConfigError) as err:
             print(f"{key} ({ws.source}): registration failed: {err}", file=sys.stderr)
             if "verification" in str(err):
-                print(f"  Wrike's handshake did not succeed: the receiver must be running, reachable at "
-                      f"{endpoint_for(args.public_url, ws.source, key)} and hold the same secret in "
-                      f"${ws.webhook_secret_env}.", file=sys.stderr)
+                print(
+                    f"  Wrike's handshake did not succeed: the receiver must be running, reachable at "
+                    f"{endpoint_for(args.public_url, ws.source, key)} and hold the same secret in "
+                    f"${ws.webhook_secret_env}.",
+                    file=sys.stderr,
+                )
             failed = True
             continue
         report(registration, ws.webhook_secret_env)

@@ -36,20 +36,31 @@ def _wrike(args: argparse.Namespace) -> int:
     provider = wrike_provider(settings["login_url"])
 
     if args.action == "authorize":
-        return _oauth.run_bootstrap("authorize", provider, client_id=_env(settings.get("client_id_env"), "client id"),
-                                    redirect_uri=args.redirect_uri, state=args.state, scope=args.scope,
-                                    workspace=settings["workspace"])
+        return _oauth.run_bootstrap(
+            "authorize",
+            provider,
+            client_id=_env(settings.get("client_id_env"), "client id"),
+            redirect_uri=args.redirect_uri,
+            state=args.state,
+            scope=args.scope,
+            workspace=settings["workspace"],
+        )
     if not settings.get("token_store"):
         raise SystemExit("give --token-store PATH or --workspace KEY")
     if args.action == "exchange":
-        return _oauth.run_bootstrap("exchange", provider, client_id=_env(settings.get("client_id_env"), "client id"),
-                                    client_secret=_env(settings.get("client_secret_env"), "client secret"),
-                                    token_store=settings["token_store"], redirect_uri=args.redirect_uri,
-                                    code=args.code, workspace=settings["workspace"])
-    return _oauth.run_bootstrap("status", provider, token_store=settings["token_store"],
-                                workspace=settings["workspace"])
-
-
+        return _oauth.run_bootstrap(
+            "exchange",
+            provider,
+            client_id=_env(settings.get("client_id_env"), "client id"),
+            client_secret=_env(settings.get("client_secret_env"), "client secret"),
+            token_store=settings["token_store"],
+            redirect_uri=args.redirect_uri,
+            code=args.code,
+            workspace=settings["workspace"],
+        )
+    return _oauth.run_bootstrap(
+        "status", provider, token_store=settings["token_store"], workspace=settings["workspace"]
+    )
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,8 +71,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         oauth = getattr(ws, "oauth", None)
         if oauth is None:
             raise SystemExit(f"workspace '{args.workspace}' has no oauth block in the config")
-        out.update(client_id_env=oauth.client_id_env, client_secret_env=oauth.client_secret_env,
-                   token_store=oauth.token_store, login_url=oauth.login_url)
+        out.update(
+            client_id_env=oauth.client_id_env,
+            client_secret_env=oauth.client_secret_env,
+            token_store=oauth.token_store,
+            login_url=oauth.login_url,
+        )
     for key in ("client_id_env", "client_secret_env", "token_store", "login_url"):
         if getattr(args, key, None):
             out[key] = getattr(args, key)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -28,9 +29,18 @@ class ClickUpClient(ApiSession):
     source = "ClickUp"
     error_class = ClickUpError
 
-    def __init__(self, base_url: str, token: str, *, workspace: str, token_env: str = "the token env var",
-                 team_id: str | None = None, timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        workspace: str,
+        token_env: str = "the token env var",
+        team_id: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, **kwargs)
         self._token = token.strip()  # a pasted token often ends in a newline, which HTTP forbids
         self.token_env = token_env
@@ -39,8 +49,9 @@ class ClickUpClient(ApiSession):
     @classmethod
     def for_workspace(cls, ws: ClickUpWorkspace, **kwargs: Any) -> ClickUpClient:
         """A client for a configured workspace, its token read now from the env var the config names."""
-        token = secret_from_env(ws.token_env, owner=f"workspace '{ws.key}' (token_env)",
-                                what="ClickUp personal API token (pk_...)")
+        token = secret_from_env(
+            ws.token_env, owner=f"workspace '{ws.key}' (token_env)", what="ClickUp personal API token (pk_...)"
+        )
         return cls(ws.base_url, token, workspace=ws.key, token_env=ws.token_env, team_id=ws.team_id, **kwargs)
 
     def __repr__(self) -> str:  # never show the token
@@ -79,21 +90,31 @@ class ClickUpClient(ApiSession):
         if code == "OAUTH_017":
             fix = f"no token was sent: set {self.token_env} to the workspace's personal API token (pk_...)"
         elif code in _TOKEN_CODES or (status == 401 and err and "token" in err.lower()):
-            fix = (f"the token in {self.token_env} was rejected (invalid, regenerated or revoked): create a new "
-                   "personal token in ClickUp Settings > Apps and put it in that env var")
+            fix = (
+                f"the token in {self.token_env} was rejected (invalid, regenerated or revoked): create a new "
+                "personal token in ClickUp Settings > Apps and put it in that env var"
+            )
         elif code in _TEAM_CODES or (status in (401, 403) and err and "authorized" in err.lower()):
-            fix = (f"the token's user lacks access here: check that team_id {self.team_id} is right and that "
-                   "the user of the token is a member of that Workspace and can see the space, folder or list")
+            fix = (
+                f"the token's user lacks access here: check that team_id {self.team_id} is right and that "
+                "the user of the token is a member of that Workspace and can see the space, folder or list"
+            )
         elif status == 404:
-            fix = ("the item no longer exists or is outside the token's view: check the workspace scope "
-                   "(spaces/folders/lists) and that the list is the task's home list")
+            fix = (
+                "the item no longer exists or is outside the token's view: check the workspace scope "
+                "(spaces/folders/lists) and that the list is the task's home list"
+            )
         elif status == 429:
             fix = "rate limited: run less often or give the sync its own token"
         else:
             fix = "see ClickUp's error documentation for this code"
         detail = f"{err} [{code}]" if code else (err or "no error body")
-        return ClickUpError(f"{ws}: ClickUp answered HTTP {status} to {where}: {detail}; {fix}",
-                            status=status, code=code, workspace=self.workspace)
+        return ClickUpError(
+            f"{ws}: ClickUp answered HTTP {status} to {where}: {detail}; {fix}",
+            status=status,
+            code=code,
+            workspace=self.workspace,
+        )
 
     # --- answers ---------------------------------------------------------------------------------
     def listing(self, path: str, key: str, params: Any = None) -> list[dict]:
@@ -106,8 +127,11 @@ class ClickUpClient(ApiSession):
             raise ClickUpError(
                 f"workspace '{self.workspace}': ClickUp answered GET {path} without its '{key}' list ({found}); "
                 "nothing was stored or replaced. A proxy or an API change may be in the way: check base_url "
-                f"({self._http.base_url}) and retry the run", workspace=self.workspace, code="UNEXPECTED_ANSWER",
-                retryable=True)
+                f"({self._http.base_url}) and retry the run",
+                workspace=self.workspace,
+                code="UNEXPECTED_ANSWER",
+                retryable=True,
+            )
         entries = [entry for entry in value if isinstance(entry, dict)]
         for entry in entries:
             if not isinstance(entry.get("id"), (str, int)) or entry["id"] == "":
@@ -115,15 +139,22 @@ class ClickUpClient(ApiSession):
                     f"workspace '{self.workspace}': ClickUp answered GET {path} with a {key.removesuffix('s')} "
                     f"without an id (name {str(entry.get('name'))[:80]!r}); nothing was stored or replaced. "
                     "Retry the run; if it persists, the object is damaged in ClickUp",
-                    workspace=self.workspace, code="UNEXPECTED_ANSWER", retryable=True)
+                    workspace=self.workspace,
+                    code="UNEXPECTED_ANSWER",
+                    retryable=True,
+                )
         return entries
 
     # --- hierarchy ------------------------------------------------------------------------------
     def user(self) -> dict:
         body = self.get("/user")
         if not isinstance(body, dict) or not isinstance(body.get("user"), dict):
-            raise ClickUpError(f"workspace '{self.workspace}': ClickUp answered GET /user without a user",
-                               workspace=self.workspace, code="UNEXPECTED_ANSWER", retryable=True)
+            raise ClickUpError(
+                f"workspace '{self.workspace}': ClickUp answered GET /user without a user",
+                workspace=self.workspace,
+                code="UNEXPECTED_ANSWER",
+                retryable=True,
+            )
         return body["user"]
 
     def teams(self) -> list[dict]:
@@ -146,15 +177,23 @@ class ClickUpClient(ApiSession):
         return self.get(f"/task/{task_id}", {"include_subtasks": "true"})
 
     # --- tasks -----------------------------------------------------------------------------------
-    def team_task_pages(self, team_id: str, *, archived: bool = False, updated_since_ms: int | None = None,
-                        list_ids: list[str] | None = None) -> Iterator[list[dict]]:
+    def team_task_pages(
+        self,
+        team_id: str,
+        *,
+        archived: bool = False,
+        updated_since_ms: int | None = None,
+        list_ids: list[str] | None = None,
+    ) -> Iterator[list[dict]]:
         """Every page of the team's tasks (closed and subtasks included), 100 a page, to the end.
 
         Pages are read until ``last_page`` (or a short page); callers de-duplicate by id because
         ClickUp does not promise a stable order while tasks change under the listing.
         """
         params: list[tuple[str, str]] = [
-            ("include_closed", "true"), ("subtasks", "true"), ("archived", str(archived).lower()),
+            ("include_closed", "true"),
+            ("subtasks", "true"),
+            ("archived", str(archived).lower()),
             ("order_by", "created"),
         ]
         if updated_since_ms is not None:
@@ -169,8 +208,11 @@ class ClickUpClient(ApiSession):
                 raise ClickUpError(
                     f"workspace '{self.workspace}': ClickUp answered GET {path} (page {page}) without its 'tasks' "
                     f"list ({found}); nothing was stored or replaced. A proxy or an API change may be in the way: "
-                    f"check base_url ({self._http.base_url}) and retry the run", workspace=self.workspace,
-                    code="UNEXPECTED_ANSWER", retryable=True)
+                    f"check base_url ({self._http.base_url}) and retry the run",
+                    workspace=self.workspace,
+                    code="UNEXPECTED_ANSWER",
+                    retryable=True,
+                )
             tasks = body["tasks"]
             yield tasks
             last = body.get("last_page")

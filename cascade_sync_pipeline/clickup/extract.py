@@ -8,9 +8,9 @@ picked up by the next full extract, which the orchestration runs on a reconcilia
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from cascade_sync_pipeline.clickup.client import ClickUpClient, ClickUpError
 from cascade_sync_pipeline.config import ClickUpWorkspace
@@ -56,12 +56,17 @@ def _pick(kind: str, entries: Iterable[str], objects: list[dict], workspace: str
             raise ClickUpError(
                 f"workspace '{workspace}': {path}[{i}] = '{entry}' matches no {kind} the token can see; "
                 f"use the {kind}'s ID or exact name, and check that the token's user has access to it",
-                workspace=workspace, code="SCOPE_MISMATCH")
+                workspace=workspace,
+                code="SCOPE_MISMATCH",
+            )
         if len(hits) > 1:
             ids = ", ".join(str(o["id"]) for o in hits)
             raise ClickUpError(
                 f"workspace '{workspace}': {path}[{i}] = '{entry}' names {len(hits)} {kind}s ({ids}); "
-                "use the ID instead", workspace=workspace, code="SCOPE_AMBIGUOUS")
+                "use the ID instead",
+                workspace=workspace,
+                code="SCOPE_AMBIGUOUS",
+            )
         chosen.add(str(hits[0]["id"]))
     return chosen
 
@@ -75,7 +80,9 @@ def read_hierarchy(client: ClickUpClient, ws: ClickUpWorkspace) -> tuple[list[Hi
         raise ClickUpError(
             f"workspace '{ws.key}': team_id {ws.team_id} is not a Workspace the token in {ws.token_env} can see "
             f"(visible: {visible}); fix team_id or use a token of a member of that Workspace",
-            workspace=ws.key, code="TEAM_NOT_VISIBLE")
+            workspace=ws.key,
+            code="TEAM_NOT_VISIBLE",
+        )
 
     spaces = client.spaces(ws.team_id)
     folders: list[dict] = []
@@ -90,9 +97,14 @@ def read_hierarchy(client: ClickUpClient, ws: ClickUpWorkspace) -> tuple[list[Hi
                 obj["space"] = {"id": space["id"]}
     for lst in lists:
         if not isinstance(lst, dict) or not lst.get("id"):
-            raise ClickUpError(f"workspace '{ws.key}': ClickUp answered with a list without an id inside a folder "
-                               "listing; nothing was stored or replaced. Retry the run; if it persists, the list "
-                               "is damaged in ClickUp", workspace=ws.key, code="UNEXPECTED_ANSWER", retryable=True)
+            raise ClickUpError(
+                f"workspace '{ws.key}': ClickUp answered with a list without an id inside a folder "
+                "listing; nothing was stored or replaced. Retry the run; if it persists, the list "
+                "is damaged in ClickUp",
+                workspace=ws.key,
+                code="UNEXPECTED_ANSWER",
+                retryable=True,
+            )
 
     scope = ws.scope
     if scope.is_everything:
@@ -103,7 +115,8 @@ def read_hierarchy(client: ClickUpClient, ws: ClickUpWorkspace) -> tuple[list[Hi
         sel_folders = _pick("folder", scope.folders, folders, ws.key, "scope.folders")
         sel_lists = _pick("list", scope.lists, lists, ws.key, "scope.lists")
         keep_lists = {
-            str(lst["id"]) for lst in lists
+            str(lst["id"])
+            for lst in lists
             if str(lst["id"]) in sel_lists
             or str(lst["space"]["id"]) in sel_spaces
             or str((lst.get("folder") or {}).get("id")) in sel_folders
@@ -114,8 +127,11 @@ def read_hierarchy(client: ClickUpClient, ws: ClickUpWorkspace) -> tuple[list[Hi
     keep_folders = {str(lst["folder"]["id"]) for lst in kept_lists if lst.get("folder")}
     rows = [HierarchyRow("team", str(team["id"]), None, team)]
     rows += [HierarchyRow("space", str(s["id"]), str(team["id"]), s) for s in spaces if str(s["id"]) in keep_spaces]
-    rows += [HierarchyRow("folder", str(f["id"]), str(f["space"]["id"]), {k: v for k, v in f.items() if k != "lists"})
-             for f in folders if str(f["id"]) in keep_folders]
+    rows += [
+        HierarchyRow("folder", str(f["id"]), str(f["space"]["id"]), {k: v for k, v in f.items() if k != "lists"})
+        for f in folders
+        if str(f["id"]) in keep_folders
+    ]
     for lst in kept_lists:
         folder = lst.get("folder") or {}
         parent = str(lst["space"]["id"]) if folder.get("hidden") or not folder else str(folder["id"])
@@ -128,7 +144,7 @@ def _task_pages(client: ClickUpClient, ws: ClickUpWorkspace, list_ids: list[str]
         yield from client.team_task_pages(ws.team_id, **filters)
         return
     for start in range(0, len(list_ids), LIST_FILTER_CHUNK):
-        yield from client.team_task_pages(ws.team_id, list_ids=list_ids[start:start + LIST_FILTER_CHUNK], **filters)
+        yield from client.team_task_pages(ws.team_id, list_ids=list_ids[start : start + LIST_FILTER_CHUNK], **filters)
 
 
 def _dedupe(tasks: Iterable[dict]) -> list[dict]:
@@ -151,20 +167,34 @@ def extract_workspace(client: ClickUpClient, ws: ClickUpWorkspace, *, since_ms: 
 
     Tasks without a usable id are left out and bad timestamps reported (``problems``); an answer without
     its list stops the read (the client raises) before anything is stored."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     hierarchy, list_ids = read_hierarchy(client, ws)
     scoped = None if ws.scope.is_everything else list_ids
     if scoped == []:
-        return ClickUpExtract("full" if since_ms is None else "incremental", hierarchy, [],
-                              [] if since_ms is None else None, [], read_started_at=started)
+        return ClickUpExtract(
+            "full" if since_ms is None else "incremental",
+            hierarchy,
+            [],
+            [] if since_ms is None else None,
+            [],
+            read_started_at=started,
+        )
 
     if since_ms is None:
         custom_fields = [(lid, f) for lid in list_ids for f in client.list_fields(lid)]
-        tasks, problems = _checked(ws, [t for archived in (False, True)
-                                        for page in _task_pages(client, ws, scoped, archived=archived) for t in page])
+        tasks, problems = _checked(
+            ws,
+            [
+                t
+                for archived in (False, True)
+                for page in _task_pages(client, ws, scoped, archived=archived)
+                for t in page
+            ],
+        )
         return ClickUpExtract("full", hierarchy, tasks, custom_fields, list_ids, problems, started)
 
     since = max(since_ms - INCREMENTAL_OVERLAP_MS, 0)
-    tasks, problems = _checked(ws, [t for page in _task_pages(client, ws, scoped, archived=False,
-                                                              updated_since_ms=since) for t in page])
+    tasks, problems = _checked(
+        ws, [t for page in _task_pages(client, ws, scoped, archived=False, updated_since_ms=since) for t in page]
+    )
     return ClickUpExtract("incremental", hierarchy, tasks, None, list_ids, problems, started)

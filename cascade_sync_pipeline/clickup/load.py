@@ -11,7 +11,7 @@ removes only the tasks it did not see that were stored before it began.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -36,39 +36,68 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: ClickUpExtract,
-              extracted_at: datetime | None = None) -> dict[str, int]:
+def write_raw(
+    con: duckdb.DuckDBPyConnection, workspace: str, extract: ClickUpExtract, extracted_at: datetime | None = None
+) -> dict[str, int]:
     """Store the payloads verbatim; return how many rows each raw table now holds for the workspace."""
     ensure_raw_tables(con)
-    at = (extracted_at or datetime.now(timezone.utc)).replace(tzinfo=None)
-    hierarchy = _frame([{"object_type": r.object_type, "object_id": r.object_id, "parent_id": r.parent_id,
-                         "payload": json.dumps(r.payload)} for r in extract.hierarchy],
-                       ["object_type", "object_id", "parent_id", "payload"])
-    tasks = _frame([{"task_id": str(t["id"]), "date_updated_ms": ms_value(t.get("date_updated")),
-                     "payload": json.dumps(t)} for t in extract.tasks if isinstance(t, dict) and t.get("id")],
-                   ["task_id", "date_updated_ms", "payload"])
+    at = (extracted_at or datetime.now(UTC)).replace(tzinfo=None)
+    hierarchy = _frame(
+        [
+            {
+                "object_type": r.object_type,
+                "object_id": r.object_id,
+                "parent_id": r.parent_id,
+                "payload": json.dumps(r.payload),
+            }
+            for r in extract.hierarchy
+        ],
+        ["object_type", "object_id", "parent_id", "payload"],
+    )
+    tasks = _frame(
+        [
+            {"task_id": str(t["id"]), "date_updated_ms": ms_value(t.get("date_updated")), "payload": json.dumps(t)}
+            for t in extract.tasks
+            if isinstance(t, dict) and t.get("id")
+        ],
+        ["task_id", "date_updated_ms", "payload"],
+    )
     tasks["date_updated_ms"] = tasks["date_updated_ms"].astype("Int64")
     con.register("hierarchy", hierarchy)
     con.register("tasks", tasks)
     with Warehouse.transaction(con):
         Warehouse.replace_partition(
-            con, "raw.clickup_hierarchy", workspace,
+            con,
+            "raw.clickup_hierarchy",
+            workspace,
             "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, $at AS extracted_at "
-            "FROM hierarchy", {"ws": workspace, "at": at})
+            "FROM hierarchy",
+            {"ws": workspace, "at": at},
+        )
         if extract.custom_fields is not None:
-            fields = _frame([{"list_id": lid, "field_id": f["id"], "payload": json.dumps(f)}
-                             for lid, f in extract.custom_fields], ["list_id", "field_id", "payload"])
+            fields = _frame(
+                [{"list_id": lid, "field_id": f["id"], "payload": json.dumps(f)} for lid, f in extract.custom_fields],
+                ["list_id", "field_id", "payload"],
+            )
             con.register("fields", fields)
             Warehouse.replace_partition(
-                con, "raw.clickup_custom_fields", workspace,
+                con,
+                "raw.clickup_custom_fields",
+                workspace,
                 "SELECT $ws AS workspace, list_id, field_id, payload::JSON AS payload, $at AS extracted_at FROM fields",
-                {"ws": workspace, "at": at})
+                {"ws": workspace, "at": at},
+            )
         extract.written = Warehouse.upsert_newer(
-            con, "raw.clickup_tasks", workspace, key="task_id", version="{row}.date_updated_ms",
+            con,
+            "raw.clickup_tasks",
+            workspace,
+            key="task_id",
+            version="{row}.date_updated_ms",
             select_sql="SELECT $ws AS workspace, task_id, date_updated_ms, payload::JSON AS payload, "
-                       "$at AS extracted_at FROM tasks",
+            "$at AS extracted_at FROM tasks",
             params={"ws": workspace, "at": at},
-            full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None)
+            full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None,
+        )
         _save_state(con, workspace, extract.mode, at)
     for view in ("hierarchy", "tasks", "fields"):
         con.unregister(view)
@@ -93,8 +122,9 @@ def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: d
 
 def extract_state(con: duckdb.DuckDBPyConnection, workspace: str) -> tuple[int | None, datetime | None]:
     """(watermark in ms, time of the last full extract) for the workspace, or (None, None)."""
-    row = con.execute("SELECT watermark, last_full_at FROM sync.extract_state WHERE workspace = ? AND stream = ?",
-                      [workspace, STREAM]).fetchall()
+    row = con.execute(
+        "SELECT watermark, last_full_at FROM sync.extract_state WHERE workspace = ? AND stream = ?", [workspace, STREAM]
+    ).fetchall()
     if not row:
         return None, None
     watermark, last_full_at = row[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -11,8 +11,9 @@ from cascade_sync_pipeline.orchestration.schedules import build_schedules
 from cascade_sync_pipeline.orchestration.sensors import build_webhook_sensor
 
 
-def build_orchestration_defs(config: SyncConfig, defs_so_far: dg.Definitions,
-                             job_name: Callable[[str], str]) -> dg.Definitions:
+def build_orchestration_defs(
+    config: SyncConfig, defs_so_far: dg.Definitions, job_name: Callable[[str], str]
+) -> dg.Definitions:
     """Schedules and sensors targeting the jobs of ``defs_so_far``, named by ``job_name(source)``.
 
     A source whose job is not defined (no workspace of it, or its assets not built) gets neither.

@@ -20,8 +20,11 @@ def dagster_home() -> Path:
     if not (home / "dagster.yaml").exists() and SETTINGS.exists():
         shutil.copy(SETTINGS, home / "dagster.yaml")
     elif (home / "dagster.yaml").exists() and "dagster/partition" not in (home / "dagster.yaml").read_text():
-        print(f"warning: {home / 'dagster.yaml'} has no per-workspace run limit, so two runs of one workspace may "
-              f"overlap; add the run_queue.tag_concurrency_limits entry of {SETTINGS} to it", file=sys.stderr)
+        print(
+            f"warning: {home / 'dagster.yaml'} has no per-workspace run limit, so two runs of one workspace may "
+            f"overlap; add the run_queue.tag_concurrency_limits entry of {SETTINGS} to it",
+            file=sys.stderr,
+        )
     return home
 
 

@@ -7,8 +7,8 @@ Schedules send mode `auto`: the extract itself decides whether a full re-read is
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -45,15 +45,19 @@ def build_workspace_schedule(key: str, source: str, frequency: str, job_name: st
     """The schedule of one workspace: one run of its source's job for its partition per tick."""
 
     @dg.schedule(
-        name=schedule_name(key), cron_schedule=cron_for(key, frequency), job_name=job_name,
-        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+        name=schedule_name(key),
+        cron_schedule=cron_for(key, frequency),
+        job_name=job_name,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Sync workspace '{key}' ({source}, {frequency}); the extract decides when a full read is due.",
         tags={"workspace": key},
     )
     def workspace_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        tick = context.scheduled_execution_time or datetime.now(timezone.utc)
+        tick = context.scheduled_execution_time or datetime.now(UTC)
         return dg.RunRequest(
-            partition_key=key, run_key=f"{key}:{tick.astimezone(timezone.utc).isoformat()}",
+            partition_key=key,
+            run_key=f"{key}:{tick.astimezone(UTC).isoformat()}",
             run_config=sync_run_config(source, "auto"),
             tags={"workspace": key, "trigger": "schedule"},
         )
@@ -61,8 +65,9 @@ def build_workspace_schedule(key: str, source: str, frequency: str, job_name: st
     return workspace_schedule
 
 
-def build_schedules(config: SyncConfig, job_name: Callable[[str], str],
-                    sources: set[str] | None = None) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    config: SyncConfig, job_name: Callable[[str], str], sources: set[str] | None = None
+) -> list[dg.ScheduleDefinition]:
     """A schedule for every workspace whose source is in ``sources`` (default: all)."""
     schedules, owners = [], {}
     for ws in config.workspaces:
@@ -70,8 +75,10 @@ def build_schedules(config: SyncConfig, job_name: Callable[[str], str],
             continue
         name = schedule_name(ws.key)
         if name in owners:
-            raise ConfigError(f"workspaces '{owners[name]}' and '{ws.key}' would share the schedule name "
-                              f"'{name}'; rename one of the keys")
+            raise ConfigError(
+                f"workspaces '{owners[name]}' and '{ws.key}' would share the schedule name "
+                f"'{name}'; rename one of the keys"
+            )
         owners[name] = ws.key
         schedules.append(build_workspace_schedule(ws.key, ws.source, ws.schedule, job_name(ws.source)))
     return schedules

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 
@@ -53,8 +53,11 @@ class WebhookCursor:
     @classmethod
     def parse(cls, text: str | None) -> WebhookCursor:
         data = json.loads(text) if text else {}
-        return cls(int(data.get("last_event_id", 0)), {k: int(v) for k, v in data.get("requested", {}).items()},
-                   data.get("inbox_id"))
+        return cls(
+            int(data.get("last_event_id", 0)),
+            {k: int(v) for k, v in data.get("requested", {}).items()},
+            data.get("inbox_id"),
+        )
 
     def dump(self) -> str:
         data = {"last_event_id": self.last_event_id, "requested": self.requested}
@@ -68,8 +71,10 @@ class WebhookCursor:
         if self.inbox_id is not None and inbox_id is not None and self.inbox_id != inbox_id:
             return WebhookCursor(inbox_id=inbox_id), f"the inbox was replaced (id {self.inbox_id} -> {inbox_id})"
         if self.last_event_id > last_id:
-            return (WebhookCursor(inbox_id=inbox_id),
-                    f"the inbox holds events up to id {last_id}, below the cursor's {self.last_event_id}")
+            return (
+                WebhookCursor(inbox_id=inbox_id),
+                f"the inbox holds events up to id {last_id}, below the cursor's {self.last_event_id}",
+            )
         return WebhookCursor(self.last_event_id, dict(self.requested), inbox_id or self.inbox_id), None
 
 
@@ -90,8 +95,9 @@ class WebhookPlan:
     unknown: list[str]
 
 
-def plan_runs(events: list[InboxEvent], known: set[str], cursor: WebhookCursor, now: datetime,
-              debounce: timedelta) -> WebhookPlan:
+def plan_runs(
+    events: list[InboxEvent], known: set[str], cursor: WebhookCursor, now: datetime, debounce: timedelta
+) -> WebhookPlan:
     """Decide which workspaces get a run now and how far the cursor may move."""
     pending: dict[str, list[InboxEvent]] = defaultdict(list)
     unknown = set()
@@ -125,38 +131,49 @@ def run_key(run: WorkspaceRun, inbox_id: str | None) -> str:
     return f"{run.workspace}:webhook:{inbox}{run.max_event_id}"
 
 
-def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbox_path: str | Path | None = None,
-                         debounce_seconds: float | None = None,
-                         clock: Callable[[], datetime] | None = None) -> dg.SensorDefinition:
+def build_webhook_sensor(
+    config: SyncConfig,
+    source: str,
+    job_name: str,
+    *,
+    inbox_path: str | Path | None = None,
+    debounce_seconds: float | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> dg.SensorDefinition:
     """The sensor turning ``source`` webhook events into incremental runs of ``job_name``.
 
     ``inbox_path`` defaults to the env var at evaluation time; ``clock`` gives "now" (UTC).
     """
     known = {ws.key for ws in config.workspaces_of(source)}
     debounce = timedelta(seconds=debounce_from_env() if debounce_seconds is None else debounce_seconds)
-    now = clock or (lambda: datetime.now(timezone.utc))
+    now = clock or (lambda: datetime.now(UTC))
 
     @dg.sensor(
-        name=sensor_name(source), job_name=job_name, minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        name=sensor_name(source),
+        job_name=job_name,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"One incremental {source} sync per workspace once its webhook events have been quiet "
-                    f"for {debounce.total_seconds():g}s.",
+        f"for {debounce.total_seconds():g}s.",
     )
     def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         inbox = WebhookInbox(inbox_path)
         if not inbox.exists():
-            return dg.SkipReason(f"no webhook inbox at {inbox.path} yet; start the receiver with "
-                                 "`cascade-sync webhooks serve`")
+            return dg.SkipReason(
+                f"no webhook inbox at {inbox.path} yet; start the receiver with `cascade-sync webhooks serve`"
+            )
         cursor, restart = WebhookCursor.parse(context.cursor).for_inbox(inbox.inbox_id(), inbox.last_id())
         if restart:
             context.log.warning(f"{restart}: reading the {source} webhook events of {inbox.path} from the start")
         plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce)
         if plan.unknown:
-            context.log.warning(f"ignored {source} webhook events for workspaces no longer configured: "
-                                f"{', '.join(plan.unknown)}")
+            context.log.warning(
+                f"ignored {source} webhook events for workspaces no longer configured: {', '.join(plan.unknown)}"
+            )
         requests = [
             dg.RunRequest(
-                partition_key=run.workspace, run_key=run_key(run, plan.cursor.inbox_id),
+                partition_key=run.workspace,
+                run_key=run_key(run, plan.cursor.inbox_id),
                 run_config=sync_run_config(source, "incremental"),
                 tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
             )
@@ -164,8 +181,11 @@ def build_webhook_sensor(config: SyncConfig, source: str, job_name: str, *, inbo
         ]
         skip = None
         if not requests:
-            skip = (f"waiting for {', '.join(plan.settling)} to be quiet for {debounce.total_seconds():g}s"
-                    if plan.settling else "no new webhook events")
+            skip = (
+                f"waiting for {', '.join(plan.settling)} to be quiet for {debounce.total_seconds():g}s"
+                if plan.settling
+                else "no new webhook events"
+            )
         return dg.SensorResult(run_requests=requests, cursor=plan.cursor.dump(), skip_reason=skip)
 
     return webhook_sensor

@@ -4,8 +4,8 @@ over the plain modules of ``sync/``; what both engines share lives here."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 import contextlib
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -37,7 +37,7 @@ def started_at(context) -> datetime | None:
     record = context.instance.get_run_record_by_id(context.run.run_id)
     if record is None or record.start_time is None:
         return None
-    return datetime.fromtimestamp(record.start_time, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(record.start_time, UTC).replace(tzinfo=None)
 
 
 @contextlib.contextmanager
@@ -59,8 +59,10 @@ def failing_run(con, workspace: str, run_id: str, **values):
 def diff_check_specs(functions, diff_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """One check on the diff per check function, named after it and described by its docstring; each
     may block the publish (whether it does is decided per result: warnings never do)."""
-    return [dg.AssetCheckSpec(fn.__name__, asset=diff_key, blocking=True,
-                              description=(fn.__doc__ or "").strip() or None) for fn in functions]
+    return [
+        dg.AssetCheckSpec(fn.__name__, asset=diff_key, blocking=True, description=(fn.__doc__ or "").strip() or None)
+        for fn in functions
+    ]
 
 
 def judge_diff(context, con, ws, run_id: str, outcomes: list[Outcome], unchanged: int) -> list[dg.AssetCheckResult]:
@@ -68,8 +70,14 @@ def judge_diff(context, con, ws, run_id: str, outcomes: list[Outcome], unchanged
     blocking check failed), log each reason, and return the asset check results."""
     blocked = [o.message(ws.key) for o in outcomes if o.blocking and not o.passed]
     items_read = con.execute("SELECT count(*) FROM staging.work_items WHERE workspace = ?", [ws.key]).fetchall()[0][0]
-    runs.update(con, ws.key, run_id, items_read=items_read, unchanged=unchanged,
-                **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)} if blocked else {}))
+    runs.update(
+        con,
+        ws.key,
+        run_id,
+        items_read=items_read,
+        unchanged=unchanged,
+        **({"status": "blocked", "finished_at": runs.now(), "message": " | ".join(blocked)} if blocked else {}),
+    )
     for message in blocked:
         context.log.error(message)
     return [check_result(o, ws.key) for o in outcomes]
@@ -78,7 +86,8 @@ def judge_diff(context, con, ws, run_id: str, outcomes: list[Outcome], unchanged
 def source_requests(context, source: str) -> int:
     """HTTP calls this run made to the source, as its extract steps reported them."""
     records = context.instance.get_records_for_run(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
     per_step: dict[str, int] = {}
     for record in records:
         entry = record.event_log_entry
@@ -91,21 +100,32 @@ def source_requests(context, source: str) -> int:
 
 def check_result(outcome: Outcome, workspace: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        check_name=outcome.name, passed=outcome.passed,
+        check_name=outcome.name,
+        passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN,
         description=outcome.message(workspace),
-        metadata={"workspace": workspace, "problems": len(outcome.problems),
-                  "items": dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems[:50]) or "_none_")})
+        metadata={
+            "workspace": workspace,
+            "problems": len(outcome.problems),
+            "items": dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems[:50]) or "_none_"),
+        },
+    )
 
 
-def build_write_back_asset(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
-                           field_definitions: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+def build_write_back_asset(
+    config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition, field_definitions: Sequence[dg.AssetKey]
+) -> dg.AssetsDefinition:
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     keys = cascade_keys(source)
     common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
-    @dg.asset(key=keys["write_back"], deps=[keys["publish"], *field_definitions], kinds={source, "cascade"},
-              required_resource_keys={"warehouse", source}, **common)
+    @dg.asset(
+        key=keys["write_back"],
+        deps=[keys["publish"], *field_definitions],
+        kinds={source, "cascade"},
+        required_resource_keys={"warehouse", source},
+        **common,
+    )
     def cascade_write_back(context: dg.AssetExecutionContext):
         """Each new Cascade ID written into the source item's cross-system-ID custom field (the
         workspace's `cascade_id_field`, "Cascade ID" by default), once: never when the source holds
@@ -126,19 +146,33 @@ def build_write_back_asset(config: SyncConfig, source: str, partitions_def: dg.P
                     result = writeback.write_back(warehouse, ws, target, planned)
                 finally:
                     with warehouse.connect() as con:
-                        runs.update(con, ws.key, run_id,
-                                    source_requests=source_requests(context, source) + client.stats.requests)
+                        runs.update(
+                            con,
+                            ws.key,
+                            run_id,
+                            source_requests=source_requests(context, source) + client.stats.requests,
+                        )
         with warehouse.connect() as con:
             runs.update(con, ws.key, run_id, status="succeeded", finished_at=runs.now())
-        return dg.MaterializeResult(metadata={
-            "workspace": ws.key, "written": result.written, "already_held": result.already_held,
-            "source_write_requests": client.stats.requests})
+        return dg.MaterializeResult(
+            metadata={
+                "workspace": ws.key,
+                "written": result.written,
+                "already_held": result.already_held,
+                "source_write_requests": client.stats.requests,
+            }
+        )
 
     return cascade_write_back
 
 
-def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
-                         upstream: Sequence[dg.AssetKey], field_definitions: Sequence[dg.AssetKey] = ()) -> list:
+def build_cascade_assets(
+    config: SyncConfig,
+    source: str,
+    partitions_def: dg.PartitionsDefinition,
+    upstream: Sequence[dg.AssetKey],
+    field_definitions: Sequence[dg.AssetKey] = (),
+) -> list:
     """The Cascade chain of ``source``; ``upstream`` are the source's staging assets and
     ``field_definitions`` its raw custom field definitions (the write-back looks its field up there)."""
     if config.cascade is None:
@@ -147,5 +181,7 @@ def build_cascade_assets(config: SyncConfig, source: str, partitions_def: dg.Par
         from cascade_sync_pipeline.sync.linking.assets import build_link_assets as build
     else:
         from cascade_sync_pipeline.sync.goals.assets import build_goal_assets as build
-    return [*build(config, source, partitions_def, upstream),
-            build_write_back_asset(config, source, partitions_def, field_definitions)]
+    return [
+        *build(config, source, partitions_def, upstream),
+        build_write_back_asset(config, source, partitions_def, field_definitions),
+    ]

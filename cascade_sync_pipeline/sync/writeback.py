@@ -80,7 +80,9 @@ class ClickUpIdField:
                 ON f.workspace = h.workspace AND f.list_id = h.object_id AND f.payload ->> 'name' = $field
             WHERE h.workspace = $ws AND h.object_type = 'list'
             GROUP BY ALL
-            """, {"ws": self.ws.key, "field": self.ws.cascade_id_field}).fetchall()
+            """,
+            {"ws": self.ws.key, "field": self.ws.cascade_id_field},
+        ).fetchall()
         self._lists = {list_id: name for list_id, name, _ in rows}
         by_list = {list_id: field_id for list_id, _, field_id in rows}
         return {item.item_id: by_list.get(item.container_id) for item in items}
@@ -90,8 +92,10 @@ class ClickUpIdField:
 
     def missing_field(self, item: Pending) -> str:
         where = f"list '{self._lists.get(item.container_id, '?')}' ({item.container_id})"
-        return (f"task {item.item_id}: {where} has no custom field '{self.ws.cascade_id_field}'; create a Text "
-                f"field with that name on the list (or its folder/space), or set cascade_id_field in the config")
+        return (
+            f"task {item.item_id}: {where} has no custom field '{self.ws.cascade_id_field}'; create a Text "
+            f"field with that name on the list (or its folder/space), or set cascade_id_field in the config"
+        )
 
     def write(self, item: Pending, field_id: str) -> None:
         self.client.set_custom_field(item.item_id, field_id, item.cascade_id)
@@ -110,9 +114,10 @@ class WrikeIdField:
     def field_ids(self, con: duckdb.DuckDBPyConnection, items: list[Pending]) -> dict[str, str | None]:
         if not items:
             return {}
-        stored = con.execute("SELECT field_id FROM raw.wrike_custom_fields "
-                             "WHERE workspace = ? AND payload ->> 'title' = ?",
-                             [self.ws.key, self.ws.cascade_id_field]).fetchall()
+        stored = con.execute(
+            "SELECT field_id FROM raw.wrike_custom_fields WHERE workspace = ? AND payload ->> 'title' = ?",
+            [self.ws.key, self.ws.cascade_id_field],
+        ).fetchall()
         field_id = stored[0][0] if len(stored) == 1 else ASK_WRIKE
         return {item.item_id: field_id for item in items}
 
@@ -148,13 +153,16 @@ def pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[Pending]:
           AND COALESCE(m.written_back_id, '') <> CAST(m.cascade_id AS VARCHAR)
           AND COALESCE(m.linked_by, 'created') NOT IN ('field', 'config_container')
         ORDER BY m.item_id
-        """, {"ws": workspace}).fetchall()
+        """,
+        {"ws": workspace},
+    ).fetchall()
     return [Pending(*row) for row in rows]
 
 
 @dataclass
 class Plan:
     """What one write-back will do, read under the lock: the items and their field ids."""
+
     items: list[Pending]
     field_ids: dict[str, str | None]
     already_held: int
@@ -171,8 +179,10 @@ def plan(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, 
 
 def _mark(con: duckdb.DuckDBPyConnection, workspace: str, items: list[Pending]) -> None:
     if items:
-        con.executemany("UPDATE sync.id_map SET written_back_id = ? WHERE workspace = ? AND item_id = ?",
-                        [[item.cascade_id, workspace, item.item_id] for item in items])
+        con.executemany(
+            "UPDATE sync.id_map SET written_back_id = ? WHERE workspace = ? AND item_id = ?",
+            [[item.cascade_id, workspace, item.item_id] for item in items],
+        )
 
 
 class _Recorder:
@@ -196,8 +206,9 @@ class _Recorder:
         self.since = time.monotonic()
 
 
-def write_back(warehouse: Warehouse, ws: ClickUpWorkspace | WrikeWorkspace, target: IdField,
-               planned: Plan) -> WriteBackResult:
+def write_back(
+    warehouse: Warehouse, ws: ClickUpWorkspace | WrikeWorkspace, target: IdField, planned: Plan
+) -> WriteBackResult:
     """Write the planned IDs with no warehouse lock held; successes are recorded in short batches
     (and whatever is written when an error stops the loop). Raises WriteBackError at the end when
     some items failed (the others are written and recorded)."""
@@ -227,5 +238,7 @@ def write_back(warehouse: Warehouse, ws: ClickUpWorkspace | WrikeWorkspace, targ
         more = f" (and {len(result.failed) - 10} more)" if len(result.failed) > 10 else ""
         raise WriteBackError(
             f"workspace '{ws.key}': {len(result.failed)} Cascade ID(s) could not be written into the "
-            f"'{ws.cascade_id_field}' field ({result.written} were): {shown}{more}", result)
+            f"'{ws.cascade_id_field}' field ({result.written} were): {shown}{more}",
+            result,
+        )
     return result

@@ -2,8 +2,9 @@
 incremental read, and the staging materializations with their previews."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
-from datetime import datetime, timedelta, timezone
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 import duckdb
@@ -20,14 +21,15 @@ class ExtractConfig(dg.Config):
     mode: Literal["auto", "full", "incremental"] = "auto"
 
 
-def choose_since(mode: str, watermark, last_full_at: datetime | None, full_every_hours: float,
-                 now: datetime | None = None):
+def choose_since(
+    mode: str, watermark, last_full_at: datetime | None, full_every_hours: float, now: datetime | None = None
+):
     """The watermark to read changes from, or None for a full read."""
     if mode == "full" or watermark is None:
         return None
     if mode == "incremental":
         return watermark
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     if last_full_at is None or now - last_full_at >= timedelta(hours=full_every_hours):
         return None
     return watermark
@@ -37,19 +39,27 @@ def markdown_preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False) if len(df) else "_no rows_")
 
 
-def staging_results(con: duckdb.DuckDBPyConnection, workspace: str, counts: Mapping[str, int],
-                    keys: Mapping[str, dg.AssetKey]):
+def staging_results(
+    con: duckdb.DuckDBPyConnection, workspace: str, counts: Mapping[str, int], keys: Mapping[str, dg.AssetKey]
+):
     """One materialization per staging table of the workspace; work items carry a preview and the
     count per status category and item type."""
     items = con.execute(
         "SELECT item_id, item_type, title, status, status_category, due_at, assignee_ids, cascade_id "
-        "FROM staging.work_items WHERE workspace = ? ORDER BY updated_at DESC LIMIT 10", [workspace]).df()
+        "FROM staging.work_items WHERE workspace = ? ORDER BY updated_at DESC LIMIT 10",
+        [workspace],
+    ).df()
     by_category = con.execute(
         "SELECT status_category, item_type, count(*) AS items FROM staging.work_items WHERE workspace = ? "
-        "GROUP BY ALL ORDER BY ALL", [workspace]).df()
+        "GROUP BY ALL ORDER BY ALL",
+        [workspace],
+    ).df()
     for table, key in keys.items():
-        metadata = {"workspace": workspace, "dagster/row_count": counts[f"staging.{table}"],
-                    "table": f"staging.{table}"}
+        metadata = {
+            "workspace": workspace,
+            "dagster/row_count": counts[f"staging.{table}"],
+            "table": f"staging.{table}",
+        }
         if table == "work_items":
             metadata |= {"preview": markdown_preview(items), "by_status_category": markdown_preview(by_category, 50)}
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
@@ -58,13 +68,21 @@ def staging_results(con: duckdb.DuckDBPyConnection, workspace: str, counts: Mapp
 def read_problems_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     """The warning check on a source's raw tasks: items skipped, values left out, parts not read."""
     return dg.AssetCheckSpec(
-        READ_PROBLEMS, asset=asset_key, blocking=False,
+        READ_PROBLEMS,
+        asset=asset_key,
+        blocking=False,
         description="Warns when the last extract skipped items (no usable id, not an object), staged values "
-                    "without an unreadable time, or could not read part of the source; names each item.")
+        "without an unreadable time, or could not read part of the source; names each item.",
+    )
 
 
-def read_problems_result(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, workspace: str,
-                         problems: list[PayloadProblem], notes: list[str] | None = None) -> dg.AssetCheckResult:
+def read_problems_result(
+    context: dg.AssetExecutionContext,
+    asset_key: dg.AssetKey,
+    workspace: str,
+    problems: list[PayloadProblem],
+    notes: list[str] | None = None,
+) -> dg.AssetCheckResult:
     """The check result, with every problem logged as a warning (the first 20) and listed in metadata."""
     notes = notes or []
     for problem in problems[:20]:
@@ -75,10 +93,21 @@ def read_problems_result(context: dg.AssetExecutionContext, asset_key: dg.AssetK
         context.log.warning(note)
     skipped = sum("skipped" in p.consequence for p in problems)
     return dg.AssetCheckResult(
-        check_name=READ_PROBLEMS, asset_key=asset_key, passed=not problems and not notes,
+        check_name=READ_PROBLEMS,
+        asset_key=asset_key,
+        passed=not problems and not notes,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"workspace '{workspace}': {skipped} item(s) skipped, {len(problems) - skipped} value(s) "
-                     f"left out" + "".join(f"; {n}" for n in notes)) if problems or notes else None,
-        metadata={"workspace": workspace, "items_skipped": skipped, "values_left_out": len(problems) - skipped,
-                  "problems": dg.MetadataValue.md(problems_markdown(problems)),
-                  "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "_none_")})
+        description=(
+            f"workspace '{workspace}': {skipped} item(s) skipped, {len(problems) - skipped} value(s) "
+            f"left out" + "".join(f"; {n}" for n in notes)
+        )
+        if problems or notes
+        else None,
+        metadata={
+            "workspace": workspace,
+            "items_skipped": skipped,
+            "values_left_out": len(problems) - skipped,
+            "problems": dg.MetadataValue.md(problems_markdown(problems)),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "_none_"),
+        },
+    )

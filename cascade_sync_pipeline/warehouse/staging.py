@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import duckdb
 
@@ -10,15 +10,18 @@ from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
 
-def rebuild_staging(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, sql_package: str,
-                    tables: Sequence[str]) -> dict[str, int]:
+def rebuild_staging(
+    con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, sql_package: str, tables: Sequence[str]
+) -> dict[str, int]:
     """Rebuild the workspace's rows of ``staging.<table>`` from ``<sql_package>/<table>.sql``; return the
     row counts. The SQL reads ``$workspace`` (and ``$cascade_id_field`` for work items) and the temp table
     ``status_overrides`` (the workspace's ``status_categories``, by lowercase status name)."""
     con.execute("CREATE OR REPLACE TEMP TABLE status_overrides (status VARCHAR PRIMARY KEY, category VARCHAR)")
     if ws.status_categories:
-        con.executemany("INSERT INTO status_overrides VALUES (?, ?)",
-                        [(name.lower(), cat) for name, cat in ws.status_categories.items()])
+        con.executemany(
+            "INSERT INTO status_overrides VALUES (?, ?)",
+            [(name.lower(), cat) for name, cat in ws.status_categories.items()],
+        )
     counts = {}
     with Warehouse.transaction(con):
         for table in tables:

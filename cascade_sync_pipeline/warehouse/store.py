@@ -13,10 +13,10 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import duckdb
 from filelock import FileLock, Timeout
@@ -28,11 +28,15 @@ LOCK_TIMEOUT_ENV = "CASCADE_SYNC_LOCK_TIMEOUT"
 def lock_timeout() -> float:
     """Seconds a writer waits for the warehouse lock (env CASCADE_SYNC_LOCK_TIMEOUT, default 600)."""
     return float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S)
+
+
 # DuckDB's memory budget per connection (it spills to <file>.tmp beyond it); its own default is 80 % of RAM.
 MEMORY_ENV = "CASCADE_SYNC_DUCKDB_MEMORY"
 DEFAULT_MEMORY_LIMIT = "1536MB"
-_WRITE_FAILURE = re.compile(r"Could not (write|open|truncate|sync)|Cannot open file|No space left|Read-only file system|"
-                            r"Permission denied|Disk quota|File too large")
+_WRITE_FAILURE = re.compile(
+    r"Could not (write|open|truncate|sync)|Cannot open file|No space left|Read-only file system|"
+    r"Permission denied|Disk quota|File too large"
+)
 
 
 class WarehouseWriteError(RuntimeError):
@@ -40,9 +44,11 @@ class WarehouseWriteError(RuntimeError):
 
     def __init__(self, path: Path, err: Exception) -> None:
         detail = str(err).strip().splitlines()[0]
-        super().__init__(f"the warehouse {path} could not be written ({detail}); nothing of this step was stored "
-                         "and the data already there is intact: free space on that disk (or set CASCADE_SYNC_DUCKDB "
-                         "to a file on a disk with room) and run again")
+        super().__init__(
+            f"the warehouse {path} could not be written ({detail}); nothing of this step was stored "
+            "and the data already there is intact: free space on that disk (or set CASCADE_SYNC_DUCKDB "
+            "to a file on a disk with room) and run again"
+        )
 
 
 def sql_text(package: str, name: str) -> str:
@@ -58,24 +64,34 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | Mapping 
 
 def _text_cascade_ids(con: duckdb.DuckDBPyConnection) -> None:
     """Files made before Cascade ids became text (0.2.0) get text ids, rows kept."""
-    types = dict(con.execute("SELECT table_name, data_type FROM duckdb_columns() WHERE schema_name = 'sync' "
-                             "AND table_name IN ('id_map', 'diff') AND column_name = 'cascade_id'").fetchall())
+    types = dict(
+        con.execute(
+            "SELECT table_name, data_type FROM duckdb_columns() WHERE schema_name = 'sync' "
+            "AND table_name IN ('id_map', 'diff') AND column_name = 'cascade_id'"
+        ).fetchall()
+    )
     if types.get("diff") == "BIGINT":
         con.execute("ALTER TABLE sync.diff ALTER cascade_id TYPE VARCHAR")
     if types.get("id_map") == "BIGINT":  # a UNIQUE column cannot change type in place
         with Warehouse.transaction(con):
             con.execute("ALTER TABLE sync.id_map RENAME TO id_map_bigint")
             con.execute(sql_text("cascade_sync_pipeline.warehouse", "schema.sql"))
-            con.execute("INSERT INTO sync.id_map BY NAME SELECT * REPLACE (CAST(cascade_id AS VARCHAR) AS cascade_id) "
-                        "FROM sync.id_map_bigint")
+            con.execute(
+                "INSERT INTO sync.id_map BY NAME SELECT * REPLACE (CAST(cascade_id AS VARCHAR) AS cascade_id) "
+                "FROM sync.id_map_bigint"
+            )
             con.execute("DROP TABLE sync.id_map_bigint")
 
 
 def _drop_contract_desired_state(con: duckdb.DuckDBPyConnection) -> None:
     """Files made before the classic engine (0.3.0) hold sync.desired_state in the invented contract's
     shape; it is rebuilt every run, so it is dropped and made again in the new shape."""
-    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'sync' "
-                                         "AND table_name = 'desired_state'").fetchall()}
+    columns = {
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'sync' AND table_name = 'desired_state'"
+        ).fetchall()
+    }
     if columns and "tracking_type" not in columns:
         con.execute("DROP TABLE sync.desired_state")
 
@@ -90,12 +106,16 @@ class WarehouseLockTimeout(RuntimeError):
             who = {}
         since = f", for {time.time() - who['since']:.0f} s" if who.get("since") else ""
         run = f", Dagster run {who['run_id']}" if who.get("run_id") else ""
-        held = (f"process {who.get('pid')} ({who.get('command') or '?'}{run}{since})" if who
-                else "a process that left no note")
+        held = (
+            f"process {who.get('pid')} ({who.get('command') or '?'}{run}{since})"
+            if who
+            else "a process that left no note"
+        )
         super().__init__(
             f"the warehouse {path} stayed locked by {held} for more than {lock_timeout():.0f} s; let that run finish (or "
             f"cancel it in the Dagster UI), then run this one again. If that process no longer exists, delete "
-            f"{path}.lock and {holder}")
+            f"{path}.lock and {holder}"
+        )
 
 
 class Warehouse:
@@ -137,8 +157,16 @@ class Warehouse:
         except Timeout:
             raise WarehouseLockTimeout(self.path, holder) from None
         try:
-            holder.write_text(json.dumps({"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300],
-                                          "run_id": os.environ.get("DAGSTER_RUN_ID")}))
+            holder.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "since": time.time(),
+                        "command": " ".join(sys.argv)[:300],
+                        "run_id": os.environ.get("DAGSTER_RUN_ID"),
+                    }
+                )
+            )
             yield
         finally:
             holder.unlink(missing_ok=True)
@@ -166,8 +194,9 @@ class Warehouse:
         con.execute("COMMIT")
 
     @staticmethod
-    def replace_partition(con: duckdb.DuckDBPyConnection, table: str, workspace: str,
-                          select_sql: str, params: Sequence | Mapping = ()) -> int:
+    def replace_partition(
+        con: duckdb.DuckDBPyConnection, table: str, workspace: str, select_sql: str, params: Sequence | Mapping = ()
+    ) -> int:
         """Replace ``workspace``'s rows of ``table`` with the rows of ``select_sql``; return the count.
 
         Call inside :meth:`transaction` so that readers never see the partition half-written.
@@ -177,8 +206,17 @@ class Warehouse:
         return scalar(con, f"SELECT count(*) FROM {table} WHERE workspace = ?", [workspace])
 
     @staticmethod
-    def upsert_newer(con: duckdb.DuckDBPyConnection, table: str, workspace: str, *, key: str, version: str,
-                     select_sql: str, params: Mapping, full_read_started: datetime | None = None) -> dict[str, int]:
+    def upsert_newer(
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        workspace: str,
+        *,
+        key: str,
+        version: str,
+        select_sql: str,
+        params: Mapping,
+        full_read_started: datetime | None = None,
+    ) -> dict[str, int]:
         """Write the rows of ``select_sql`` into ``workspace``'s
         rows of ``table``, one row per ``key``, keeping the newer version of each: a stored row is replaced
         unless both versions are known and the stored one is newer. ``version`` is a SQL expression of the
@@ -191,28 +229,41 @@ class Warehouse:
         old, new = version.format(row="s"), version.format(row="n")
         con.execute(f"CREATE OR REPLACE TEMP TABLE upsert_rows AS {select_sql}", params)
         ws = {"ws": workspace}
-        kept = scalar(con, f"SELECT count(*) FROM {table} AS s JOIN upsert_rows AS n ON s.{key} = n.{key} "
-                           f"WHERE s.workspace = $ws AND {old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old}", ws)
-        con.execute(f"DELETE FROM {table} AS s USING upsert_rows AS n WHERE s.workspace = $ws AND s.{key} = n.{key} "
-                    f"AND NOT ({old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old})", ws)
+        kept = scalar(
+            con,
+            f"SELECT count(*) FROM {table} AS s JOIN upsert_rows AS n ON s.{key} = n.{key} "
+            f"WHERE s.workspace = $ws AND {old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old}",
+            ws,
+        )
+        con.execute(
+            f"DELETE FROM {table} AS s USING upsert_rows AS n WHERE s.workspace = $ws AND s.{key} = n.{key} "
+            f"AND NOT ({old} IS NOT NULL AND {new} IS NOT NULL AND {new} < {old})",
+            ws,
+        )
         removed = 0
         if full_read_started is not None:
-            started = full_read_started.astimezone(timezone.utc).replace(tzinfo=None) \
-                if full_read_started.tzinfo else full_read_started
+            started = (
+                full_read_started.astimezone(UTC).replace(tzinfo=None)
+                if full_read_started.tzinfo
+                else full_read_started
+            )
             removed = con.execute(
                 f"DELETE FROM {table} AS s WHERE s.workspace = $ws AND s.extracted_at <= $started "
                 f"AND NOT EXISTS (SELECT 1 FROM upsert_rows AS n WHERE n.{key} = s.{key})",
-                {**ws, "started": started}).fetchall()[0][0]
+                {**ws, "started": started},
+            ).fetchall()[0][0]
         written = con.execute(
             f"INSERT INTO {table} BY NAME SELECT * FROM upsert_rows AS n "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE s.workspace = $ws AND s.{key} = n.{key})",
-            ws).fetchall()[0][0]
+            ws,
+        ).fetchall()[0][0]
         con.execute("DROP TABLE upsert_rows")
         return {"written": written, "kept_newer": kept, "removed": removed}
 
     @staticmethod
-    def merge_partition(con: duckdb.DuckDBPyConnection, table: str, workspace: str,
-                        select_sql: str, params: Mapping = ()) -> int:
+    def merge_partition(
+        con: duckdb.DuckDBPyConnection, table: str, workspace: str, select_sql: str, params: Mapping = ()
+    ) -> int:
         """Like :meth:`replace_partition` (same rows afterwards), but rows that did not change stay in
         place: only rows that differ (by primary key and a hash of every column) are deleted and inserted.
 
@@ -220,30 +271,43 @@ class Warehouse:
         index several times the work of computing the rows; a rebuild usually changes few of them.
         """
         schema, name = table.split(".")
-        key = con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
-                          "AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [schema, name]).fetchall()
-        if not key or scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace = ? LIMIT 1)",
-                             [workspace]) == 0:
+        key = con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
+            "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [schema, name],
+        ).fetchall()
+        if (
+            not key
+            or scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace = ? LIMIT 1)", [workspace])
+            == 0
+        ):
             return Warehouse.replace_partition(con, table, workspace, select_sql, params)
         key = list(key[0][0])
-        cols = ", ".join(r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? "
-                                                   "AND table_name = ? ORDER BY column_index", [schema, name]).fetchall())
-        con.execute(f"""
+        cols = ", ".join(
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? "
+                "AND table_name = ? ORDER BY column_index",
+                [schema, name],
+            ).fetchall()
+        )
+        con.execute(
+            f"""
             CREATE OR REPLACE TEMP TABLE merge_delta AS
-            SELECT n.*, {', '.join(f'o.{k} AS old_{k}' for k in key)}
+            SELECT n.*, {", ".join(f"o.{k} AS old_{k}" for k in key)}
             FROM (SELECT {cols}, hash({cols}) AS row_hash FROM ({select_sql})) AS n
-            FULL JOIN (SELECT {', '.join(key)}, hash({cols}) AS row_hash FROM {table} WHERE workspace = $merge_ws) AS o
-              ON {' AND '.join(f'n.{k} = o.{k}' for k in key)}
-            WHERE n.row_hash IS DISTINCT FROM o.row_hash""", {**dict(params), "merge_ws": workspace})
-        con.execute(f"DELETE FROM {table} USING merge_delta AS d WHERE "
-                    + " AND ".join(f"{table}.{k} = d.old_{k}" for k in key))
+            FULL JOIN (SELECT {", ".join(key)}, hash({cols}) AS row_hash FROM {table} WHERE workspace = $merge_ws) AS o
+              ON {" AND ".join(f"n.{k} = o.{k}" for k in key)}
+            WHERE n.row_hash IS DISTINCT FROM o.row_hash""",
+            {**dict(params), "merge_ws": workspace},
+        )
+        con.execute(
+            f"DELETE FROM {table} USING merge_delta AS d WHERE " + " AND ".join(f"{table}.{k} = d.old_{k}" for k in key)
+        )
         con.execute(f"INSERT INTO {table} BY NAME SELECT {cols} FROM merge_delta WHERE {key[0]} IS NOT NULL")
         con.execute("DROP TABLE merge_delta")
         return scalar(con, f"SELECT count(*) FROM {table} WHERE workspace = ?", [workspace])
 
     @staticmethod
     def table_counts(con: duckdb.DuckDBPyConnection, tables: Sequence[str], workspace: str) -> dict[str, int]:
-        return {
-            t: scalar(con, f"SELECT count(*) FROM {t} WHERE workspace = ?", [workspace])
-            for t in tables
-        }
+        return {t: scalar(con, f"SELECT count(*) FROM {t} WHERE workspace = ?", [workspace]) for t in tables}

@@ -4,11 +4,16 @@
 import dagster as dg
 import pandas as pd
 
-from cascade_sync_pipeline.warehouse.assets import (
-    ExtractConfig, choose_since, markdown_preview, read_problems_result, read_problems_spec, staging_results,
-)
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
+from cascade_sync_pipeline.warehouse.assets import (
+    ExtractConfig,
+    choose_since,
+    markdown_preview,
+    read_problems_result,
+    read_problems_spec,
+    staging_results,
+)
 from cascade_sync_pipeline.wrike import load
 from cascade_sync_pipeline.wrike.extract import REFERENCE_LISTS, extract_account
 
@@ -23,14 +28,26 @@ _REFERENCE_DOCS = {
     "workflows": "Workflows with their custom statuses and status groups (raw.wrike_workflows).",
     "contacts": "Contacts: people and groups, with names and emails (raw.wrike_contacts).",
 }
-_REFRESH_NOTE = (" Read by every full extract; an incremental one re-reads it only when a changed item points at "
-                 "an id it lacks, and otherwise records `refreshed: false` (the stored copy is kept).")
+_REFRESH_NOTE = (
+    " Read by every full extract; an incremental one re-reads it only when a changed item points at "
+    "an id it lacks, and otherwise records `refreshed: false` (the stored copy is kept)."
+)
 
 
 def _task_preview(tasks: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"id": t["id"], "title": t.get("title"), "status": t.get("status"),
-                          "type": t["dates"].get("type") if isinstance(t.get("dates"), dict) else None,
-                          "scope": t.get("scope"), "updated": t.get("updatedDate")} for t in tasks[:10]])
+    return pd.DataFrame(
+        [
+            {
+                "id": t["id"],
+                "title": t.get("title"),
+                "status": t.get("status"),
+                "type": t["dates"].get("type") if isinstance(t.get("dates"), dict) else None,
+                "scope": t.get("scope"),
+                "updated": t.get("updatedDate"),
+            }
+            for t in tasks[:10]
+        ]
+    )
 
 
 def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
@@ -41,20 +58,31 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
     @dg.multi_asset(
         name="wrike_raw_extract",
         specs=[
-            dg.AssetSpec(RAW_HIERARCHY, kinds=raw_kinds, **common,
-                         description="Spaces, plain folders and projects (folders with project owners, dates and "
-                                     "status) as Wrike sent them, re-read every run (raw.wrike_hierarchy)."),
-            *[dg.AssetSpec(key, kinds=raw_kinds, **common, description=_REFERENCE_DOCS[name] + _REFRESH_NOTE)
-              for name, key in RAW_REFERENCE.items()],
-            dg.AssetSpec(RAW_TASKS, kinds=raw_kinds, **common,
-                         description="Every task of every space — subtasks, milestones and Recycle Bin tasks "
-                                     "included — verbatim, one row per task (raw.wrike_tasks)."),
+            dg.AssetSpec(
+                RAW_HIERARCHY,
+                kinds=raw_kinds,
+                **common,
+                description="Spaces, plain folders and projects (folders with project owners, dates and "
+                "status) as Wrike sent them, re-read every run (raw.wrike_hierarchy).",
+            ),
+            *[
+                dg.AssetSpec(key, kinds=raw_kinds, **common, description=_REFERENCE_DOCS[name] + _REFRESH_NOTE)
+                for name, key in RAW_REFERENCE.items()
+            ],
+            dg.AssetSpec(
+                RAW_TASKS,
+                kinds=raw_kinds,
+                **common,
+                description="Every task of every space — subtasks, milestones and Recycle Bin tasks "
+                "included — verbatim, one row per task (raw.wrike_tasks).",
+            ),
         ],
         check_specs=[read_problems_spec(RAW_TASKS)],
         partitions_def=partitions_def,
     )
-    def wrike_raw_extract(context: dg.AssetExecutionContext, config: ExtractConfig,
-                          wrike: WrikeResource, warehouse: WarehouseResource):
+    def wrike_raw_extract(
+        context: dg.AssetExecutionContext, config: ExtractConfig, wrike: WrikeResource, warehouse: WarehouseResource
+    ):
         """Read one Wrike account (full, or tasks changed since the last run) and store the payloads verbatim."""
         ws = workspaces[context.partition_key]
         store = warehouse.get()
@@ -67,39 +95,76 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
             stats = client.stats
         with store.connect() as con:
             counts = load.write_raw(con, ws.key, extract)
-        context.log.info(f"workspace '{ws.key}': {extract.mode} extract, {len(extract.tasks)} tasks and "
-                         f"{len(extract.projects)} projects read in {stats.requests} requests")
+        context.log.info(
+            f"workspace '{ws.key}': {extract.mode} extract, {len(extract.tasks)} tasks and "
+            f"{len(extract.projects)} projects read in {stats.requests} requests"
+        )
 
         run = {"workspace": ws.key, "mode": extract.mode, **stats.as_metadata()}
-        yield dg.MaterializeResult(asset_key=RAW_HIERARCHY, metadata={
-            **run, "dagster/row_count": counts["raw.wrike_hierarchy"], "spaces": len(extract.spaces),
-            "projects": len(extract.projects), "folders": len(extract.folders) - len(extract.projects)})
+        yield dg.MaterializeResult(
+            asset_key=RAW_HIERARCHY,
+            metadata={
+                **run,
+                "dagster/row_count": counts["raw.wrike_hierarchy"],
+                "spaces": len(extract.spaces),
+                "projects": len(extract.projects),
+                "folders": len(extract.folders) - len(extract.projects),
+            },
+        )
         for name, key in RAW_REFERENCE.items():
             refreshed = getattr(extract, name) is not None
-            yield dg.MaterializeResult(asset_key=key, metadata={
-                **run, "dagster/row_count": counts[load.REFERENCE_TABLES[name][0]], "refreshed": refreshed})
-        yield dg.MaterializeResult(asset_key=RAW_TASKS, metadata={
-            **run, "dagster/row_count": counts["raw.wrike_tasks"], "tasks_read": len(extract.tasks),
-            "updated_since": since or "full", "preview": markdown_preview(_task_preview(extract.tasks)),
-            "payload_problems": len(extract.problems), "kept_newer_stored": extract.written.get("kept_newer", 0),
-            "recycle_bin_listed": not any("Recycle Bin" in n for n in extract.notes)})
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={**run, "dagster/row_count": counts[load.REFERENCE_TABLES[name][0]], "refreshed": refreshed},
+            )
+        yield dg.MaterializeResult(
+            asset_key=RAW_TASKS,
+            metadata={
+                **run,
+                "dagster/row_count": counts["raw.wrike_tasks"],
+                "tasks_read": len(extract.tasks),
+                "updated_since": since or "full",
+                "preview": markdown_preview(_task_preview(extract.tasks)),
+                "payload_problems": len(extract.problems),
+                "kept_newer_stored": extract.written.get("kept_newer", 0),
+                "recycle_bin_listed": not any("Recycle Bin" in n for n in extract.notes),
+            },
+        )
         yield read_problems_result(context, RAW_TASKS, ws.key, extract.problems, extract.notes)
 
     @dg.multi_asset(
         name="wrike_staging",
         specs=[
-            dg.AssetSpec(STAGING_KEYS["work_items"], kinds={"duckdb", "sql"}, **common,
-                         deps=[RAW_TASKS, RAW_HIERARCHY, RAW_REFERENCE["workflows"], RAW_REFERENCE["custom_fields"]],
-                         description="This workspace's rows of staging.work_items: one typed row per project, "
-                                     "task, subtask and milestone, status category from the workflow group."),
-            dg.AssetSpec(STAGING_KEYS["custom_field_values"], kinds={"duckdb", "sql"}, **common,
-                         deps=[RAW_TASKS, RAW_HIERARCHY, RAW_REFERENCE["custom_fields"], RAW_REFERENCE["contacts"]],
-                         description="This workspace's rows of staging.custom_field_values, as a person reads "
-                                     "them (contact names, plain numbers)."),
-            dg.AssetSpec(STAGING_KEYS["containers"], kinds={"duckdb", "sql"}, deps=[RAW_HIERARCHY], **common,
-                         description="This workspace's rows of staging.containers: spaces, folders and projects."),
-            dg.AssetSpec(STAGING_KEYS["users"], kinds={"duckdb", "sql"}, deps=[RAW_REFERENCE["contacts"]], **common,
-                         description="This workspace's rows of staging.users: the account's people with emails."),
+            dg.AssetSpec(
+                STAGING_KEYS["work_items"],
+                kinds={"duckdb", "sql"},
+                **common,
+                deps=[RAW_TASKS, RAW_HIERARCHY, RAW_REFERENCE["workflows"], RAW_REFERENCE["custom_fields"]],
+                description="This workspace's rows of staging.work_items: one typed row per project, "
+                "task, subtask and milestone, status category from the workflow group.",
+            ),
+            dg.AssetSpec(
+                STAGING_KEYS["custom_field_values"],
+                kinds={"duckdb", "sql"},
+                **common,
+                deps=[RAW_TASKS, RAW_HIERARCHY, RAW_REFERENCE["custom_fields"], RAW_REFERENCE["contacts"]],
+                description="This workspace's rows of staging.custom_field_values, as a person reads "
+                "them (contact names, plain numbers).",
+            ),
+            dg.AssetSpec(
+                STAGING_KEYS["containers"],
+                kinds={"duckdb", "sql"},
+                deps=[RAW_HIERARCHY],
+                **common,
+                description="This workspace's rows of staging.containers: spaces, folders and projects.",
+            ),
+            dg.AssetSpec(
+                STAGING_KEYS["users"],
+                kinds={"duckdb", "sql"},
+                deps=[RAW_REFERENCE["contacts"]],
+                **common,
+                description="This workspace's rows of staging.users: the account's people with emails.",
+            ),
         ],
         partitions_def=partitions_def,
     )

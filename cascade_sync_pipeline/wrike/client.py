@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -24,8 +25,17 @@ from cascade_sync_pipeline.wrike.errors import WrikeApiError, describe, redact, 
 from cascade_sync_pipeline.wrike.oauth import OAuthSession, TokenStore, bootstrap_hint
 
 # Optional task fields the staging needs (Wrike leaves them out of query results unless asked).
-TASK_FIELDS = ("description", "briefDescription", "parentIds", "superParentIds", "responsibleIds",
-               "authorIds", "superTaskIds", "subTaskIds", "customFields")
+TASK_FIELDS = (
+    "description",
+    "briefDescription",
+    "parentIds",
+    "superParentIds",
+    "responsibleIds",
+    "authorIds",
+    "superTaskIds",
+    "subTaskIds",
+    "customFields",
+)
 MAX_PAGE_SIZE = 1000
 MAX_IDS_PER_CALL = 100
 DEFAULT_OVERLAP = timedelta(minutes=5)
@@ -33,14 +43,14 @@ DEFAULT_OVERLAP = timedelta(minutes=5)
 
 def _chunks(ids: list[str], size: int = MAX_IDS_PER_CALL) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 def wrike_timestamp(moment: datetime) -> str:
     """UTC ``yyyy-MM-ddTHH:mm:ssZ``; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def latest_update(tasks: Iterable[Mapping]) -> str | None:
@@ -54,15 +64,24 @@ class WrikeClient(ApiSession):
 
     source = "wrike"
 
-    def __init__(self, base_url: str, *, workspace: str, token: str | None = None,
-                 oauth: OAuthSession | None = None, token_env: str | None = None,
-                 page_size: int = MAX_PAGE_SIZE, overlap: timedelta = DEFAULT_OVERLAP, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        workspace: str,
+        token: str | None = None,
+        oauth: OAuthSession | None = None,
+        token_env: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if (token is None) == (oauth is None):
             raise ValueError("give exactly one of token= (a permanent token) or oauth= (an OAuthSession)")
-        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep,
-                         transport=transport)
+        super().__init__(base_url, workspace=workspace, timeout=timeout, retry=retry, sleep=sleep, transport=transport)
         self.configured_base_url = base_url.rstrip("/")
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.overlap = overlap
@@ -82,18 +101,28 @@ class WrikeClient(ApiSession):
         if oauth_cfg is not None:
             missing = [n for n in (oauth_cfg.client_id_env, oauth_cfg.client_secret_env) if not env.get(n)]
             if missing:
-                raise WrikeApiError(f"workspace '{ws.key}': env var(s) {', '.join(missing)} (the Wrike OAuth client "
-                                    "id/secret from the App Console) are not set", code="missing_secret",
-                                    workspace=ws.key)
-            session = OAuthSession(TokenStore(oauth_cfg.token_store), client_id=env[oauth_cfg.client_id_env].strip(),
-                                   client_secret=env[oauth_cfg.client_secret_env].strip(),
-                                   login_url=oauth_cfg.login_url, workspace=ws.key)
+                raise WrikeApiError(
+                    f"workspace '{ws.key}': env var(s) {', '.join(missing)} (the Wrike OAuth client "
+                    "id/secret from the App Console) are not set",
+                    code="missing_secret",
+                    workspace=ws.key,
+                )
+            session = OAuthSession(
+                TokenStore(oauth_cfg.token_store),
+                client_id=env[oauth_cfg.client_id_env].strip(),
+                client_secret=env[oauth_cfg.client_secret_env].strip(),
+                login_url=oauth_cfg.login_url,
+                workspace=ws.key,
+            )
             return cls(ws.base_url, workspace=ws.key, oauth=session, **kwargs)
         token = (env.get(ws.token_env or "") or "").strip()  # a pasted token often ends in a newline
         if not token:
-            raise WrikeApiError(f"workspace '{ws.key}': env var {ws.token_env} is not set; put the Wrike permanent "
-                                "access token there (Wrike App Console > your app > Obtain token)",
-                                code="missing_secret", workspace=ws.key)
+            raise WrikeApiError(
+                f"workspace '{ws.key}': env var {ws.token_env} is not set; put the Wrike permanent "
+                "access token there (Wrike App Console > your app > Obtain token)",
+                code="missing_secret",
+                workspace=ws.key,
+            )
         return cls(ws.base_url, workspace=ws.key, token=token, token_env=ws.token_env, **kwargs)
 
     def __repr__(self) -> str:
@@ -134,14 +163,24 @@ class WrikeClient(ApiSession):
         payload = payload if isinstance(payload, dict) else {}
         code = _text(payload.get("error"))
         message, retryable = describe(
-            workspace=self.workspace, status=response.status_code, code=code,
-            description=_text(payload.get("errorDescription")), method=response.request.method,
-            path=response.request.url.path, auth_fix=self._auth_fix(), base_url=self.configured_base_url)
-        return WrikeApiError(redact(message, self._secrets()), status=response.status_code, code=code,
-                             workspace=self.workspace, retryable=retryable)
+            workspace=self.workspace,
+            status=response.status_code,
+            code=code,
+            description=_text(payload.get("errorDescription")),
+            method=response.request.method,
+            path=response.request.url.path,
+            auth_fix=self._auth_fix(),
+            base_url=self.configured_base_url,
+        )
+        return WrikeApiError(
+            redact(message, self._secrets()),
+            status=response.status_code,
+            code=code,
+            workspace=self.workspace,
+            retryable=retryable,
+        )
 
-    def request(self, method: str, path: str, *, params: Any = None, json_body: Any = None,
-                data: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: Any = None, json_body: Any = None, data: Any = None) -> Any:
         try:
             return super().request(method, path, params=params, json_body=json_body, data=data)
         except WrikeApiError as exc:
@@ -177,28 +216,46 @@ class WrikeClient(ApiSession):
     def projects(self, space_id: str) -> list[dict]:
         return [f for f in self.space_folders(space_id) if "project" in f]
 
-    def tasks_in_folder(self, folder_id: str, *, updated_since: datetime | str | None = None,
-                        descendants: bool = True, subtasks: bool = True,
-                        fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
+    def tasks_in_folder(
+        self,
+        folder_id: str,
+        *,
+        updated_since: datetime | str | None = None,
+        descendants: bool = True,
+        subtasks: bool = True,
+        fields: Iterable[str] = TASK_FIELDS,
+    ) -> list[dict]:
         """Tasks of a folder or project (and its subfolders), subtasks included, every page."""
         params = self._task_params(updated_since, fields, descendants=descendants, subtasks=subtasks)
         return latest_versions(self.iter_tasks(f"/folders/{folder_id}/tasks", params))
 
-    def tasks_in_space(self, space_id: str, *, updated_since: datetime | str | None = None,
-                       subtasks: bool = True, fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
+    def tasks_in_space(
+        self,
+        space_id: str,
+        *,
+        updated_since: datetime | str | None = None,
+        subtasks: bool = True,
+        fields: Iterable[str] = TASK_FIELDS,
+    ) -> list[dict]:
         params = self._task_params(updated_since, fields, descendants=True, subtasks=subtasks)
         return latest_versions(self.iter_tasks(f"/spaces/{space_id}/tasks", params))
 
-    def tasks_in_folders(self, folder_ids: Iterable[str], *, updated_since: datetime | str | None = None,
-                         fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
+    def tasks_in_folders(
+        self,
+        folder_ids: Iterable[str],
+        *,
+        updated_since: datetime | str | None = None,
+        fields: Iterable[str] = TASK_FIELDS,
+    ) -> list[dict]:
         """Tasks of several folders/projects; a task in two of them (or in a subfolder) appears once."""
         merged: list[dict] = []
         for folder_id in dict.fromkeys(folder_ids):
             merged += self.tasks_in_folder(folder_id, updated_since=updated_since, fields=fields)
         return latest_versions(merged)
 
-    def recycled_tasks(self, *, updated_since: datetime | str | None = None,
-                       fields: Iterable[str] = TASK_FIELDS) -> list[dict]:
+    def recycled_tasks(
+        self, *, updated_since: datetime | str | None = None, fields: Iterable[str] = TASK_FIELDS
+    ) -> list[dict]:
         """Tasks in the Recycle Bin (``scope: RbTask``), so deletions reach Cascade as archives."""
         params = self._task_params(updated_since, fields, descendants=True, subtasks=True)
         return latest_versions(self.iter_tasks(f"/folders/{self.recycle_bin_id()}/tasks", params))
@@ -207,7 +264,8 @@ class WrikeClient(ApiSession):
         if self._recycle_bin_id is None:
             account = self.account()
             self._recycle_bin_id = account.get("recycleBinId") or next(
-                f["id"] for f in self.folder_tree() if f.get("scope") == "RbRoot")
+                f["id"] for f in self.folder_tree() if f.get("scope") == "RbRoot"
+            )
         return self._recycle_bin_id
 
     def tasks(self, ids: Iterable[str], *, fields: Iterable[str] = ()) -> list[dict]:
@@ -230,9 +288,13 @@ class WrikeClient(ApiSession):
             if not token or not page:
                 return
             if token in seen_tokens:
-                raise WrikeApiError(f"workspace '{self.workspace}': Wrike repeated a nextPageToken on {path}; "
-                                    "stopping to avoid a loop, retry the run", code="paging_loop",
-                                    workspace=self.workspace, retryable=True)
+                raise WrikeApiError(
+                    f"workspace '{self.workspace}': Wrike repeated a nextPageToken on {path}; "
+                    "stopping to avoid a loop, retry the run",
+                    code="paging_loop",
+                    workspace=self.workspace,
+                    retryable=True,
+                )
             seen_tokens.add(token)
             query = dict(params, pageSize=self.page_size, nextPageToken=token)
 
@@ -248,18 +310,27 @@ class WrikeClient(ApiSession):
 
     def custom_field_id(self, title: str, *, space_id: str | None = None) -> str:
         """The id of the custom field called ``title`` (account-wide, or in ``space_id``)."""
-        matches = [f for f in self.custom_fields() if f["title"] == title
-                   and (space_id is None or f.get("spaceId") in (None, space_id))]
+        matches = [
+            f
+            for f in self.custom_fields()
+            if f["title"] == title and (space_id is None or f.get("spaceId") in (None, space_id))
+        ]
         if len(matches) == 1:
             return matches[0]["id"]
         if not matches:
-            raise WrikeApiError(f"workspace '{self.workspace}': Wrike has no custom field named '{title}'; create a "
-                                "Text custom field with that name (Account Management > Custom fields) or name "
-                                "another one in the workspace config (cascade_id_field)",
-                                code="custom_field_missing", workspace=self.workspace)
-        raise WrikeApiError(f"workspace '{self.workspace}': {len(matches)} Wrike custom fields are named '{title}' "
-                            f"({', '.join(f['id'] for f in matches)}); rename all but one",
-                            code="custom_field_ambiguous", workspace=self.workspace)
+            raise WrikeApiError(
+                f"workspace '{self.workspace}': Wrike has no custom field named '{title}'; create a "
+                "Text custom field with that name (Account Management > Custom fields) or name "
+                "another one in the workspace config (cascade_id_field)",
+                code="custom_field_missing",
+                workspace=self.workspace,
+            )
+        raise WrikeApiError(
+            f"workspace '{self.workspace}': {len(matches)} Wrike custom fields are named '{title}' "
+            f"({', '.join(f['id'] for f in matches)}); rename all but one",
+            code="custom_field_ambiguous",
+            workspace=self.workspace,
+        )
 
     def contacts(self) -> list[dict]:
         return self._data(self.get("/contacts"))
@@ -280,13 +351,26 @@ class WrikeClient(ApiSession):
         answer = self.request("PUT", f"/folders/{folder_id}", data={"customFields": json.dumps([entry])})
         return self._data(answer)[0]
 
-    def create_webhook(self, hook_url: str, *, folder_id: str | None = None, space_id: str | None = None,
-                       secret: str | None = None, events: Iterable[str] | None = None,
-                       recursive: bool = False) -> dict:
+    def create_webhook(
+        self,
+        hook_url: str,
+        *,
+        folder_id: str | None = None,
+        space_id: str | None = None,
+        secret: str | None = None,
+        events: Iterable[str] | None = None,
+        recursive: bool = False,
+    ) -> dict:
         """Register a webhook on a folder, a space or (neither given) the whole account."""
         if folder_id and space_id:
             raise ValueError("a webhook watches a folder or a space, not both")
-        path = f"/folders/{folder_id}/webhooks" if folder_id else f"/spaces/{space_id}/webhooks" if space_id else "/webhooks"
+        path = (
+            f"/folders/{folder_id}/webhooks"
+            if folder_id
+            else f"/spaces/{space_id}/webhooks"
+            if space_id
+            else "/webhooks"
+        )
         form: dict[str, str] = {"hookUrl": hook_url}
         if secret:
             form["secret"] = secret
@@ -306,8 +390,9 @@ class WrikeClient(ApiSession):
         self.request("DELETE", f"/webhooks/{webhook_id}")
 
     # --- internals ---------------------------------------------------------------------------------
-    def _task_params(self, updated_since: datetime | str | None, fields: Iterable[str], *,
-                     descendants: bool, subtasks: bool) -> dict[str, Any]:
+    def _task_params(
+        self, updated_since: datetime | str | None, fields: Iterable[str], *, descendants: bool, subtasks: bool
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"descendants": _flag(descendants), "subTasks": _flag(subtasks)}
         fields = list(fields)
         if fields:
@@ -321,16 +406,24 @@ class WrikeClient(ApiSession):
         """The answer's data list; ``of`` names what it lists when every entry must carry an id (tasks
         are checked one by one by the extract, which skips and reports the bad ones)."""
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise WrikeApiError(f"workspace '{self.workspace}': Wrike answered without a data list; the base_url "
-                                f"({self.configured_base_url}) may not point at the Wrike API v4",
-                                code="unexpected_answer", workspace=self.workspace, retryable=True)
+            raise WrikeApiError(
+                f"workspace '{self.workspace}': Wrike answered without a data list; the base_url "
+                f"({self.configured_base_url}) may not point at the Wrike API v4",
+                code="unexpected_answer",
+                workspace=self.workspace,
+                retryable=True,
+            )
         for entry in answer["data"] if of else ():
             if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
                 title = entry.get("title") if isinstance(entry, dict) else None
                 raise WrikeApiError(
                     f"workspace '{self.workspace}': Wrike answered with a {of} without an id (title "
                     f"{str(title)[:80]!r}); nothing was stored or replaced. Retry the run; if it persists, the "
-                    "object is damaged in Wrike", code="unexpected_answer", workspace=self.workspace, retryable=True)
+                    "object is damaged in Wrike",
+                    code="unexpected_answer",
+                    workspace=self.workspace,
+                    retryable=True,
+                )
         return answer["data"]
 
     def _follow_host(self) -> None:
@@ -348,8 +441,10 @@ class WrikeClient(ApiSession):
 
     def _auth_fix(self) -> str:
         if self._oauth is not None:
-            return (f"the OAuth refresh failed or the grant was revoked; re-run the OAuth bootstrap: "
-                    f"{bootstrap_hint(self.workspace)}")
+            return (
+                f"the OAuth refresh failed or the grant was revoked; re-run the OAuth bootstrap: "
+                f"{bootstrap_hint(self.workspace)}"
+            )
         where = f"env {self._token_env}" if self._token_env else "the token passed to the client"
         return f"replace the permanent token in {where} (Wrike App Console > your app > Obtain token)"
 
@@ -387,7 +482,8 @@ def latest_versions(tasks: Iterable[dict]) -> list[dict]:
             continue
         current = by_id.get(identity)
         if current is None or (wrike_time(task.get("updatedDate")) or oldest) >= (
-                wrike_time(current.get("updatedDate")) or oldest):
+            wrike_time(current.get("updatedDate")) or oldest
+        ):
             by_id[identity] = task
     return list(by_id.values()) + unusable
 

@@ -20,9 +20,9 @@ Plain Python: no Dagster imports.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from cascade_sync_pipeline.config import WrikeWorkspace
 from cascade_sync_pipeline.payloads import PayloadProblem, check_wrike_tasks
@@ -74,12 +74,17 @@ def read_hierarchy(client: WrikeClient, ws: WrikeWorkspace) -> tuple[list[dict],
         raise WrikeApiError(
             f"workspace '{ws.key}': the Wrike credential sees no space; share at least one space with the "
             "token's user (or use a token of a user who is a member of the spaces to sync)",
-            code="no_spaces", workspace=ws.key)
+            code="no_spaces",
+            workspace=ws.key,
+        )
     space_ids = {s["id"] for s in spaces}
     tree = client.folder_tree()
     recycle_bin = next((e["id"] for e in tree if e.get("scope") == "RbRoot"), None)
-    folder_ids = [e["id"] for e in tree
-                  if e.get("scope") in ("WsFolder", "RbFolder") and not e.get("space") and e["id"] not in space_ids]
+    folder_ids = [
+        e["id"]
+        for e in tree
+        if e.get("scope") in ("WsFolder", "RbFolder") and not e.get("space") and e["id"] not in space_ids
+    ]
     return spaces, client.folders(folder_ids), recycle_bin
 
 
@@ -89,20 +94,26 @@ def _pick(kind: str, entries: Iterable[str], objects: list[dict], workspace: str
     for i, entry in enumerate(entries):
         hits = [o for o in objects if o["id"] == entry] or [o for o in objects if o.get("title") == entry]
         if len(hits) != 1:
-            problem = (f"names {len(hits)} {kind}s ({', '.join(o['id'] for o in hits)}); use the ID instead" if hits
-                       else f"matches no {kind} the credential can see; use the {kind}'s ID or exact title and "
-                            "check that the token's user has access to it")
-            raise WrikeApiError(f"workspace '{workspace}': {path}[{i}] = '{entry}' {problem}",
-                                code="scope_mismatch", workspace=workspace)
+            problem = (
+                f"names {len(hits)} {kind}s ({', '.join(o['id'] for o in hits)}); use the ID instead"
+                if hits
+                else f"matches no {kind} the credential can see; use the {kind}'s ID or exact title and "
+                "check that the token's user has access to it"
+            )
+            raise WrikeApiError(
+                f"workspace '{workspace}': {path}[{i}] = '{entry}' {problem}",
+                code="scope_mismatch",
+                workspace=workspace,
+            )
         chosen.add(hits[0]["id"])
     return chosen
 
 
 @dataclass(frozen=True)
 class ScopedHierarchy:
-    spaces: list[dict]          # spaces holding anything in scope
-    folders: list[dict]         # folders and projects in scope
-    space_listings: list[str]   # spaces whose every task is in scope
+    spaces: list[dict]  # spaces holding anything in scope
+    folders: list[dict]  # folders and projects in scope
+    space_listings: list[str]  # spaces whose every task is in scope
     folder_listings: list[str]  # folders/projects listed on their own (not under a listed space)
 
 
@@ -114,8 +125,9 @@ def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> 
     """
     scope = ws.scope
     picked_spaces = _pick("space", scope.spaces, spaces, ws.key, "scope.spaces")
-    picked_folders = (_pick("folder", scope.folders, [f for f in folders if "project" not in f], ws.key, "scope.folders")
-                      | _pick("project", scope.projects, [f for f in folders if "project" in f], ws.key, "scope.projects"))
+    picked_folders = _pick(
+        "folder", scope.folders, [f for f in folders if "project" not in f], ws.key, "scope.folders"
+    ) | _pick("project", scope.projects, [f for f in folders if "project" in f], ws.key, "scope.projects")
     by_id = {f["id"]: f for f in folders}
 
     def ancestors(folder_id: str, seen: frozenset = frozenset()) -> set[str]:
@@ -126,8 +138,7 @@ def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> 
         return found
 
     lineage = {f["id"]: ancestors(f["id"]) for f in folders}
-    kept = [f for f in folders
-            if f["id"] in picked_folders or lineage[f["id"]] & (picked_folders | picked_spaces)]
+    kept = [f for f in folders if f["id"] in picked_folders or lineage[f["id"]] & (picked_folders | picked_spaces)]
     kept_ids = {f["id"] for f in kept}
     space_ids = picked_spaces | {a for f in kept for a in lineage[f["id"]] if a not in by_id}
     return ScopedHierarchy(
@@ -138,8 +149,13 @@ def apply_scope(ws: WrikeWorkspace, spaces: list[dict], folders: list[dict]) -> 
     )
 
 
-def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | None,
-               updated_since: str | None = None, notes: list[str] | None = None) -> list[dict]:
+def read_tasks(
+    client: WrikeClient,
+    spaces: list[dict],
+    recycle_bin_id: str | None,
+    updated_since: str | None = None,
+    notes: list[str] | None = None,
+) -> list[dict]:
     """Every task of the spaces, and of the Recycle Bin. A Recycle Bin the credential may not list (403,
     404: some licences and user types cannot) is left out with a note in ``notes``, not a failure."""
     tasks: list[dict] = []
@@ -159,12 +175,16 @@ def read_tasks(client: WrikeClient, spaces: list[dict], recycle_bin_id: str | No
 def recycle_bin_note(workspace: str, err: WrikeApiError, *, incremental: bool) -> str:
     what = f"HTTP {err.status} {err.code or ''}".strip()
     if incremental:
-        return (f"workspace '{workspace}': the Recycle Bin could not be listed ({what}), so tasks deleted in Wrike "
-                "since the last read were not seen; deletions will only be seen at the next full read (where deleted "
-                "tasks are missing from the listing). To see them sooner, let the token's user list the Recycle Bin")
-    return (f"workspace '{workspace}': the Recycle Bin could not be listed ({what}); this full read sees deleted tasks "
-            "only as missing from the listing, and incremental reads will not see deletions until the next full "
-            "read. To see them sooner, let the token's user list the Recycle Bin")
+        return (
+            f"workspace '{workspace}': the Recycle Bin could not be listed ({what}), so tasks deleted in Wrike "
+            "since the last read were not seen; deletions will only be seen at the next full read (where deleted "
+            "tasks are missing from the listing). To see them sooner, let the token's user list the Recycle Bin"
+        )
+    return (
+        f"workspace '{workspace}': the Recycle Bin could not be listed ({what}); this full read sees deleted tasks "
+        "only as missing from the listing, and incremental reads will not see deletions until the next full "
+        "read. To see them sooner, let the token's user list the Recycle Bin"
+    )
 
 
 def _referenced(items: list[dict], contacts_field_ids: frozenset[str]) -> tuple[set[str], set[str], set[str]]:
@@ -205,14 +225,15 @@ def _refresh_stale(client: WrikeClient, extract: WrikeExtract, known: KnownRefer
         extract.refreshed.append("contacts")
 
 
-def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | None = None,
-                    known: KnownReferences | None = None) -> WrikeExtract:
+def extract_account(
+    client: WrikeClient, ws: WrikeWorkspace, *, since: str | None = None, known: KnownReferences | None = None
+) -> WrikeExtract:
     """Everything the staging needs from one Wrike account. ``since`` (a Wrike timestamp) ⇒ incremental.
 
     Tasks without a usable id are left out and bad timestamps reported (``problems``); a Recycle Bin that
     cannot be listed is reported in ``notes``; an answer without its data list stops the read (the client
     raises) before anything is stored."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     notes: list[str] = []
     spaces, folders, recycle_bin = read_hierarchy(client, ws)
     if ws.scope.is_everything:
@@ -222,13 +243,34 @@ def extract_account(client: WrikeClient, ws: WrikeWorkspace, *, since: str | Non
         # deletions in a scoped workspace surface at the next full read, as the task disappears.
         scoped = apply_scope(ws, spaces, folders)
         spaces, folders, recycle_bin = scoped.spaces, scoped.folders, None
-        tasks = latest_versions([t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
-                       + client.tasks_in_folders(scoped.folder_listings, updated_since=since))
+        tasks = latest_versions(
+            [t for sid in scoped.space_listings for t in client.tasks_in_space(sid, updated_since=since)]
+            + client.tasks_in_folders(scoped.folder_listings, updated_since=since)
+        )
     tasks, problems = check_wrike_tasks(ws.key, tasks)
     if since is None:
-        return WrikeExtract("full", spaces, folders, tasks, client.custom_fields(), client.workflows(),
-                            client.contacts(), recycle_bin, problems=problems, notes=notes, read_started_at=started)
-    extract = WrikeExtract("incremental", spaces, folders, tasks, recycle_bin_id=recycle_bin, problems=problems,
-                           notes=notes, read_started_at=started)
+        return WrikeExtract(
+            "full",
+            spaces,
+            folders,
+            tasks,
+            client.custom_fields(),
+            client.workflows(),
+            client.contacts(),
+            recycle_bin,
+            problems=problems,
+            notes=notes,
+            read_started_at=started,
+        )
+    extract = WrikeExtract(
+        "incremental",
+        spaces,
+        folders,
+        tasks,
+        recycle_bin_id=recycle_bin,
+        problems=problems,
+        notes=notes,
+        read_started_at=started,
+    )
     _refresh_stale(client, extract, known or KnownReferences())
     return extract

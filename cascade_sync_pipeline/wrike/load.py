@@ -12,7 +12,7 @@ and otherwise kept.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -23,14 +23,21 @@ from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 from cascade_sync_pipeline.wrike.extract import KnownReferences, WrikeExtract
 
 SQL_PACKAGE = "cascade_sync_pipeline.wrike.sql"
-RAW_TABLES = ("raw.wrike_hierarchy", "raw.wrike_custom_fields", "raw.wrike_workflows", "raw.wrike_contacts",
-              "raw.wrike_tasks")
+RAW_TABLES = (
+    "raw.wrike_hierarchy",
+    "raw.wrike_custom_fields",
+    "raw.wrike_workflows",
+    "raw.wrike_contacts",
+    "raw.wrike_tasks",
+)
 STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users")
 STREAM = "tasks"
 # reference list -> (raw table, id column)
-REFERENCE_TABLES = {"custom_fields": ("raw.wrike_custom_fields", "field_id"),
-                    "workflows": ("raw.wrike_workflows", "workflow_id"),
-                    "contacts": ("raw.wrike_contacts", "contact_id")}
+REFERENCE_TABLES = {
+    "custom_fields": ("raw.wrike_custom_fields", "field_id"),
+    "workflows": ("raw.wrike_workflows", "workflow_id"),
+    "contacts": ("raw.wrike_contacts", "contact_id"),
+}
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -38,48 +45,78 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _hierarchy_rows(extract: WrikeExtract) -> pd.DataFrame:
-    rows = [{"object_type": "space", "object_id": s["id"], "parent_id": None, "payload": json.dumps(s)}
-            for s in extract.spaces]
-    rows += [{"object_type": "project" if "project" in f else "folder", "object_id": f["id"],
-              "parent_id": (f.get("parentIds") or [None])[0], "payload": json.dumps(f)} for f in extract.folders]
+    rows = [
+        {"object_type": "space", "object_id": s["id"], "parent_id": None, "payload": json.dumps(s)}
+        for s in extract.spaces
+    ]
+    rows += [
+        {
+            "object_type": "project" if "project" in f else "folder",
+            "object_id": f["id"],
+            "parent_id": (f.get("parentIds") or [None])[0],
+            "payload": json.dumps(f),
+        }
+        for f in extract.folders
+    ]
     return pd.DataFrame(rows, columns=["object_type", "object_id", "parent_id", "payload"])
 
 
-def write_raw(con: duckdb.DuckDBPyConnection, workspace: str, extract: WrikeExtract,
-              extracted_at: datetime | None = None) -> dict[str, int]:
+def write_raw(
+    con: duckdb.DuckDBPyConnection, workspace: str, extract: WrikeExtract, extracted_at: datetime | None = None
+) -> dict[str, int]:
     """Store the payloads verbatim; return how many rows each raw table now holds for the workspace."""
     ensure_raw_tables(con)
     con.execute(sql_text(SQL_PACKAGE, "macros.sql"))  # wrike_ts: the tasks' update times compared
-    at = (extracted_at or datetime.now(timezone.utc)).replace(tzinfo=None)
+    at = (extracted_at or datetime.now(UTC)).replace(tzinfo=None)
     params = {"ws": workspace, "at": at}
-    tasks = pd.DataFrame([{"task_id": str(t["id"]), "updated_date": _text(t.get("updatedDate")),
-                           "payload": json.dumps(t)} for t in extract.tasks if isinstance(t, dict) and t.get("id")],
-                         columns=["task_id", "updated_date", "payload"])
+    tasks = pd.DataFrame(
+        [
+            {"task_id": str(t["id"]), "updated_date": _text(t.get("updatedDate")), "payload": json.dumps(t)}
+            for t in extract.tasks
+            if isinstance(t, dict) and t.get("id")
+        ],
+        columns=["task_id", "updated_date", "payload"],
+    )
     views = {"hierarchy_rows": _hierarchy_rows(extract), "task_rows": tasks}
     for name, (_, id_column) in REFERENCE_TABLES.items():
         objects = getattr(extract, name)
         if objects is not None:
-            views[f"{name}_rows"] = pd.DataFrame([{id_column: o["id"], "payload": json.dumps(o)} for o in objects],
-                                                 columns=[id_column, "payload"])
+            views[f"{name}_rows"] = pd.DataFrame(
+                [{id_column: o["id"], "payload": json.dumps(o)} for o in objects], columns=[id_column, "payload"]
+            )
     for view, frame in views.items():
         con.register(view, frame)
     try:
         with Warehouse.transaction(con):
             Warehouse.replace_partition(
-                con, "raw.wrike_hierarchy", workspace,
+                con,
+                "raw.wrike_hierarchy",
+                workspace,
                 "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, "
-                "$at AS extracted_at FROM hierarchy_rows", params)
+                "$at AS extracted_at FROM hierarchy_rows",
+                params,
+            )
             for name, (table, id_column) in REFERENCE_TABLES.items():
                 if f"{name}_rows" in views:
                     Warehouse.replace_partition(
-                        con, table, workspace,
+                        con,
+                        table,
+                        workspace,
                         f"SELECT $ws AS workspace, {id_column}, payload::JSON AS payload, $at AS extracted_at "
-                        f"FROM {name}_rows", params)
+                        f"FROM {name}_rows",
+                        params,
+                    )
             extract.written = Warehouse.upsert_newer(
-                con, "raw.wrike_tasks", workspace, key="task_id", version="wrike_ts({row}.updated_date)",
+                con,
+                "raw.wrike_tasks",
+                workspace,
+                key="task_id",
+                version="wrike_ts({row}.updated_date)",
                 select_sql="SELECT $ws AS workspace, task_id, updated_date, payload::JSON AS payload, "
-                           "$at AS extracted_at FROM task_rows", params=params,
-                full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None)
+                "$at AS extracted_at FROM task_rows",
+                params=params,
+                full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None,
+            )
             _save_state(con, workspace, extract.mode, at)
     finally:
         for view in views:
@@ -104,8 +141,11 @@ def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: d
 
 def extract_state(con: duckdb.DuckDBPyConnection, workspace: str) -> tuple[str | None, datetime | None]:
     """(watermark: the newest task ``updatedDate`` stored, time of the last full extract), or (None, None)."""
-    rows = con.execute("SELECT watermark, last_full_at FROM sync.extract_state "
-                       "WHERE workspace = ? AND stream = ? AND source = 'wrike'", [workspace, STREAM]).fetchall()
+    rows = con.execute(
+        "SELECT watermark, last_full_at FROM sync.extract_state "
+        "WHERE workspace = ? AND stream = ? AND source = 'wrike'",
+        [workspace, STREAM],
+    ).fetchall()
     if not rows:
         return None, None
     return rows[0][0] or None, rows[0][1]
@@ -120,11 +160,14 @@ def known_references(con: duckdb.DuckDBPyConnection, workspace: str) -> KnownRef
 
     return KnownReferences(
         field_ids=ids("SELECT field_id FROM raw.wrike_custom_fields WHERE workspace = $ws"),
-        status_ids=ids("SELECT unnest(json_extract_string(payload, '$.customStatuses[*].id')) "
-                       "FROM raw.wrike_workflows WHERE workspace = $ws"),
+        status_ids=ids(
+            "SELECT unnest(json_extract_string(payload, '$.customStatuses[*].id')) "
+            "FROM raw.wrike_workflows WHERE workspace = $ws"
+        ),
         contact_ids=ids("SELECT contact_id FROM raw.wrike_contacts WHERE workspace = $ws"),
-        contacts_field_ids=ids("SELECT field_id FROM raw.wrike_custom_fields "
-                               "WHERE workspace = $ws AND (payload ->> 'type') = 'Contacts'"),
+        contacts_field_ids=ids(
+            "SELECT field_id FROM raw.wrike_custom_fields WHERE workspace = $ws AND (payload ->> 'type') = 'Contacts'"
+        ),
     )
 
 

@@ -1,8 +1,8 @@
 """The sandbox's commands of `cascade-sync` (registered through the ``cascade_sync.commands`` entry point):
 
-    cascade-sync demo [--cascade classic]   # the sandbox + a full sync of every workspace of its config + summary
-    cascade-sync sandbox                    # the emulators alone, until Ctrl-C
-    cascade-sync dev                        # the sandbox, the webhook receiver and the Dagster UI, live
+cascade-sync demo [--cascade classic]   # the sandbox + a full sync of every workspace of its config + summary
+cascade-sync sandbox                    # the emulators alone, until Ctrl-C
+cascade-sync dev                        # the sandbox, the webhook receiver and the Dagster UI, live
 """
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=_dev)
     for command in (demo, sandbox, dev):
-        command.add_argument("--cascade", choices=sorted(SANDBOX_CONFIGS),
-                             help=f"the Cascade API of the sandbox (its config: {', '.join(SANDBOX_CONFIGS.values())}); "
-                                  "default: the one the config names")
+        command.add_argument(
+            "--cascade",
+            choices=sorted(SANDBOX_CONFIGS),
+            help=f"the Cascade API of the sandbox (its config: {', '.join(SANDBOX_CONFIGS.values())}); "
+            "default: the one the config names",
+        )
 
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -56,26 +59,37 @@ def _sandbox_config(args: argparse.Namespace) -> SyncConfig:
     wanted = getattr(args, "cascade", None)
     config = load_config(sandbox_config_path(args))
     if wanted and sandbox_api(config) != wanted:
-        raise ConfigError(f"--cascade {wanted}: the config speaks cascade.api: {sandbox_api(config)}; leave out "
-                          f"--config to use {SANDBOX_CONFIGS[wanted]}, or drop --cascade")
+        raise ConfigError(
+            f"--cascade {wanted}: the config speaks cascade.api: {sandbox_api(config)}; leave out "
+            f"--config to use {SANDBOX_CONFIGS[wanted]}, or drop --cascade"
+        )
     return config
 
 
 def sandbox_only(config: SyncConfig) -> SyncConfig:
     """The config the demo may run: every endpoint a sandbox port on loopback (it deletes the sync
     state of the workspaces it runs), and its own warehouse whatever CASCADE_SYNC_DUCKDB says."""
-    endpoints = [(f"workspaces.{i}(key={ws.key}).base_url", ws.base_url, PORTS[ws.source])
-                 for i, ws in enumerate(config.workspaces)]
+    endpoints = [
+        (f"workspaces.{i}(key={ws.key}).base_url", ws.base_url, PORTS[ws.source])
+        for i, ws in enumerate(config.workspaces)
+    ]
     if config.cascade is not None:
         endpoints.append(("cascade.base_url", config.cascade.base_url, PORTS["cascade"]))
-    wrong = [f"{where} {url}" for where, url, port in endpoints
-             if urlparse(url).hostname not in ("127.0.0.1", "localhost") or urlparse(url).port != port]
+    wrong = [
+        f"{where} {url}"
+        for where, url, port in endpoints
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost") or urlparse(url).port != port
+    ]
     if wrong:
-        raise ConfigError("cascade-sync demo runs only against the sandbox on this machine (it forgets the sync state "
-                          f"of every workspace it runs), and these point elsewhere: {'; '.join(wrong)}. Use "
-                          "config/sandbox.yaml, or `cascade-sync sync` for a real sync")
+        raise ConfigError(
+            "cascade-sync demo runs only against the sandbox on this machine (it forgets the sync state "
+            f"of every workspace it runs), and these point elsewhere: {'; '.join(wrong)}. Use "
+            "config/sandbox.yaml, or `cascade-sync sync` for a real sync"
+        )
     if os.environ.pop(DUCKDB_ENV, None):
-        print(f"{DUCKDB_ENV} is ignored by the sandbox commands: they use the sandbox config's warehouse {config.warehouse.path}")
+        print(
+            f"{DUCKDB_ENV} is ignored by the sandbox commands: they use the sandbox config's warehouse {config.warehouse.path}"
+        )
     return config
 
 

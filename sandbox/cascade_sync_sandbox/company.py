@@ -55,8 +55,12 @@ class Sandbox:
             if self.wrike is not None and ws.token_env and self._is_local(ws.base_url, "wrike"):
                 env[ws.token_env] = self.wrike.dataset.permanent_token
         cascade = config.cascade
-        if self.cascade is not None and cascade is not None and cascade.token_env \
-                and self._is_local(cascade.base_url, "cascade"):
+        if (
+            self.cascade is not None
+            and cascade is not None
+            and cascade.token_env
+            and self._is_local(cascade.base_url, "cascade")
+        ):
             integrations = isinstance(self.cascade, IntegrationsEmulator)
             env[cascade.token_env] = INTEGRATIONS_SANDBOX_TOKEN if integrations else CLASSIC_SANDBOX_TOKEN
         return env
@@ -81,8 +85,13 @@ class Sandbox:
         self.stop()
 
 
-def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TASKS_PER_TEAM,
-                  ports: dict[str, int] | None = None, cascade_api: str = "integrations") -> Sandbox:
+def start_sandbox(
+    *,
+    seed: int = SEED,
+    clickup_tasks_per_team: int = CLICKUP_TASKS_PER_TEAM,
+    ports: dict[str, int] | None = None,
+    cascade_api: str = "integrations",
+) -> Sandbox:
     """Generate the company's data and serve every emulator; ports of 0 pick free ones (tests).
 
     ``cascade_api`` picks the Cascade emulator: ``integrations`` (the plan seeded from the sources'
@@ -96,8 +105,11 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
     clickup = ClickUpEmulator(dataset, rate_limit=CLICKUP_RATE_LIMIT_PER_MIN, rate_window=60.0)
     team_tokens = {team_id: dataset.grant([team_id]) for team_id in dataset.teams}
     servers = {"clickup": clickup.serve(port=ports["clickup"])}
-    wrike = WrikeEmulator(generate_wrike(seed, tasks=WRIKE_TASKS, cascade_id_ratio=claims),
-                          rate_limit=WRIKE_RATE_LIMIT_PER_MIN, rate_window=60.0)
+    wrike = WrikeEmulator(
+        generate_wrike(seed, tasks=WRIKE_TASKS, cascade_id_ratio=claims),
+        rate_limit=WRIKE_RATE_LIMIT_PER_MIN,
+        rate_window=60.0,
+    )
     servers["wrike"] = wrike.serve(port=ports["wrike"])
     if cascade_api == "integrations":
         cascade = IntegrationsEmulator(rate_limit=CASCADE_RATE_LIMIT_PER_MIN, rate_window=60.0)
@@ -106,8 +118,7 @@ def start_sandbox(*, seed: int = SEED, clickup_tasks_per_team: int = CLICKUP_TAS
         cascade = ClassicEmulator(rate_limit=CLASSIC_RATE_LIMIT_PER_MIN, rate_window=60.0)
         seed_classic(cascade, sandbox_people(dataset, wrike.dataset))
     servers["cascade"] = cascade.serve(port=ports["cascade"])
-    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike,
-                   cascade=cascade)
+    return Sandbox(clickup=clickup, servers=servers, clickup_team_tokens=team_tokens, wrike=wrike, cascade=cascade)
 
 
 def seed_classic(emulator: ClassicEmulator, people: list[dict[str, str]]) -> list[dict]:
@@ -125,7 +136,6 @@ def seed_classic(emulator: ClassicEmulator, people: list[dict[str, str]]) -> lis
     return rows
 
 
-
 def sandbox_people(clickup_dataset=None, wrike_dataset=None) -> list[dict[str, str]]:
     """Cascade's users: the integration user, then every person of the ClickUp and Wrike sandboxes,
     so assignees match Cascade owners by email."""
@@ -133,7 +143,10 @@ def sandbox_people(clickup_dataset=None, wrike_dataset=None) -> list[dict[str, s
     if clickup_dataset is not None:
         people += [{"name": u.username, "email": u.email} for u in clickup_dataset.users.values()]
     if wrike_dataset is not None:
-        people += [{"name": f"{c['firstName']} {c['lastName']}", "email": c["primaryEmail"]}
-                   for c in wrike_dataset.contacts if c.get("type") == "Person" and c.get("primaryEmail")]
+        people += [
+            {"name": f"{c['firstName']} {c['lastName']}", "email": c["primaryEmail"]}
+            for c in wrike_dataset.contacts
+            if c.get("type") == "Person" and c.get("primaryEmail")
+        ]
     unique = {p["email"].lower(): p for p in reversed(people)}
     return list(reversed(list(unique.values())))

@@ -20,10 +20,14 @@ from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import ROOT, dagster_home
 from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
-from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_pipeline.orchestration.webhooks.register import (
-    open_clickup, open_wrike, register_clickup, register_wrike, suggested_secret_env,
+    open_clickup,
+    open_wrike,
+    register_clickup,
+    register_wrike,
+    suggested_secret_env,
 )
+from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_sandbox.company import start_sandbox
 
 RECEIVER_PORT = 8710
@@ -67,8 +71,9 @@ def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
             print(f"{name} emulator: {server.url}")
         print(f"Dagster UI: http://127.0.0.1:{port} (DAGSTER_HOME={home})")
         dagster = Path(sys.executable).parent / "dagster"
-        proc = subprocess.Popen([str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)],
-                                cwd=ROOT, env=os.environ.copy())
+        proc = subprocess.Popen(
+            [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)], cwd=ROOT, env=os.environ.copy()
+        )
         try:
             return proc.wait()
         except KeyboardInterrupt:

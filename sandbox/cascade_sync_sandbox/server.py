@@ -14,8 +14,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -226,11 +227,11 @@ def make_app(name: str, log: RequestLog, faults: FaultPlan) -> Flask:
         if fault.kind == "reset":
             raise _Reset()
         if fault.kind == "status":
-            return Response(fault.body or '{"error":"injected fault"}', status=fault.status,
-                            mimetype="application/json")
+            return Response(
+                fault.body or '{"error":"injected fault"}', status=fault.status, mimetype="application/json"
+            )
         if fault.kind == "html":
-            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
-                            mimetype="text/html")
+            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502, mimetype="text/html")
         return None
 
     @app.after_request
@@ -280,12 +281,12 @@ class EmulatorServer:
     """Serve a WSGI app on 127.0.0.1 in a daemon thread; use as a context manager."""
 
     def __init__(self, app: Callable, port: int = 0, host: str = "127.0.0.1") -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
-                                                   request_handler=_QuietHandler)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name=f"emulator-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name=f"emulator-{self.port}"
+        )
 
     @property
     def url(self) -> str:

@@ -22,7 +22,7 @@ import sqlite3
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 INBOX_ENV = "CASCADE_SYNC_WEBHOOK_INBOX"
@@ -51,7 +51,7 @@ _COLUMNS = "id, received_at, source, workspace, event_type, item_ids, body_sha25
 
 def _stamp(moment: datetime) -> str:
     # One fixed width, so text order is time order.
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def inbox_path() -> Path:
@@ -100,8 +100,10 @@ class WebhookInbox:
                 con.execute(_EVENTS)
                 for statement in filter(str.strip, _INDEXES.split(";")):
                     con.execute(statement)
-                con.execute("INSERT INTO meta (key, value) VALUES ('inbox_id', ?) ON CONFLICT (key) DO NOTHING",
-                            [uuid.uuid4().hex])
+                con.execute(
+                    "INSERT INTO meta (key, value) VALUES ('inbox_id', ?) ON CONFLICT (key) DO NOTHING",
+                    [uuid.uuid4().hex],
+                )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -129,18 +131,34 @@ class WebhookInbox:
             except sqlite3.OperationalError:
                 return 0
 
-    def add(self, *, source: str, workspace: str, event_type: str, item_ids: list[str], body: bytes,
-            received_at: datetime | None = None) -> int | None:
+    def add(
+        self,
+        *,
+        source: str,
+        workspace: str,
+        event_type: str,
+        item_ids: list[str],
+        body: bytes,
+        received_at: datetime | None = None,
+    ) -> int | None:
         """Store one delivery durably; return its id, or None when this body was already stored for
         this source and workspace."""
-        received_at = received_at or datetime.now(timezone.utc)
+        received_at = received_at or datetime.now(UTC)
         digest = hashlib.sha256(body).hexdigest()
         with closing(self._connect()) as con:
             cursor = con.execute(
                 "INSERT INTO events (received_at, source, workspace, event_type, item_ids, body_sha256, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, workspace, body_sha256) DO NOTHING",
-                [_stamp(received_at), source, workspace, event_type,
-                 json.dumps(item_ids), digest, body.decode("utf-8", errors="replace")])
+                [
+                    _stamp(received_at),
+                    source,
+                    workspace,
+                    event_type,
+                    json.dumps(item_ids),
+                    digest,
+                    body.decode("utf-8", errors="replace"),
+                ],
+            )
             return cursor.lastrowid if cursor.rowcount == 1 else None
 
     def events_after(self, source: str, after_id: int, limit: int = 10_000) -> list[InboxEvent]:
@@ -150,17 +168,27 @@ class WebhookInbox:
         with closing(self._connect()) as con:
             rows = con.execute(
                 "SELECT id, received_at, source, workspace, event_type, item_ids FROM events "
-                "WHERE source = ? AND id > ? ORDER BY id LIMIT ?", [source, after_id, limit]).fetchall()
-        return [InboxEvent(id=r[0], received_at=datetime.fromisoformat(r[1]), source=r[2], workspace=r[3],
-                           event_type=r[4], item_ids=json.loads(r[5])) for r in rows]
+                "WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
+                [source, after_id, limit],
+            ).fetchall()
+        return [
+            InboxEvent(
+                id=r[0],
+                received_at=datetime.fromisoformat(r[1]),
+                source=r[2],
+                workspace=r[3],
+                event_type=r[4],
+                item_ids=json.loads(r[5]),
+            )
+            for r in rows
+        ]
 
     def prune(self, before: datetime) -> int:
         """Delete events received before ``before``; a replay is recognised as long as its event is kept."""
         if not self.exists():
             return 0
         with closing(self._connect()) as con:
-            return con.execute("DELETE FROM events WHERE received_at < ?",
-                               [_stamp(before)]).rowcount
+            return con.execute("DELETE FROM events WHERE received_at < ?", [_stamp(before)]).rowcount
 
 
 def _upgrade_dedup_key(con: sqlite3.Connection) -> None:

@@ -32,8 +32,9 @@ import logging
 import os
 import re
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
@@ -47,7 +48,7 @@ DEFAULT_MAX_EVENT_AGE = timedelta(days=1)
 DEFAULT_KEEP = timedelta(days=30)
 DEFAULT_PRUNE_EVERY = timedelta(hours=1)
 _CHALLENGE = re.compile(r"[A-Za-z0-9]{1,100}")  # Wrike's challenges are alphanumeric, at most 100 long
-_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")     # hex HMAC-SHA256
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")  # hex HMAC-SHA256
 _CLICKUP_ITEM_FIELDS = ("task_id", "list_id", "folder_id", "space_id")
 _WRIKE_ITEM_FIELDS = ("taskId", "folderId")
 _READ_CHUNK = 64 * 1024
@@ -65,7 +66,8 @@ def well_formed_signature(claimed: str | None) -> bool:
 
 def signed_by(secret: str, body: bytes, claimed: str | None) -> bool:
     return well_formed_signature(claimed) and hmac.compare_digest(
-        signature(secret, body).encode(), claimed.strip().lower().encode())
+        signature(secret, body).encode(), claimed.strip().lower().encode()
+    )
 
 
 def _answer(http_status: int, **body) -> Response:
@@ -97,7 +99,7 @@ def wrike_event(payload: object) -> tuple[str, list[str]] | None:
 
 def _ms_time(value: object) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(str(value)) / 1000, timezone.utc)
+        return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 
@@ -109,7 +111,7 @@ def _iso_time(value: object) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def clickup_event_time(payload: object) -> datetime | None:
@@ -122,8 +124,9 @@ def clickup_event_time(payload: object) -> datetime | None:
 def wrike_event_time(payload: object) -> datetime | None:
     """The newest ``lastUpdatedDate`` of a Wrike delivery's events; None when none carries one."""
     events = [payload] if isinstance(payload, dict) else payload if isinstance(payload, list) else []
-    return max((t for t in (_iso_time(e.get("lastUpdatedDate")) for e in events if isinstance(e, dict)) if t),
-               default=None)
+    return max(
+        (t for t in (_iso_time(e.get("lastUpdatedDate")) for e in events if isinstance(e, dict)) if t), default=None
+    )
 
 
 _PARSERS = {"clickup": clickup_event, "wrike": wrike_event}
@@ -167,10 +170,16 @@ def read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_receiver_app(config: SyncConfig, inbox: WebhookInbox, *, max_body_bytes: int = MAX_BODY_BYTES,
-                        max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE, keep: timedelta = DEFAULT_KEEP,
-                        prune_every: timedelta = DEFAULT_PRUNE_EVERY,
-                        clock: Callable[[], datetime] | None = None) -> Flask:
+def create_receiver_app(
+    config: SyncConfig,
+    inbox: WebhookInbox,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE,
+    keep: timedelta = DEFAULT_KEEP,
+    prune_every: timedelta = DEFAULT_PRUNE_EVERY,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
     """The Flask app receiving ClickUp and Wrike webhooks for the configured workspaces.
 
     ``max_event_age``: a delivery whose newest event time (ClickUp ``history_items[].date``, Wrike
@@ -178,10 +187,14 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox, *, max_body_byt
     for replay detection, raised to ``max_event_age`` when shorter; ``prune_every``: how often old events
     are deleted while deliveries arrive.
     """
-    now = clock or (lambda: datetime.now(timezone.utc))
+    now = clock or (lambda: datetime.now(UTC))
     if max_event_age is not None and keep < max_event_age:
-        logger.warning("keeping inbox events for %s, the maximum event age, instead of %s: a shorter window "
-                       "would let an accepted delivery be replayed", max_event_age, keep)
+        logger.warning(
+            "keeping inbox events for %s, the maximum event age, instead of %s: a shorter window "
+            "would let an accepted delivery be replayed",
+            max_event_age,
+            keep,
+        )
         keep = max_event_age
     inbox.create()
     app = Flask(__name__)
@@ -208,8 +221,11 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox, *, max_body_byt
             return None, _answer(404, error=f"no {source} workspace '{key}' is configured here")
         secret = os.environ.get(ws.webhook_secret_env, "").strip() if ws.webhook_secret_env else ""
         if not secret:
-            where = (f"environment variable {ws.webhook_secret_env} is not set" if ws.webhook_secret_env
-                     else "the workspace has no webhook_secret_env in the config")
+            where = (
+                f"environment variable {ws.webhook_secret_env} is not set"
+                if ws.webhook_secret_env
+                else "the workspace has no webhook_secret_env in the config"
+            )
             logger.error("refused %s delivery for workspace '%s': %s", source, key, where)
             return None, _answer(503, error=f"webhook secret for workspace '{key}' is not configured")
         return secret, None
@@ -228,13 +244,20 @@ def create_receiver_app(config: SyncConfig, inbox: WebhookInbox, *, max_body_byt
         payload, (event_type, item_ids) = parsed
         happened = _EVENT_TIMES[source](payload)
         if max_event_age is not None and happened is not None and now() - happened > max_event_age:
-            logger.warning("refused %s delivery for workspace '%s' (%s): its newest event is from %s, older than "
-                           "%s; a replay or a very late retry (the next full read catches up)", source, key,
-                           event_type, happened.isoformat(), max_event_age)
+            logger.warning(
+                "refused %s delivery for workspace '%s' (%s): its newest event is from %s, older than "
+                "%s; a replay or a very late retry (the next full read catches up)",
+                source,
+                key,
+                event_type,
+                happened.isoformat(),
+                max_event_age,
+            )
             return _answer(400, error=f"delivery is older than {max_event_age}; stale deliveries are refused")
         prune_if_due()
-        event_id = inbox.add(source=source, workspace=key, event_type=event_type, item_ids=item_ids, body=body,
-                             received_at=now())
+        event_id = inbox.add(
+            source=source, workspace=key, event_type=event_type, item_ids=item_ids, body=body, received_at=now()
+        )
         if event_id is None:
             logger.info("%s delivery for workspace '%s' (%s) was already stored; ignored", source, key, event_type)
             return _answer(200, status="duplicate")

@@ -14,8 +14,9 @@ when Suspended.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from cascade_sync_pipeline.clickup.client import ClickUpClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, ConfigError, secret_from_env
@@ -51,15 +52,25 @@ def register_clickup(client: ClickUpClient, ws: ClickUpWorkspace, public_url: st
     hooks = client.listing(f"/team/{ws.team_id}/webhook", "webhooks")
     hook = next((h for h in hooks if h.get("endpoint") == endpoint), None)
     if hook is None:
-        created = client.request("POST", f"/team/{ws.team_id}/webhook",
-                                 json_body={"endpoint": endpoint, "events": ["*"]})
+        created = client.request(
+            "POST", f"/team/{ws.team_id}/webhook", json_body={"endpoint": endpoint, "events": ["*"]}
+        )
         webhook = created.get("webhook") or created
-        return Registration(ws.key, "clickup", "created", endpoint, str(created.get("id") or webhook.get("id")),
-                            secret=webhook.get("secret"))
+        return Registration(
+            ws.key,
+            "clickup",
+            "created",
+            endpoint,
+            str(created.get("id") or webhook.get("id")),
+            secret=webhook.get("secret"),
+        )
     health = (hook.get("health") or {}).get("status", "active")
     if health in UNHEALTHY:
-        client.request("PUT", f"/webhook/{hook['id']}",
-                       json_body={"endpoint": endpoint, "events": hook.get("events") or "*", "status": "active"})
+        client.request(
+            "PUT",
+            f"/webhook/{hook['id']}",
+            json_body={"endpoint": endpoint, "events": hook.get("events") or "*", "status": "active"},
+        )
         return Registration(ws.key, "clickup", "reactivated", endpoint, str(hook["id"]), note=f"was {health}")
     return Registration(ws.key, "clickup", "active", endpoint, str(hook["id"]))
 
@@ -67,9 +78,14 @@ def register_clickup(client: ClickUpClient, ws: ClickUpWorkspace, public_url: st
 def unready(ws: Any, public_url: str) -> Registration | None:
     """A skipped registration when the workspace lacks what registering needs, before any API call."""
     if ws.source == "wrike" and not ws.webhook_secret_env:
-        return Registration(ws.key, "wrike", "skipped", endpoint_for(public_url, "wrike", ws.key),
-                            note="set webhook_secret_env to the NAME of an env var holding a secret you choose "
-                                 "(1 to 100 characters), give the receiver the same variable, and run this again")
+        return Registration(
+            ws.key,
+            "wrike",
+            "skipped",
+            endpoint_for(public_url, "wrike", ws.key),
+            note="set webhook_secret_env to the NAME of an env var holding a secret you choose "
+            "(1 to 100 characters), give the receiver the same variable, and run this again",
+        )
     return None
 
 
@@ -82,8 +98,11 @@ def register_wrike(client: Any, ws: Any, public_url: str) -> Registration:
     if not_ready:
         return not_ready
     endpoint = endpoint_for(public_url, "wrike", ws.key)
-    secret = secret_from_env(ws.webhook_secret_env, owner=f"workspace '{ws.key}' (webhook_secret_env)",
-                             what="Wrike webhook secret (a random string you choose, up to 100 characters)")
+    secret = secret_from_env(
+        ws.webhook_secret_env,
+        owner=f"workspace '{ws.key}' (webhook_secret_env)",
+        what="Wrike webhook secret (a random string you choose, up to 100 characters)",
+    )
     hook = next((h for h in client.webhooks() if h.get("hookUrl") == endpoint), None)
     if hook is None:
         created = client.create_webhook(endpoint, secret=secret)
@@ -120,5 +139,7 @@ def report(registration: Registration, secret_env: str | None, out: Callable[[st
         if not secret_env:
             out(f"  and add `webhook_secret_env: {env}` to workspace '{r.workspace}' in the config.")
     elif r.source == "clickup" and r.action != "skipped" and not secret_env:
-        out(f"  Workspace '{r.workspace}' has no webhook_secret_env, so the receiver rejects its deliveries; "
-            "the secret of an existing webhook is not shown again: delete the webhook and register anew.")
+        out(
+            f"  Workspace '{r.workspace}' has no webhook_secret_env, so the receiver rejects its deliveries; "
+            "the secret of an existing webhook is not shown again: delete the webhook and register anew."
+        )

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -39,25 +39,30 @@ logger = logging.getLogger(__name__)
 class ServerLimits:
     """Timeouts and caps of the receiver's HTTP server (seconds, counts, bytes)."""
 
-    threads: int = 8                 # worker threads: requests handled at once (each writes one SQLite row)
-    connection_limit: int = 1000     # open connections; beyond it new ones wait in the listen backlog
+    threads: int = 8  # worker threads: requests handled at once (each writes one SQLite row)
+    connection_limit: int = 1000  # open connections; beyond it new ones wait in the listen backlog
     backlog: int = 1024
-    request_timeout: float = 10.0    # from a request's first byte to its last (ClickUp gives up after 7 s)
-    idle_timeout: float = 30.0       # an open connection with nothing in progress
+    request_timeout: float = 10.0  # from a request's first byte to its last (ClickUp gives up after 7 s)
+    idle_timeout: float = 30.0  # an open connection with nothing in progress
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = _receiver.MAX_BODY_BYTES  # 413 past it (declared: at once; chunked: by the app)
-    cleanup_interval: float = 1.0    # how often timeouts are enforced
+    cleanup_interval: float = 1.0  # how often timeouts are enforced
 
     def waitress_settings(self) -> dict:
         return dict(
-            threads=self.threads, connection_limit=self.connection_limit, backlog=self.backlog,
-            channel_timeout=self.idle_timeout, cleanup_interval=self.cleanup_interval,
+            threads=self.threads,
+            connection_limit=self.connection_limit,
+            backlog=self.backlog,
+            channel_timeout=self.idle_timeout,
+            cleanup_interval=self.cleanup_interval,
             max_request_header_size=self.max_header_bytes,
             # Waitress counts a chunked body's framing too; the app enforces the exact limit (read_body).
             max_request_body_size=2 * self.max_body_bytes + 65536,
             asyncore_use_poll=True,  # select() stops at 1,024 descriptors
-            asyncore_loop_timeout=min(1.0, self.cleanup_interval), expose_tracebacks=False,
-            ident="cascade-sync-receiver", clear_untrusted_proxy_headers=True,
+            asyncore_loop_timeout=min(1.0, self.cleanup_interval),
+            expose_tracebacks=False,
+            ident="cascade-sync-receiver",
+            clear_untrusted_proxy_headers=True,
         )
 
 
@@ -69,8 +74,13 @@ class _LimitedParser(HTTPRequestParser):
     def received(self, data: bytes) -> int:
         consumed = super().received(data)
         limit = getattr(self.adj, "exact_body_limit", None)
-        if (limit is not None and self.headers_finished and not self.chunked and self.error is None
-                and self.content_length > limit):
+        if (
+            limit is not None
+            and self.headers_finished
+            and not self.chunked
+            and self.error is None
+            and self.content_length > limit
+        ):
             self.error = RequestEntityTooLarge(f"exceeds the receiver's limit of {limit} bytes")
             self.completed = True
         return consumed
@@ -97,8 +107,9 @@ class ReceiverServer(TcpWSGIServer):
 
     channel_class = _DeadlineChannel
 
-    def __init__(self, app: Callable, host: str = "127.0.0.1", port: int = 0,
-                 limits: ServerLimits | None = None) -> None:
+    def __init__(
+        self, app: Callable, host: str = "127.0.0.1", port: int = 0, limits: ServerLimits | None = None
+    ) -> None:
         self.limits = limits or ServerLimits()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,8 +137,9 @@ class ReceiverServer(TcpWSGIServer):
 
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=self.adj.asyncore_loop_timeout, map=self._map,
-                               use_poll=self.adj.asyncore_use_poll, count=1)
+                wasyncore.loop(
+                    timeout=self.adj.asyncore_loop_timeout, map=self._map, use_poll=self.adj.asyncore_use_poll, count=1
+                )
         finally:
             for channel in list(self._map.values()):
                 try:

@@ -3,20 +3,28 @@ partitions: desired state, diff (with blocking checks) and publish. Thin Dagster
 plain modules beside it."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
-from typing import Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
-    OWNERS, PublishConfig, cascade_keys, diff_check_specs, failing_run, judge_diff, md, started_at,
+    OWNERS,
+    PublishConfig,
+    cascade_keys,
+    diff_check_specs,
+    failing_run,
+    judge_diff,
+    md,
+    started_at,
 )
 from cascade_sync_pipeline.sync.goals import checks, desired, diff, publish
 
 
-def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
-                      upstream: Sequence[dg.AssetKey]) -> list:
+def build_goal_assets(
+    config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition, upstream: Sequence[dg.AssetKey]
+) -> list:
     """Desired state, diff and publish of ``source`` on the create-and-maintain engine."""
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     keys = cascade_keys(source)
@@ -24,8 +32,13 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
 
     users = list(config.cascade.users) if config.cascade else []
 
-    @dg.asset(key=keys["desired_state"], deps=list(upstream), kinds={"cascade", "duckdb", "sql"},
-              required_resource_keys={"warehouse"}, **common)
+    @dg.asset(
+        key=keys["desired_state"],
+        deps=list(upstream),
+        kinds={"cascade", "duckdb", "sql"},
+        required_resource_keys={"warehouse"},
+        **common,
+    )
     def cascade_desired_state(context: dg.AssetExecutionContext):
         """The goals and tasks Cascade should hold for this workspace (sync.desired_state): which source
         items and containers become goals or tasks, their parent goal or focus areas, title (split
@@ -41,14 +54,26 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             cut = desired.title_warnings(con, ws.key)
         for line in cut[:20]:
             context.log.warning(f"workspace '{ws.key}': title cut to fit Cascade: {line}")
-        return dg.MaterializeResult(metadata={
-            "workspace": ws.key, "dagster/row_count": count, "table": "sync.desired_state",
-            "by_kind_and_outcome": md(summary), "titles_cut": len(cut)})
+        return dg.MaterializeResult(
+            metadata={
+                "workspace": ws.key,
+                "dagster/row_count": count,
+                "table": "sync.desired_state",
+                "by_kind_and_outcome": md(summary),
+                "titles_cut": len(cut),
+            }
+        )
 
     check_specs = diff_check_specs(checks.CHECKS, keys["diff"])
 
-    @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
-              check_specs=check_specs, required_resource_keys={"warehouse", "cascade"}, **common)
+    @dg.asset(
+        key=keys["diff"],
+        deps=[keys["desired_state"]],
+        kinds={"cascade", "duckdb", "sql"},
+        check_specs=check_specs,
+        required_resource_keys={"warehouse", "cascade"},
+        **common,
+    )
     def cascade_diff(context: dg.AssetExecutionContext):
         """The operations that make Cascade match the desired state (sync.diff), after reading back by
         id the goals and tasks Cascade holds: create, link (a Cascade ID a person stored), update (only
@@ -73,13 +98,25 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             preview = diff.preview(con, ws.key)
             rows = con.execute("SELECT count(*) FROM sync.diff WHERE workspace = ?", [ws.key]).fetchall()[0][0]
         return dg.MaterializeResult(
-            metadata={"workspace": ws.key, "dagster/row_count": rows, "table": "sync.diff",
-                      **{f"items_to_{op}": n for op, n in counts.items()}, "cascade_items_held": held,
-                      "preview": md(preview), "cascade_requests": client.stats.requests},
-            check_results=judged)
+            metadata={
+                "workspace": ws.key,
+                "dagster/row_count": rows,
+                "table": "sync.diff",
+                **{f"items_to_{op}": n for op, n in counts.items()},
+                "cascade_items_held": held,
+                "preview": md(preview),
+                "cascade_requests": client.stats.requests,
+            },
+            check_results=judged,
+        )
 
-    @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
-              required_resource_keys={"warehouse", "cascade"}, **common)
+    @dg.asset(
+        key=keys["publish"],
+        deps=[keys["diff"]],
+        kinds={"cascade"},
+        required_resource_keys={"warehouse", "cascade"},
+        **common,
+    )
     def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
         """This workspace's diff applied to Cascade's classic API, goal by goal and task by task, each
         create recorded in sync.id_map at once (a killed run resumes where it stopped and never creates
@@ -93,12 +130,22 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             runs.start(con, ws.key, run_id, started_at(context), dry_run)  # a re-executed step
             planned = diff.op_counts(con, ws.key, pending_only=True)
             if dry_run:
-                runs.update(con, ws.key, run_id, status="dry_run", dry_run=True, finished_at=runs.now(),
-                            created=planned["create"], updated=planned["update"],
-                            archived=sum(planned[op] for op in diff.RETIRE_OPS), cascade_writes=0)
+                runs.update(
+                    con,
+                    ws.key,
+                    run_id,
+                    status="dry_run",
+                    dry_run=True,
+                    finished_at=runs.now(),
+                    created=planned["create"],
+                    updated=planned["update"],
+                    archived=sum(planned[op] for op in diff.RETIRE_OPS),
+                    cascade_writes=0,
+                )
                 context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
-                return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
-                                                      **{f"planned_{op}": n for op, n in planned.items()}})
+                return dg.MaterializeResult(
+                    metadata={"workspace": ws.key, "dry_run": True, **{f"planned_{op}": n for op, n in planned.items()}}
+                )
         with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
             try:
                 result = publish.publish(warehouse, client, ws)
@@ -106,13 +153,31 @@ def build_goal_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
                 with warehouse.connect() as con:
                     runs.update(con, ws.key, run_id, cascade_writes=client.writes)
         with warehouse.connect() as con:
-            runs.update(con, ws.key, run_id, dry_run=False, created=result.created, updated=result.updated,
-                        archived=result.archived)
-        context.log.info(f"workspace '{ws.key}': {result.created} created, {result.updated} updated, "
-                         f"{result.archived} archived, {result.writes} Cascade writes")
-        return dg.MaterializeResult(metadata={
-            "workspace": ws.key, "dry_run": False, "created": result.created, "updated": result.updated,
-            "archived": result.archived, "linked": result.linked, "recovered_creates": result.recovered,
-            "cascade_writes": result.writes, "cascade_requests": client.stats.requests})
+            runs.update(
+                con,
+                ws.key,
+                run_id,
+                dry_run=False,
+                created=result.created,
+                updated=result.updated,
+                archived=result.archived,
+            )
+        context.log.info(
+            f"workspace '{ws.key}': {result.created} created, {result.updated} updated, "
+            f"{result.archived} archived, {result.writes} Cascade writes"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "workspace": ws.key,
+                "dry_run": False,
+                "created": result.created,
+                "updated": result.updated,
+                "archived": result.archived,
+                "linked": result.linked,
+                "recovered_creates": result.recovered,
+                "cascade_writes": result.writes,
+                "cascade_requests": client.stats.requests,
+            }
+        )
 
     return [cascade_desired_state, cascade_diff, cascade_publish]

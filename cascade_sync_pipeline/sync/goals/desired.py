@@ -15,13 +15,15 @@ from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
 
 
-def build_desired_state(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
-                        users: list[CascadeUser]) -> int:
+def build_desired_state(
+    con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, users: list[CascadeUser]
+) -> int:
     """Replace the workspace's rows of sync.desired_state; return how many goals and tasks should exist."""
     mapping.register_lookups(con, ws, users)
     with Warehouse.transaction(con):
-        count = Warehouse.merge_partition(con, "sync.desired_state", ws.key,
-                                          sql_text(SQL_PACKAGE, "desired_state.sql"), mapping.sql_params(ws))
+        count = Warehouse.merge_partition(
+            con, "sync.desired_state", ws.key, sql_text(SQL_PACKAGE, "desired_state.sql"), mapping.sql_params(ws)
+        )
         _split_titles(con, ws.key)
     _require_parents(con, ws)
     return count
@@ -30,8 +32,9 @@ def build_desired_state(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | W
 def _split_titles(con: duckdb.DuckDBPyConnection, workspace: str) -> None:
     """Fill action, details and title_warnings of the goals the merge (re)wrote."""
     goals = con.execute(
-        "SELECT item_id, name FROM sync.desired_state WHERE workspace = ? AND cascade_type = 'goal' "
-        "AND action IS NULL", [workspace]).fetchall()
+        "SELECT item_id, name FROM sync.desired_state WHERE workspace = ? AND cascade_type = 'goal' AND action IS NULL",
+        [workspace],
+    ).fetchall()
     if not goals:
         return
     rows = []
@@ -44,7 +47,9 @@ def _split_titles(con: duckdb.DuckDBPyConnection, workspace: str) -> None:
         con.execute(
             "UPDATE sync.desired_state AS d SET action = f.action, details = f.details, "
             "title_warnings = CAST(f.warnings AS VARCHAR[]) FROM split_frame AS f "
-            "WHERE d.workspace = ? AND d.item_id = f.item_id", [workspace])
+            "WHERE d.workspace = ? AND d.item_id = f.item_id",
+            [workspace],
+        )
     finally:
         con.unregister("split_frame")
 
@@ -58,24 +63,34 @@ def _require_parents(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | Wrik
         FROM sync.desired_state
         WHERE workspace = ? AND cascade_type = 'task' AND parent_item_id IS NULL AND parent_goal_id IS NULL
         GROUP BY ALL ORDER BY container
-        """, [ws.key]).fetchall()
+        """,
+        [ws.key],
+    ).fetchall()
     if rows:
         where = "; ".join(f"{n} tasks of container {c} (e.g. {', '.join(ex)})" for c, n, ex in rows)
         raise mapping.MappingError(
             f"workspace '{ws.key}': no Cascade goal for {where}: let their containers become goals "
             "(mapping.goals_from), give mapping.target (or a mapping.by_container entry) a parent_goal_id, or set "
-            "mapping.tasks_as: project")
+            "mapping.tasks_as: project"
+        )
 
 
 def summary(con: duckdb.DuckDBPyConnection, workspace: str) -> pd.DataFrame:
     """Goals and tasks per kind and outcome, for the asset's metadata."""
     return con.execute(
         "SELECT cascade_type, COALESCE(goal_kind, item_type) AS kind, COALESCE(outcome, '(unmapped)') AS outcome, "
-        "count(*) AS items FROM sync.desired_state WHERE workspace = ? GROUP BY ALL ORDER BY ALL", [workspace]).df()
+        "count(*) AS items FROM sync.desired_state WHERE workspace = ? GROUP BY ALL ORDER BY ALL",
+        [workspace],
+    ).df()
 
 
 def title_warnings(con: duckdb.DuckDBPyConnection, workspace: str) -> list[str]:
     """One line per goal whose title had to be cut, naming the source item."""
-    return [f"{item_id} '{name[:60]}': {'; '.join(warnings)}" for item_id, name, warnings in con.execute(
-        "SELECT item_id, name, title_warnings FROM sync.desired_state WHERE workspace = ? "
-        "AND len(title_warnings) > 0 ORDER BY item_id", [workspace]).fetchall()]
+    return [
+        f"{item_id} '{name[:60]}': {'; '.join(warnings)}"
+        for item_id, name, warnings in con.execute(
+            "SELECT item_id, name, title_warnings FROM sync.desired_state WHERE workspace = ? "
+            "AND len(title_warnings) > 0 ORDER BY item_id",
+            [workspace],
+        ).fetchall()
+    ]

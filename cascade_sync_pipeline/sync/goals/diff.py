@@ -4,7 +4,7 @@ compute sync.diff in SQL (create, link, update field by field, archive, complete
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -41,11 +41,15 @@ WHERE cascade_id IS NOT NULL
 
 def wanted(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[tuple[str, int, str | None]]:
     """The goals and tasks to read back, each with the source item it belongs to (or None)."""
-    return [(kind, int(cascade_id), item_id) for kind, cascade_id, item_id in
-            con.execute(_WANTED, {"ws": ws.key}).fetchall()]
+    return [
+        (kind, int(cascade_id), item_id)
+        for kind, cascade_id, item_id in con.execute(_WANTED, {"ws": ws.key}).fetchall()
+    ]
 
 
-def read_current(client: ClassicClient, ids: list[tuple[str, int, str | None]]) -> list[tuple[str, int, str | None, str]]:
+def read_current(
+    client: ClassicClient, ids: list[tuple[str, int, str | None]]
+) -> list[tuple[str, int, str | None, str]]:
     """What Cascade holds of them, read by id (goals in every status); ids Cascade no longer knows are
     simply absent. Plain HTTP: called without the warehouse open."""
     owner = {(kind, cascade_id): item_id for kind, cascade_id, item_id in ids}
@@ -56,18 +60,22 @@ def read_current(client: ClassicClient, ids: list[tuple[str, int, str | None]]) 
     return [(kind, item["id"], owner.get((kind, item["id"])), json.dumps(item)) for kind, item in found]
 
 
-def store_current(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
-                  rows: list[tuple[str, int, str | None, str]]) -> int:
+def store_current(
+    con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, rows: list[tuple[str, int, str | None, str]]
+) -> int:
     """Replace sync.cascade_items for the workspace with ``rows``; return how many."""
     frame = pd.DataFrame(rows, columns=["cascade_type", "cascade_id", "item_id", "payload"])
     con.register("fetched", frame)
     try:
         with Warehouse.transaction(con):
             return Warehouse.replace_partition(
-                con, "sync.cascade_items", ws.key,
+                con,
+                "sync.cascade_items",
+                ws.key,
                 "SELECT $ws AS workspace, cascade_type, CAST(cascade_id AS BIGINT) AS cascade_id, item_id, "
                 "payload::JSON AS payload, $at AS fetched_at FROM fetched",
-                {"ws": ws.key, "at": datetime.now(timezone.utc).replace(tzinfo=None)})
+                {"ws": ws.key, "at": datetime.now(UTC).replace(tzinfo=None)},
+            )
     finally:
         con.unregister("fetched")
 
@@ -85,9 +93,12 @@ def build_diff(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorks
 
 def op_counts(con: duckdb.DuckDBPyConnection, workspace: str, *, pending_only: bool = False) -> dict[str, int]:
     pending = "AND applied_at IS NULL" if pending_only else ""
-    counts = dict(con.execute(
-        f"SELECT op, count(DISTINCT (cascade_type, item_id)) FROM sync.diff WHERE workspace = ? {pending} GROUP BY op",
-        [workspace]).fetchall())
+    counts = dict(
+        con.execute(
+            f"SELECT op, count(DISTINCT (cascade_type, item_id)) FROM sync.diff WHERE workspace = ? {pending} GROUP BY op",
+            [workspace],
+        ).fetchall()
+    )
     return {op: counts.get(op, 0) for op in OPS}
 
 
@@ -96,7 +107,9 @@ def unchanged_count(con: duckdb.DuckDBPyConnection, workspace: str) -> int:
     return con.execute(
         "SELECT count(*) FROM sync.desired_state AS d WHERE d.workspace = $ws AND NOT EXISTS "
         "(SELECT 1 FROM sync.diff AS x WHERE x.workspace = $ws AND x.item_id = d.item_id "
-        " AND x.cascade_type = d.cascade_type)", {"ws": workspace}).fetchall()[0][0]
+        " AND x.cascade_type = d.cascade_type)",
+        {"ws": workspace},
+    ).fetchall()[0][0]
 
 
 def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> pd.DataFrame:
@@ -118,4 +131,6 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
         FROM lines
         ORDER BY array_position(['update', 'link', 'archive', 'complete', 'delete', 'create'], op), item_id, field
         LIMIT $limit
-        """, {"ws": workspace, "limit": limit}).df()
+        """,
+        {"ws": workspace, "limit": limit},
+    ).df()

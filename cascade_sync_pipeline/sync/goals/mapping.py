@@ -37,12 +37,15 @@ def lookups(ws: ClickUpWorkspace | WrikeWorkspace, users: list[CascadeUser]) -> 
         "map_weights": list(rules.weights.items()),
         "cascade_users": [[u.email, u.role_id] for u in users],
     }
-    return {name: pd.DataFrame(values, columns=[c.split()[0] for c in SCHEMAS[name].split(", ")])
-            for name, values in rows.items()}
+    return {
+        name: pd.DataFrame(values, columns=[c.split()[0] for c in SCHEMAS[name].split(", ")])
+        for name, values in rows.items()
+    }
 
 
-def register_lookups(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
-                     users: list[CascadeUser]) -> dict[str, int]:
+def register_lookups(
+    con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, users: list[CascadeUser]
+) -> dict[str, int]:
     """Create the temp tables ``desired_state.sql`` reads; return their sizes for metadata."""
     frames = lookups(ws, users)
     for table, frame in frames.items():
@@ -58,14 +61,22 @@ def sql_params(ws: ClickUpWorkspace | WrikeWorkspace) -> dict:
     """The scalar and list parameters of ``desired_state.sql``."""
     rules = ws.mapping
     return {
-        "workspace": ws.key, "source": ws.source,
-        "item_types": list(rules.item_types), "include_archived": rules.include_archived,
+        "workspace": ws.key,
+        "source": ws.source,
+        "item_types": list(rules.item_types),
+        "include_archived": rules.include_archived,
         "statuses": [s.strip().lower() for s in rules.statuses],
         "exclude_statuses": [s.strip().lower() for s in rules.exclude_statuses],
-        "containers": list(rules.containers), "goal_containers": rules.container_goals(ws.source),
-        "tasks_as": rules.tasks_as, "checklists": rules.checklists_as_tasks, "goal_progress": rules.goal_progress,
-        "progress_rule": rules.progress.source, "progress_field": rules.progress.custom_field or "",
-        "default_weight": rules.default_weight, "goal_days": rules.default_goal_days,
-        "objective_template": rules.templates.objective, "project_template": rules.templates.project,
+        "containers": list(rules.containers),
+        "goal_containers": rules.container_goals(ws.source),
+        "tasks_as": rules.tasks_as,
+        "checklists": rules.checklists_as_tasks,
+        "goal_progress": rules.goal_progress,
+        "progress_rule": rules.progress.source,
+        "progress_field": rules.progress.custom_field or "",
+        "default_weight": rules.default_weight,
+        "goal_days": rules.default_goal_days,
+        "objective_template": rules.templates.objective,
+        "project_template": rules.templates.project,
         "kpi_template": rules.templates.kpi,
     }

@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import duckdb
 
@@ -35,10 +36,13 @@ HOLD_SECONDS = 2.0  # the longest the publish keeps the warehouse before letting
 LIST_FIELDS = frozenset({"direct_focus_area_ids", "aligned_to_ids"})
 DATE_FIELDS = frozenset({"start_time", "end_time", "start_date", "due_date"})
 # A 400 on these fields is a configuration problem: say which setting holds the value.
-CONFIG_FIELDS = {"direct_focus_area_ids": "mapping.target.focus_area_ids (or a by_container entry)",
-                 "aligned_to_ids": "mapping.target.parent_goal_id (or a by_container entry)",
-                 "goal_id": "mapping.target.parent_goal_id (or a by_container entry)",
-                 "entity_template_id": "mapping.templates", "role_id": "the role_id of cascade.users"}
+CONFIG_FIELDS = {
+    "direct_focus_area_ids": "mapping.target.focus_area_ids (or a by_container entry)",
+    "aligned_to_ids": "mapping.target.parent_goal_id (or a by_container entry)",
+    "goal_id": "mapping.target.parent_goal_id (or a by_container entry)",
+    "entity_template_id": "mapping.templates",
+    "role_id": "the role_id of cascade.users",
+}
 
 
 class PublishError(RuntimeError):
@@ -72,7 +76,9 @@ def _pending(con: duckdb.DuckDBPyConnection, workspace: str) -> list[_Group]:
     rows = con.execute(
         "SELECT cascade_type, item_id, max(TRY_CAST(cascade_id AS BIGINT)), list(DISTINCT op), list(DISTINCT field) "
         "FROM sync.diff WHERE workspace = ? AND applied_at IS NULL GROUP BY cascade_type, item_id "
-        "ORDER BY cascade_type, item_id", [workspace]).fetchall()
+        "ORDER BY cascade_type, item_id",
+        [workspace],
+    ).fetchall()
     return [_Group(t, i, c, set(ops), list(fields)) for t, i, c, ops, fields in rows]
 
 
@@ -106,23 +112,35 @@ def differing(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
 
 
 class Publisher:
-    def __init__(self, con: duckdb.DuckDBPyConnection, client: ClassicClient,
-                 ws: ClickUpWorkspace | WrikeWorkspace) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, client: ClassicClient, ws: ClickUpWorkspace | WrikeWorkspace
+    ) -> None:
         self.con, self.client, self.ws = con, client, ws
         cursor = con.execute("SELECT * FROM sync.desired_state WHERE workspace = ?", [ws.key])
         columns = [d[0] for d in cursor.description]
-        self.desired = {row["item_id"]: row for row in (dict(zip(columns, r)) for r in cursor.fetchall())}
+        self.desired = {row["item_id"]: row for row in (dict(zip(columns, r, strict=False)) for r in cursor.fetchall())}
         self.result = PublishResult()
         for kind in ("goal", "task"):  # a lost create is looked for above every id known to exist
-            client.known_ids(kind, [i for (i,) in con.execute(
-                "SELECT cascade_id FROM sync.cascade_items WHERE cascade_type = $k UNION ALL SELECT TRY_CAST("
-                "cascade_id AS BIGINT) FROM sync.id_map WHERE cascade_type = $k AND TRY_CAST(cascade_id AS BIGINT) "
-                "IS NOT NULL", {"k": kind}).fetchall()])
+            client.known_ids(
+                kind,
+                [
+                    i
+                    for (i,) in con.execute(
+                        "SELECT cascade_id FROM sync.cascade_items WHERE cascade_type = $k UNION ALL SELECT TRY_CAST("
+                        "cascade_id AS BIGINT) FROM sync.id_map WHERE cascade_type = $k AND TRY_CAST(cascade_id AS BIGINT) "
+                        "IS NOT NULL",
+                        {"k": kind},
+                    ).fetchall()
+                ],
+            )
 
     # --- bodies ----------------------------------------------------------------------------------
     def _mapped_id(self, item_id: str) -> int | None:
-        found = self.con.execute("SELECT TRY_CAST(cascade_id AS BIGINT) FROM sync.id_map WHERE workspace = ? "
-                                 "AND item_id = ? AND cascade_type = 'goal'", [self.ws.key, item_id]).fetchall()
+        found = self.con.execute(
+            "SELECT TRY_CAST(cascade_id AS BIGINT) FROM sync.id_map WHERE workspace = ? "
+            "AND item_id = ? AND cascade_type = 'goal'",
+            [self.ws.key, item_id],
+        ).fetchall()
         return found[0][0] if found else None
 
     def parent_id(self, row: dict) -> int | None:
@@ -135,21 +153,39 @@ class Publisher:
         """Every field Cascade should hold for the goal or task (None: not ours to set)."""
         if row["cascade_type"] == "goal":
             return {
-                "action": row["action"], "details": row["details"] or "", "start_time": _iso(row["start_date"]),
-                "end_time": _iso(row["due_date"]), "weight_id": row["weight_id"], "status": row["status"],
-                "tracking_type": row["tracking_type"], "initial": 0, "target": 100,
-                "progress": _number(row["progress"]), "role_id": row["role_id"],
-                "entity_template_id": row["template_id"], "direct_focus_area_ids": list(row["focus_area_ids"] or []),
+                "action": row["action"],
+                "details": row["details"] or "",
+                "start_time": _iso(row["start_date"]),
+                "end_time": _iso(row["due_date"]),
+                "weight_id": row["weight_id"],
+                "status": row["status"],
+                "tracking_type": row["tracking_type"],
+                "initial": 0,
+                "target": 100,
+                "progress": _number(row["progress"]),
+                "role_id": row["role_id"],
+                "entity_template_id": row["template_id"],
+                "direct_focus_area_ids": list(row["focus_area_ids"] or []),
                 "aligned_to_ids": [parent] if parent is not None else [],
             }
-        return {"task": row["name"], "goal_id": parent, "comment": row["description"],
-                "is_complete": row["is_complete"], "start_date": _iso(row["start_date"]),
-                "due_date": _iso(row["due_date"]), "weight_id": row["weight_id"], "role_id": row["role_id"]}
+        return {
+            "task": row["name"],
+            "goal_id": parent,
+            "comment": row["description"],
+            "is_complete": row["is_complete"],
+            "start_date": _iso(row["start_date"]),
+            "due_date": _iso(row["due_date"]),
+            "weight_id": row["weight_id"],
+            "role_id": row["role_id"],
+        }
 
     # --- Cascade calls ---------------------------------------------------------------------------
     def _attempt(self, item_id: str, kind: str) -> tuple[int, dict] | None:
-        found = self.con.execute("SELECT look_after_id, body FROM sync.create_attempts WHERE workspace = ? "
-                                 "AND item_id = ? AND cascade_type = ?", [self.ws.key, item_id, kind]).fetchall()
+        found = self.con.execute(
+            "SELECT look_after_id, body FROM sync.create_attempts WHERE workspace = ? "
+            "AND item_id = ? AND cascade_type = ?",
+            [self.ws.key, item_id, kind],
+        ).fetchall()
         return (found[0][0], json.loads(found[0][1])) if found else None
 
     def _create(self, group: _Group, row: dict, parent: int | None) -> dict:
@@ -165,7 +201,8 @@ class Publisher:
         with Warehouse.transaction(self.con):
             self.con.execute(
                 "INSERT OR REPLACE INTO sync.create_attempts VALUES (?, ?, ?, ?, ?, ?)",
-                [self.ws.key, group.item_id, kind, self.client.last_known_id(kind), json.dumps(body), now()])
+                [self.ws.key, group.item_id, kind, self.client.last_known_id(kind), json.dumps(body), now()],
+            )
         recovered = self.client.recovered_creates
         item = (self.client.create_goal if kind == "goal" else self.client.create_task)(body)
         self.result.recovered += self.client.recovered_creates - recovered
@@ -183,39 +220,51 @@ class Publisher:
             self.client.delete_task(group.cascade_id)
 
     # --- bookkeeping -----------------------------------------------------------------------------
-    def _record(self, group: _Group, cascade_id: int | None, *, linked_by: str | None = None,
-                forget: bool = False) -> None:
+    def _record(
+        self, group: _Group, cascade_id: int | None, *, linked_by: str | None = None, forget: bool = False
+    ) -> None:
         at = now()
         ws = self.ws.key
         with Warehouse.transaction(self.con):
             if forget:
-                self.con.execute("DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
-                                 [ws, group.item_id, group.cascade_type])
-            elif linked_by is not None:
                 self.con.execute(
-                    "DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ?", [ws, group.item_id])
+                    "DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
+                    [ws, group.item_id, group.cascade_type],
+                )
+            elif linked_by is not None:
+                self.con.execute("DELETE FROM sync.id_map WHERE workspace = ? AND item_id = ?", [ws, group.item_id])
                 self.con.execute(
                     "INSERT INTO sync.id_map (workspace, source, item_id, cascade_type, cascade_id, first_synced_at, "
                     "last_synced_at, linked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [ws, self.ws.source, group.item_id, group.cascade_type, str(cascade_id), at, at, linked_by])
-                self.con.execute("DELETE FROM sync.create_attempts WHERE workspace = ? AND item_id = ?",
-                                 [ws, group.item_id])
+                    [ws, self.ws.source, group.item_id, group.cascade_type, str(cascade_id), at, at, linked_by],
+                )
+                self.con.execute(
+                    "DELETE FROM sync.create_attempts WHERE workspace = ? AND item_id = ?", [ws, group.item_id]
+                )
             else:
-                self.con.execute("UPDATE sync.id_map SET last_synced_at = ? WHERE workspace = ? AND item_id = ? "
-                                 "AND cascade_type = ?", [at, ws, group.item_id, group.cascade_type])
-            self.con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND item_id = ? "
-                             "AND cascade_type = ?", [at, ws, group.item_id, group.cascade_type])
+                self.con.execute(
+                    "UPDATE sync.id_map SET last_synced_at = ? WHERE workspace = ? AND item_id = ? "
+                    "AND cascade_type = ?",
+                    [at, ws, group.item_id, group.cascade_type],
+                )
+            self.con.execute(
+                "UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND item_id = ? AND cascade_type = ?",
+                [at, ws, group.item_id, group.cascade_type],
+            )
 
     def _claimed_elsewhere(self, group: _Group, cascade_id: int) -> None:
-        other = self.con.execute("SELECT workspace, item_id FROM sync.id_map WHERE cascade_type = ? AND cascade_id = ? "
-                                 "AND NOT (workspace = ? AND item_id = ?)",
-                                 [group.cascade_type, str(cascade_id), self.ws.key, group.item_id]).fetchall()
+        other = self.con.execute(
+            "SELECT workspace, item_id FROM sync.id_map WHERE cascade_type = ? AND cascade_id = ? "
+            "AND NOT (workspace = ? AND item_id = ?)",
+            [group.cascade_type, str(cascade_id), self.ws.key, group.item_id],
+        ).fetchall()
         if other:
             raise PublishError(
                 f"workspace '{self.ws.key}': the {group.cascade_type} found for source item {group.item_id} "
                 f"({cascade_id}) already belongs to source item {other[0][1]} of workspace '{other[0][0]}': two "
                 "items with the same title, parent and dates were created while answers were lost; delete the extra "
-                f"one in Cascade and the row of {group.item_id} in sync.create_attempts, then run again")
+                f"one in Cascade and the row of {group.item_id} in sync.create_attempts, then run again"
+            )
 
     # --- the run ---------------------------------------------------------------------------------
     def apply(self, group: _Group) -> bool:
@@ -227,8 +276,10 @@ class Publisher:
             return True
         row = self.desired.get(group.item_id)
         if row is None:
-            raise PublishError(f"workspace '{self.ws.key}': the diff names {group.label}, which sync.desired_state "
-                               "no longer holds; run the whole sync again (desired state, diff, publish)")
+            raise PublishError(
+                f"workspace '{self.ws.key}': the diff names {group.label}, which sync.desired_state "
+                "no longer holds; run the whole sync again (desired state, diff, publish)"
+            )
         parent = self.parent_id(row)
         if row["parent_item_id"] is not None and parent is None:
             return False
@@ -239,8 +290,11 @@ class Publisher:
             self.result.created += 1
             return True
         full = self.body(row, parent)
-        changes = {field: "" if field == "comment" and full[field] is None else full[field]
-                   for field in group.fields if field in full}
+        changes = {
+            field: "" if field == "comment" and full[field] is None else full[field]
+            for field in group.fields
+            if field in full
+        }
         if changes:
             self._update(group.cascade_type, group.cascade_id, changes)
             self.result.updated += 1
@@ -254,8 +308,10 @@ class Publisher:
     def run(self, breathe: Callable[[], None] = lambda: None) -> PublishResult:
         """Apply every pending operation; ``breathe`` is called between items (it may swap ``con``)."""
         writes_before = self.client.writes
-        pending = sorted(_pending(self.con, self.ws.key),
-                         key=lambda g: (not g.ops & set(RETIRE_OPS), g.cascade_type != "goal", g.item_id))
+        pending = sorted(
+            _pending(self.con, self.ws.key),
+            key=lambda g: (not g.ops & set(RETIRE_OPS), g.cascade_type != "goal", g.item_id),
+        )
         while pending:
             waiting = []
             for group in pending:
@@ -267,8 +323,10 @@ class Publisher:
                     raise _with_setting(err) from None
             if len(waiting) == len(pending):
                 names = ", ".join(g.label for g in waiting[:5])
-                raise PublishError(f"workspace '{self.ws.key}': {len(waiting)} item(s) wait for a parent goal that is "
-                                   f"neither in Cascade nor being created ({names}); run the whole sync again")
+                raise PublishError(
+                    f"workspace '{self.ws.key}': {len(waiting)} item(s) wait for a parent goal that is "
+                    f"neither in Cascade nor being created ({names}); run the whole sync again"
+                )
             pending = waiting
         self.result.writes = self.client.writes - writes_before
         return self.result
@@ -279,13 +337,20 @@ def _with_setting(err: CascadeApiError) -> CascadeApiError:
     setting = CONFIG_FIELDS.get(err.details.get("field", "")) if err.status == 400 else None
     if setting is None:
         return err
-    return CascadeApiError(f"{err} (the value comes from {setting} in the config)", status=err.status,
-                           code=err.code, workspace=err.workspace, item=err.item, details=err.details)
+    return CascadeApiError(
+        f"{err} (the value comes from {setting} in the config)",
+        status=err.status,
+        code=err.code,
+        workspace=err.workspace,
+        item=err.item,
+        details=err.details,
+    )
 
 
 @contextlib.contextmanager
-def _turns(warehouse: Warehouse, hold_seconds: float) -> Iterator[tuple[Callable[[], duckdb.DuckDBPyConnection],
-                                                                         Callable[[], bool]]]:
+def _turns(
+    warehouse: Warehouse, hold_seconds: float
+) -> Iterator[tuple[Callable[[], duckdb.DuckDBPyConnection], Callable[[], bool]]]:
     """A warehouse connection that is let go and taken again once it was held ``hold_seconds``:
     yields (current connection, a function that swaps it when its turn is over)."""
     state: dict[str, Any] = {}
@@ -312,8 +377,12 @@ def _turns(warehouse: Warehouse, hold_seconds: float) -> Iterator[tuple[Callable
         state["cm"].__exit__(None, None, None)
 
 
-def publish(warehouse: Warehouse, client: ClassicClient, ws: ClickUpWorkspace | WrikeWorkspace,
-            hold_seconds: float = HOLD_SECONDS) -> PublishResult:
+def publish(
+    warehouse: Warehouse,
+    client: ClassicClient,
+    ws: ClickUpWorkspace | WrikeWorkspace,
+    hold_seconds: float = HOLD_SECONDS,
+) -> PublishResult:
     with _turns(warehouse, hold_seconds) as (current, swap):
         publisher = Publisher(current(), client, ws)
 

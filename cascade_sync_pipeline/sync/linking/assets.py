@@ -2,27 +2,40 @@
 workspace partitions. Thin Dagster code over links.py, values.py, push.py and checks.py."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
-from typing import Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
-    OWNERS, PublishConfig, cascade_keys, diff_check_specs, failing_run, judge_diff, md, started_at,
+    OWNERS,
+    PublishConfig,
+    cascade_keys,
+    diff_check_specs,
+    failing_run,
+    judge_diff,
+    md,
+    started_at,
 )
 from cascade_sync_pipeline.sync.linking import checks, links, push, values
 
 
-def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition,
-                      upstream: Sequence[dg.AssetKey]) -> list:
+def build_link_assets(
+    config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition, upstream: Sequence[dg.AssetKey]
+) -> list:
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     connection = config.cascade
     keys = cascade_keys(source)
     common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
-    @dg.asset(key=keys["desired_state"], deps=list(upstream), kinds={"cascade", "duckdb", "sql"},
-              required_resource_keys={"warehouse", "cascade"}, **common)
+    @dg.asset(
+        key=keys["desired_state"],
+        deps=list(upstream),
+        kinds={"cascade", "duckdb", "sql"},
+        required_resource_keys={"warehouse", "cascade"},
+        **common,
+    )
     def cascade_desired_state(context: dg.AssetExecutionContext):
         """The value each linked Cascade action and measure should hold (sync.desired_values) and the
         measures' daily history (sync.desired_history): links from the items' Cascade ID field and
@@ -41,15 +54,29 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             with warehouse.connect() as con:
                 built = values.build(con, plan, ws)
                 summary = values.summary(con, ws.key)
-        return dg.MaterializeResult(metadata={
-            "workspace": ws.key, "plan": f"{built.plan.name} ({built.plan.id})", "dagster/row_count": built.values,
-            "table": "sync.desired_values", "links": md(summary), "link_problems": built.problems,
-            "held_back": built.blocked, "cascade_requests": client.stats.requests})
+        return dg.MaterializeResult(
+            metadata={
+                "workspace": ws.key,
+                "plan": f"{built.plan.name} ({built.plan.id})",
+                "dagster/row_count": built.values,
+                "table": "sync.desired_values",
+                "links": md(summary),
+                "link_problems": built.problems,
+                "held_back": built.blocked,
+                "cascade_requests": client.stats.requests,
+            }
+        )
 
     check_specs = diff_check_specs(checks.CHECKS, keys["diff"])
 
-    @dg.asset(key=keys["diff"], deps=[keys["desired_state"]], kinds={"cascade", "duckdb", "sql"},
-              check_specs=check_specs, required_resource_keys={"warehouse"}, **common)
+    @dg.asset(
+        key=keys["diff"],
+        deps=[keys["desired_state"]],
+        kinds={"cascade", "duckdb", "sql"},
+        check_specs=check_specs,
+        required_resource_keys={"warehouse"},
+        **common,
+    )
     def cascade_diff(context: dg.AssetExecutionContext):
         """The values to push (sync.diff): each action's progress and measure's value that differs from
         what this sync last pushed (before → after, and why), plus the measures' new history days.
@@ -63,12 +90,23 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             judged = judge_diff(context, con, ws, run_id, checks.run_all(con, ws), push.unchanged_count(con, ws.key))
             preview = push.preview(con, ws.key)
         return dg.MaterializeResult(
-            metadata={"workspace": ws.key, "dagster/row_count": sum(counts.values()), "table": "sync.diff",
-                      **{f"to_{op}": n for op, n in counts.items()}, "preview": md(preview)},
-            check_results=judged)
+            metadata={
+                "workspace": ws.key,
+                "dagster/row_count": sum(counts.values()),
+                "table": "sync.diff",
+                **{f"to_{op}": n for op, n in counts.items()},
+                "preview": md(preview),
+            },
+            check_results=judged,
+        )
 
-    @dg.asset(key=keys["publish"], deps=[keys["diff"]], kinds={"cascade"},
-              required_resource_keys={"warehouse", "cascade"}, **common)
+    @dg.asset(
+        key=keys["publish"],
+        deps=[keys["diff"]],
+        kinds={"cascade"},
+        required_resource_keys={"warehouse", "cascade"},
+        **common,
+    )
     def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
         """This workspace's changed values sent to Cascade, each recorded in sync.pushed_values as soon
         as Cascade took it (a killed run resumes where it stopped); the run's figures go to sync.runs."""
@@ -80,11 +118,22 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
             runs.start(con, ws.key, run_id, started_at(context), dry_run)
             planned = push.op_counts(con, ws.key, pending_only=True)
             if dry_run:
-                runs.update(con, ws.key, run_id, status="dry_run", dry_run=True, finished_at=runs.now(), created=0,
-                            updated=planned["set_action"] + planned["set_measure"], archived=0, cascade_writes=0)
+                runs.update(
+                    con,
+                    ws.key,
+                    run_id,
+                    status="dry_run",
+                    dry_run=True,
+                    finished_at=runs.now(),
+                    created=0,
+                    updated=planned["set_action"] + planned["set_measure"],
+                    archived=0,
+                    cascade_writes=0,
+                )
                 context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
-                return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True,
-                                                      **{f"planned_{op}": n for op, n in planned.items()}})
+                return dg.MaterializeResult(
+                    metadata={"workspace": ws.key, "dry_run": True, **{f"planned_{op}": n for op, n in planned.items()}}
+                )
             with failing_run(con, ws.key, run_id):
                 items = push.pending(con, ws)
         with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
@@ -94,13 +143,23 @@ def build_link_assets(config: SyncConfig, source: str, partitions_def: dg.Partit
                 with warehouse.connect() as con:
                     runs.update(con, ws.key, run_id, cascade_writes=client.writes)
         with warehouse.connect() as con:
-            runs.update(con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures,
-                        archived=0)
-        context.log.info(f"workspace '{ws.key}': {result.actions} action and {result.measures} measure values, "
-                         f"{result.history_days} history days, {result.writes} Cascade writes")
-        return dg.MaterializeResult(metadata={
-            "workspace": ws.key, "dry_run": False, "actions_set": result.actions, "measures_set": result.measures,
-            "history_days": result.history_days, "cascade_writes": result.writes,
-            "cascade_requests": client.stats.requests})
+            runs.update(
+                con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures, archived=0
+            )
+        context.log.info(
+            f"workspace '{ws.key}': {result.actions} action and {result.measures} measure values, "
+            f"{result.history_days} history days, {result.writes} Cascade writes"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "workspace": ws.key,
+                "dry_run": False,
+                "actions_set": result.actions,
+                "measures_set": result.measures,
+                "history_days": result.history_days,
+                "cascade_writes": result.writes,
+                "cascade_requests": client.stats.requests,
+            }
+        )
 
     return [cascade_desired_state, cascade_diff, cascade_publish]

@@ -34,11 +34,14 @@ def catalog(client: IntegrationsClient, workspace_id: str | None = None) -> pd.D
     return pd.DataFrame(rows, columns=["kind", "id", "name", "parent_id"])
 
 
-def suggestions(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-                threshold: float = CLOSE_ENOUGH) -> pd.DataFrame:
+def suggestions(
+    con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace, threshold: float = CLOSE_ENOUGH
+) -> pd.DataFrame:
     """Unlinked source containers and items whose name matches an action or measure of the plan."""
-    targets = pd.DataFrame([[i, kind, name] for i, (kind, name) in plan.items.items()],
-                           columns=["cascade_id", "cascade_type", "cascade_name"])
+    targets = pd.DataFrame(
+        [[i, kind, name] for i, (kind, name) in plan.items.items()],
+        columns=["cascade_id", "cascade_type", "cascade_name"],
+    )
     con.register("plan_items", targets)
     try:
         return con.execute(
@@ -63,44 +66,66 @@ def suggestions(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace
             FROM scored WHERE score >= $threshold
             QUALIFY row_number() OVER (PARTITION BY kind, id ORDER BY score DESC, cascade_id) = 1
             ORDER BY score DESC, kind, name
-            """, {"ws": ws.key, "threshold": threshold}).df()
+            """,
+            {"ws": ws.key, "threshold": threshold},
+        ).df()
     finally:
         con.unregister("plan_items")
 
 
-def config_entry(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-                 container: str, cascade_id: str) -> str:
+def config_entry(
+    con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace, container: str, cascade_id: str
+) -> str:
     """The ``mapping.links`` entry that links a container (id or exact name, checked against staging),
     for a person to paste into the config."""
     kind = plan.items.get(cascade_id, (None,))[0]
     if kind is None:
-        raise LinkError(f"workspace '{ws.key}': '{cascade_id}' is no action or measure of plan '{plan.name}'; "
-                        "`cascade-sync links suggest` lists them")
+        raise LinkError(
+            f"workspace '{ws.key}': '{cascade_id}' is no action or measure of plan '{plan.name}'; "
+            "`cascade-sync links suggest` lists them"
+        )
     names = source_names(con, ws, "container")
     found = [container] if container in names else [i for i, n in names.items() if n == container]
     if len(found) != 1:
-        raise LinkError(f"workspace '{ws.key}': container '{container}' matches {len(found) or 'no'} containers in "
-                        "staging; give its id (sync the workspace first if it is new)")
+        raise LinkError(
+            f"workspace '{ws.key}': container '{container}' matches {len(found) or 'no'} containers in "
+            "staging; give its id (sync the workspace first if it is new)"
+        )
     return f"- {{container: '{container}', {kind}: '{cascade_id}'}}"
 
 
-def confirm_item(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-                 id_field, item_id: str, cascade_id: str) -> str:
+def confirm_item(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    ws: ClickUpWorkspace | WrikeWorkspace,
+    id_field,
+    item_id: str,
+    cascade_id: str,
+) -> str:
     """Write ``cascade_id`` into the item's Cascade ID field; return what was done."""
     if cascade_id not in plan.items:
-        raise LinkError(f"workspace '{ws.key}': '{cascade_id}' is no action or measure of plan '{plan.name}'; "
-                        "`cascade-sync links suggest` lists them")
-    found = con.execute("SELECT item_type, container_id, NULLIF(trim(cascade_id), '') FROM staging.work_items "
-                        "WHERE workspace = ? AND item_id = ?", [ws.key, item_id]).fetchall()
+        raise LinkError(
+            f"workspace '{ws.key}': '{cascade_id}' is no action or measure of plan '{plan.name}'; "
+            "`cascade-sync links suggest` lists them"
+        )
+    found = con.execute(
+        "SELECT item_type, container_id, NULLIF(trim(cascade_id), '') FROM staging.work_items "
+        "WHERE workspace = ? AND item_id = ?",
+        [ws.key, item_id],
+    ).fetchall()
     if not found:
-        raise LinkError(f"workspace '{ws.key}': no item {item_id} in staging; sync the workspace first "
-                        f"(cascade-sync sync {ws.key} --dry-run)")
+        raise LinkError(
+            f"workspace '{ws.key}': no item {item_id} in staging; sync the workspace first "
+            f"(cascade-sync sync {ws.key} --dry-run)"
+        )
     item_type, container_id, held = found[0]
     if held == cascade_id:
         return f"item {item_id} already holds {cascade_id} in '{ws.cascade_id_field}'"
     if held:
-        raise LinkError(f"workspace '{ws.key}': item {item_id}'s '{ws.cascade_id_field}' field holds '{held}', "
-                        "which a person stored; clear it in the source first if the link should change")
+        raise LinkError(
+            f"workspace '{ws.key}': item {item_id}'s '{ws.cascade_id_field}' field holds '{held}', "
+            "which a person stored; clear it in the source first if the link should change"
+        )
     pending = Pending(item_id, item_type, container_id, cascade_id, held=False)
     field_id = id_field.field_ids(con, [pending]).get(item_id)
     if field_id is None:

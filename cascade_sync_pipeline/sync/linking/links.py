@@ -20,8 +20,18 @@ from cascade_sync_pipeline.config import ClickUpWorkspace, ConfigError, LinkRule
 from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
-LINK_COLUMNS = ["link", "source_kind", "source_id", "cascade_type", "cascade_id", "cascade_name", "measure_value",
-                "field", "weight_field", "linked_by"]
+LINK_COLUMNS = [
+    "link",
+    "source_kind",
+    "source_id",
+    "cascade_type",
+    "cascade_id",
+    "cascade_name",
+    "measure_value",
+    "field",
+    "weight_field",
+    "linked_by",
+]
 
 
 class LinkError(ConfigError):
@@ -61,8 +71,10 @@ def load_plan(client: IntegrationsClient, workspace_id: str, ws: ClickUpWorkspac
     if len(found) != 1:
         names = ", ".join(f"'{p.get('name')}' ({p['id']})" for p in plans[:12]) or "none"
         how = "matches no plan" if not found else f"names {len(found)} plans; give the id instead"
-        raise LinkError(f"workspace '{ws.key}': mapping.plan '{wanted}' {how} in Cascade workspace {workspace_id} "
-                        f"(plans the credential sees: {names})")
+        raise LinkError(
+            f"workspace '{ws.key}': mapping.plan '{wanted}' {how} in Cascade workspace {workspace_id} "
+            f"(plans the credential sees: {names})"
+        )
     plan = found[0]
     items = {a["id"]: ("action", a.get("name") or "") for a in client.actions(workspace_id, plan["id"])}
     items |= {m["id"]: ("measure", m.get("name") or "") for m in client.measures(workspace_id, plan["id"])}
@@ -72,8 +84,14 @@ def load_plan(client: IntegrationsClient, workspace_id: str, ws: ClickUpWorkspac
 
 def foreign_claims(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace) -> int:
     """How many stored Cascade IDs name nothing in the plan (then ``load_foreign`` says where they belong)."""
-    claims = [c for (c,) in con.execute("SELECT DISTINCT trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
-                                        "AND NULLIF(trim(cascade_id), '') IS NOT NULL", [ws.key]).fetchall()]
+    claims = [
+        c
+        for (c,) in con.execute(
+            "SELECT DISTINCT trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
+            "AND NULLIF(trim(cascade_id), '') IS NOT NULL",
+            [ws.key],
+        ).fetchall()
+    ]
     return sum(c not in plan.items for c in claims)
 
 
@@ -94,96 +112,171 @@ def resolve(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | W
     return out
 
 
-def _field_claims(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-                  out: Resolution) -> dict[str, str]:
-    rows = con.execute("SELECT item_id, title, trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
-                       "AND NULLIF(trim(cascade_id), '') IS NOT NULL ORDER BY item_id", [ws.key]).fetchall()
+def _field_claims(
+    con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace, out: Resolution
+) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT item_id, title, trim(cascade_id) FROM staging.work_items WHERE workspace = ? "
+        "AND NULLIF(trim(cascade_id), '') IS NOT NULL ORDER BY item_id",
+        [ws.key],
+    ).fetchall()
     claimed: dict[str, str] = {}
     for item_id, title, cascade_id in rows:
         claimed[item_id] = cascade_id
         kind = plan.items.get(cascade_id, (None, None))[0]
         if kind is not None:
             rule = "field" if ws.mapping.measure_field and kind == "measure" else "progress"
-            out.links.append([f"{ws.cascade_id_field} of item {item_id}", "item", item_id, kind, cascade_id,
-                              plan.items[cascade_id][1], rule, ws.mapping.measure_field, None, "field"])
+            out.links.append(
+                [
+                    f"{ws.cascade_id_field} of item {item_id}",
+                    "item",
+                    item_id,
+                    kind,
+                    cascade_id,
+                    plan.items[cascade_id][1],
+                    rule,
+                    ws.mapping.measure_field,
+                    None,
+                    "field",
+                ]
+            )
             continue
         where = plan.foreign.get(cascade_id)
-        said = (f"{where[0]} of plan '{where[1]}', not of plan '{plan.name}' (the workspace's mapping.plan)"
-                if where else f"no action or measure of plan '{plan.name}' (a typo, or an item deleted in Cascade)")
-        out.problem("other_plan" if where else "unknown_id", item_id, cascade_id,
-                    f"item {item_id} '{(title or '')[:60]}': its '{ws.cascade_id_field}' field holds '{cascade_id}', "
-                    f"which is {said}; fix the field in the source item")
+        said = (
+            f"{where[0]} of plan '{where[1]}', not of plan '{plan.name}' (the workspace's mapping.plan)"
+            if where
+            else f"no action or measure of plan '{plan.name}' (a typo, or an item deleted in Cascade)"
+        )
+        out.problem(
+            "other_plan" if where else "unknown_id",
+            item_id,
+            cascade_id,
+            f"item {item_id} '{(title or '')[:60]}': its '{ws.cascade_id_field}' field holds '{cascade_id}', "
+            f"which is {said}; fix the field in the source item",
+        )
     return claimed
 
 
-def source_names(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace,
-                  kind: str) -> dict[str, str]:
+def source_names(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, kind: str) -> dict[str, str]:
     if kind == "item":
         sql = "SELECT item_id, COALESCE(title, '') FROM staging.work_items WHERE workspace = ?"
     else:
-        sql = ("SELECT container_id, COALESCE(name, '') FROM staging.containers WHERE workspace = ? "
-               "UNION SELECT item_id, COALESCE(title, '') FROM staging.work_items WHERE workspace = ? "
-               "AND item_type = 'project'")
+        sql = (
+            "SELECT container_id, COALESCE(name, '') FROM staging.containers WHERE workspace = ? "
+            "UNION SELECT item_id, COALESCE(title, '') FROM staging.work_items WHERE workspace = ? "
+            "AND item_type = 'project'"
+        )
     return dict(con.execute(sql, [ws.key] * sql.count("?")).fetchall())
 
 
-def _config_link(con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-                 rule: LinkRule, claimed: dict[str, str], out: Resolution) -> None:
+def _config_link(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    ws: ClickUpWorkspace | WrikeWorkspace,
+    rule: LinkRule,
+    claimed: dict[str, str],
+    out: Resolution,
+) -> None:
     kind = "container" if rule.container is not None else "item"
     wanted_source = rule.container if rule.container is not None else rule.item
     cascade_type = "action" if rule.action is not None else "measure"
     wanted_cascade = rule.action if rule.action is not None else rule.measure
     names = source_names(con, ws, kind)
-    pin = con.execute("SELECT source_id, cascade_id FROM sync.links WHERE workspace = ? AND link = ?",
-                      [ws.key, rule.label]).fetchall()
+    pin = con.execute(
+        "SELECT source_id, cascade_id FROM sync.links WHERE workspace = ? AND link = ?", [ws.key, rule.label]
+    ).fetchall()
     if pin:
         source_id, cascade_id = pin[0]
         if source_id not in names or cascade_id not in plan.items:
             gone = f"{kind} {source_id}" if source_id not in names else f"{cascade_type} {cascade_id}"
-            out.problem("vanished", source_id, cascade_id,
-                        f"link {rule.label}: the pinned {gone} no longer exists (deleted, or out of the workspace's "
-                        "scope); fix the link in the config, then delete its row from sync.links to pin it again")
+            out.problem(
+                "vanished",
+                source_id,
+                cascade_id,
+                f"link {rule.label}: the pinned {gone} no longer exists (deleted, or out of the workspace's "
+                "scope); fix the link in the config, then delete its row from sync.links to pin it again",
+            )
             return
-        for side, wanted, now_name, pinned in ((kind, wanted_source, names[source_id], source_id),
-                                               (cascade_type, wanted_cascade, plan.items[cascade_id][1], cascade_id)):
+        for side, wanted, now_name, pinned in (
+            (kind, wanted_source, names[source_id], source_id),
+            (cascade_type, wanted_cascade, plan.items[cascade_id][1], cascade_id),
+        ):
             if wanted not in (pinned, now_name):
-                out.problem("renamed", source_id, cascade_id,
-                            f"link {rule.label}: the {side} pinned at the first run ({pinned}) is now named "
-                            f"'{now_name}'; the link still points at it. Write its id in the config to silence this")
+                out.problem(
+                    "renamed",
+                    source_id,
+                    cascade_id,
+                    f"link {rule.label}: the {side} pinned at the first run ({pinned}) is now named "
+                    f"'{now_name}'; the link still points at it. Write its id in the config to silence this",
+                )
     else:
-        sources = [wanted_source] if wanted_source in names else sorted(i for i, n in names.items() if n == wanted_source)
+        sources = (
+            [wanted_source] if wanted_source in names else sorted(i for i, n in names.items() if n == wanted_source)
+        )
         targets = plan.find(cascade_type, wanted_cascade)
         if len(sources) != 1 or len(targets) != 1:
             side, count = (kind, len(sources)) if len(sources) != 1 else (cascade_type, len(targets))
             where = "in the workspace's staging tables" if side == kind else f"in plan '{plan.name}'"
-            out.problem("unresolved", sources[0] if len(sources) == 1 else None,
-                        targets[0] if len(targets) == 1 else None,
-                        f"link {rule.label}: {'no' if count == 0 else count} {side}s match {where}; give an exact "
-                        "name or the id")
+            out.problem(
+                "unresolved",
+                sources[0] if len(sources) == 1 else None,
+                targets[0] if len(targets) == 1 else None,
+                f"link {rule.label}: {'no' if count == 0 else count} {side}s match {where}; give an exact "
+                "name or the id",
+            )
             return
         source_id, cascade_id = sources[0], targets[0]
-        con.execute("INSERT INTO sync.links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [ws.key, rule.label, kind, source_id, names[source_id], cascade_type, cascade_id,
-                     plan.items[cascade_id][1], now()])
+        con.execute(
+            "INSERT INTO sync.links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ws.key,
+                rule.label,
+                kind,
+                source_id,
+                names[source_id],
+                cascade_type,
+                cascade_id,
+                plan.items[cascade_id][1],
+                now(),
+            ],
+        )
     if kind == "item" and claimed.get(source_id) not in (None, cascade_id):
-        out.problem("shadowed", source_id, cascade_id,
-                    f"link {rule.label}: item {source_id}'s '{ws.cascade_id_field}' field holds "
-                    f"'{claimed[source_id]}', which wins over the config; remove one of the two")
+        out.problem(
+            "shadowed",
+            source_id,
+            cascade_id,
+            f"link {rule.label}: item {source_id}'s '{ws.cascade_id_field}' field holds "
+            f"'{claimed[source_id]}', which wins over the config; remove one of the two",
+        )
         return
     if kind == "item" and claimed.get(source_id) == cascade_id:
         # The field holds the config's own id (the write-back put it there after the first run): one link,
         # and the config says how its value is computed.
         out.links = [link for link in out.links if not (link[9] == "field" and link[2] == source_id)]
-    out.links.append([rule.label, kind, source_id, cascade_type, cascade_id, plan.items[cascade_id][1],
-                      rule.measure_value, rule.field, rule.weight_field, f"config_{kind}"])
+    out.links.append(
+        [
+            rule.label,
+            kind,
+            source_id,
+            cascade_type,
+            cascade_id,
+            plan.items[cascade_id][1],
+            rule.measure_value,
+            rule.field,
+            rule.weight_field,
+            f"config_{kind}",
+        ]
+    )
 
 
 def register(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, found: Resolution) -> None:
     """The temp table ``links_now`` the value SQL reads, and this run's ``sync.link_problems``."""
     frame = pd.DataFrame(found.links, columns=LINK_COLUMNS).astype(object)
-    con.execute("CREATE OR REPLACE TEMP TABLE links_now (link VARCHAR, source_kind VARCHAR, source_id VARCHAR, "
-                "cascade_type VARCHAR, cascade_id VARCHAR, cascade_name VARCHAR, measure_value VARCHAR, "
-                "field VARCHAR, weight_field VARCHAR, linked_by VARCHAR)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE links_now (link VARCHAR, source_kind VARCHAR, source_id VARCHAR, "
+        "cascade_type VARCHAR, cascade_id VARCHAR, cascade_name VARCHAR, measure_value VARCHAR, "
+        "field VARCHAR, weight_field VARCHAR, linked_by VARCHAR)"
+    )
     problems = pd.DataFrame(found.problems, columns=["problem", "item_id", "cascade_id", "message"]).astype(object)
     with Warehouse.transaction(con):
         if len(frame):

@@ -36,8 +36,9 @@ class PushResult:
     writes: int = 0
 
 
-def build_diff(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, run_id: str,
-               reassert_hours: float | None) -> dict[str, int]:
+def build_diff(
+    con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, run_id: str, reassert_hours: float | None
+) -> dict[str, int]:
     """Replace the workspace's sync.diff with the values this run would push; counts per op."""
     reassert_before = now() - timedelta(hours=reassert_hours) if reassert_hours else None
     params = {"workspace": ws.key, "run_id": run_id, "reassert_before": reassert_before}
@@ -48,8 +49,12 @@ def build_diff(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorks
 
 def op_counts(con: duckdb.DuckDBPyConnection, workspace: str, *, pending_only: bool = False) -> dict[str, int]:
     pending = "AND applied_at IS NULL" if pending_only else ""
-    counts = dict(con.execute(f"SELECT op || '_' || cascade_type, count(*) FROM sync.diff WHERE workspace = ? "
-                              f"{pending} GROUP BY ALL", [workspace]).fetchall())
+    counts = dict(
+        con.execute(
+            f"SELECT op || '_' || cascade_type, count(*) FROM sync.diff WHERE workspace = ? {pending} GROUP BY ALL",
+            [workspace],
+        ).fetchall()
+    )
     return {op: counts.get(op, 0) for op in ("set_action", "set_measure", "history_measure")}
 
 
@@ -58,7 +63,9 @@ def unchanged_count(con: duckdb.DuckDBPyConnection, workspace: str) -> int:
     return con.execute(
         "SELECT count(DISTINCT (cascade_type, cascade_id)) FROM sync.desired_values AS d WHERE d.workspace = $ws "
         "AND d.blocked IS NULL AND NOT EXISTS (SELECT 1 FROM sync.diff AS x WHERE x.workspace = $ws AND x.op = 'set' "
-        "AND x.cascade_id = d.cascade_id AND x.cascade_type = d.cascade_type)", {"ws": workspace}).fetchall()[0][0]
+        "AND x.cascade_id = d.cascade_id AND x.cascade_type = d.cascade_type)",
+        {"ws": workspace},
+    ).fetchall()[0][0]
 
 
 def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> pd.DataFrame:
@@ -74,7 +81,9 @@ def preview(con: duckdb.DuckDBPyConnection, workspace: str, limit: int = 40) -> 
         WHERE d.workspace = $ws
         ORDER BY d.op DESC, d.cascade_type, d.cascade_id
         LIMIT $limit
-        """, {"ws": workspace, "limit": limit}).df()
+        """,
+        {"ws": workspace, "limit": limit},
+    ).df()
 
 
 @dataclass(frozen=True)
@@ -91,26 +100,36 @@ class ValueToPush:
 def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> list[ValueToPush]:
     """What the workspace's diff still has to push. A diff whose run was blocked by a check (e.g. mass
     zeroing) is refused: publishing it alone later would push exactly what the check stopped."""
-    blocked = con.execute("SELECT run_id, message FROM sync.runs WHERE workspace = $ws AND status = 'blocked' "
-                          "AND run_id IN (SELECT run_id FROM sync.diff WHERE workspace = $ws)",
-                          {"ws": ws.key}).fetchall()
+    blocked = con.execute(
+        "SELECT run_id, message FROM sync.runs WHERE workspace = $ws AND status = 'blocked' "
+        "AND run_id IN (SELECT run_id FROM sync.diff WHERE workspace = $ws)",
+        {"ws": ws.key},
+    ).fetchall()
     if blocked:
         raise BlockedDiffError(
             f"workspace '{ws.key}': the diff waiting to be published was stopped by its checks in run "
             f"{blocked[0][0]} ({(blocked[0][1] or '')[:600]}); nothing was written to Cascade. Fix the cause, then "
-            "run the whole sync again: it rebuilds the diff and checks it again")
+            "run the whole sync again: it rebuilds the diff and checks it again"
+        )
     rows = con.execute(
         "SELECT x.op, x.cascade_type, x.cascade_id, any_value(v.plan_id), min(v.value), any_value(v.basis) "
         "FROM sync.diff AS x JOIN sync.desired_values AS v ON v.workspace = x.workspace "
         "AND v.cascade_type = x.cascade_type AND v.cascade_id = x.cascade_id AND v.blocked IS NULL "
         "WHERE x.workspace = ? AND x.applied_at IS NULL GROUP BY ALL ORDER BY x.op, x.cascade_type, x.cascade_id",
-        [ws.key]).fetchall()
+        [ws.key],
+    ).fetchall()
     out = []
     for op, kind, cascade_id, plan_id, value, basis in rows:
-        days = con.execute(
-            "SELECT day, value FROM sync.desired_history WHERE workspace = $ws AND cascade_id = $id AND day > "
-            "COALESCE((SELECT max(day) FROM sync.pushed_history WHERE workspace = $ws AND cascade_id = $id), "
-            "DATE '0001-01-01') ORDER BY day", {"ws": ws.key, "id": cascade_id}).fetchall() if op == "history" else []
+        days = (
+            con.execute(
+                "SELECT day, value FROM sync.desired_history WHERE workspace = $ws AND cascade_id = $id AND day > "
+                "COALESCE((SELECT max(day) FROM sync.pushed_history WHERE workspace = $ws AND cascade_id = $id), "
+                "DATE '0001-01-01') ORDER BY day",
+                {"ws": ws.key, "id": cascade_id},
+            ).fetchall()
+            if op == "history"
+            else []
+        )
         out.append(ValueToPush(op, kind, cascade_id, plan_id, value, basis, days))
     return out
 
@@ -127,8 +146,9 @@ class _Recorder:
         self.histories: list[str] = []
 
     def value(self, item: ValueToPush) -> None:
-        self.values.append([self.workspace, item.cascade_type, item.cascade_id, item.value, item.basis, now(),
-                            self.run_id])
+        self.values.append(
+            [self.workspace, item.cascade_type, item.cascade_id, item.value, item.basis, now(), self.run_id]
+        )
         if len(self.values) >= self.batch:
             self.flush()
 
@@ -141,29 +161,43 @@ class _Recorder:
     def flush(self) -> None:
         if not (self.values or self.days):
             return
-        values = pd.DataFrame(self.values, columns=["workspace", "cascade_type", "cascade_id", "value", "basis",
-                                                    "pushed_at", "run_id"]).astype(object)
+        values = pd.DataFrame(
+            self.values, columns=["workspace", "cascade_type", "cascade_id", "value", "basis", "pushed_at", "run_id"]
+        ).astype(object)
         days = pd.DataFrame(self.days, columns=["workspace", "cascade_id", "day", "value", "pushed_at"])
         with self.warehouse.connect() as con, Warehouse.transaction(con):
             if len(values):
                 con.execute("INSERT OR REPLACE INTO sync.pushed_values BY NAME SELECT * FROM values")
-                con.execute("UPDATE sync.id_map AS m SET last_synced_at = v.pushed_at FROM values AS v "
-                            "WHERE m.workspace = v.workspace AND m.cascade_type = v.cascade_type "
-                            "AND m.cascade_id = v.cascade_id")
-                con.execute("UPDATE sync.diff AS d SET applied_at = v.pushed_at FROM values AS v "
-                            "WHERE d.workspace = v.workspace AND d.op = 'set' AND d.cascade_type = v.cascade_type "
-                            "AND d.cascade_id = v.cascade_id")
+                con.execute(
+                    "UPDATE sync.id_map AS m SET last_synced_at = v.pushed_at FROM values AS v "
+                    "WHERE m.workspace = v.workspace AND m.cascade_type = v.cascade_type "
+                    "AND m.cascade_id = v.cascade_id"
+                )
+                con.execute(
+                    "UPDATE sync.diff AS d SET applied_at = v.pushed_at FROM values AS v "
+                    "WHERE d.workspace = v.workspace AND d.op = 'set' AND d.cascade_type = v.cascade_type "
+                    "AND d.cascade_id = v.cascade_id"
+                )
             if len(days):
                 con.execute("INSERT OR REPLACE INTO sync.pushed_history BY NAME SELECT * FROM days")
             if self.histories:
-                con.execute("UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' "
-                            "AND list_contains(?, cascade_id)", [now(), self.workspace, self.histories])
+                con.execute(
+                    "UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' "
+                    "AND list_contains(?, cascade_id)",
+                    [now(), self.workspace, self.histories],
+                )
         self.values, self.days, self.histories = [], [], []
 
 
-def publish(warehouse: Warehouse, client: IntegrationsClient, workspace_id: str,
-            ws: ClickUpWorkspace | WrikeWorkspace, run_id: str, items: list[ValueToPush],
-            batch: int = 50) -> PushResult:
+def publish(
+    warehouse: Warehouse,
+    client: IntegrationsClient,
+    workspace_id: str,
+    ws: ClickUpWorkspace | WrikeWorkspace,
+    run_id: str,
+    items: list[ValueToPush],
+    batch: int = 50,
+) -> PushResult:
     """Send every pending value, recording what Cascade took in short transactions (see _Recorder)."""
     result = PushResult()
     writes_before = client.writes
@@ -172,7 +206,7 @@ def publish(warehouse: Warehouse, client: IntegrationsClient, workspace_id: str,
         for item in items:
             if item.op == "history":
                 for start in range(0, len(item.days), HISTORY_DAYS_PER_CALL):
-                    chunk = item.days[start:start + HISTORY_DAYS_PER_CALL]
+                    chunk = item.days[start : start + HISTORY_DAYS_PER_CALL]
                     client.set_measure_history(workspace_id, item.plan_id, item.cascade_id, chunk)
                     recorder.history(item, chunk, done=start + HISTORY_DAYS_PER_CALL >= len(item.days))
                 result.history_days += len(item.days)

@@ -9,7 +9,7 @@ aggregate from the completion dates. Two links that disagree on one Cascade item
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -30,23 +30,35 @@ class DesiredValues:
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
-def build(con: duckdb.DuckDBPyConnection, plan: links.Plan, ws: ClickUpWorkspace | WrikeWorkspace,
-          on: date | None = None) -> DesiredValues:
+def build(
+    con: duckdb.DuckDBPyConnection, plan: links.Plan, ws: ClickUpWorkspace | WrikeWorkspace, on: date | None = None
+) -> DesiredValues:
     """Resolve the links, compute every linked value and the measures' history up to the day before
     ``on`` (default today, UTC), and record the id map. Reads Cascade nothing: ``plan`` was loaded first."""
     found = links.resolve(con, plan, ws)
     links.register(con, ws, found)
     con.execute(sql_text(SQL_PACKAGE, "scope.sql"), {"workspace": ws.key})
-    params = {"workspace": ws.key, "source": ws.source, "plan_id": plan.id,
-              "progress_rule": ws.mapping.progress.source, "progress_field": ws.mapping.progress.custom_field or ""}
+    params = {
+        "workspace": ws.key,
+        "source": ws.source,
+        "plan_id": plan.id,
+        "progress_rule": ws.mapping.progress.source,
+        "progress_field": ws.mapping.progress.custom_field or "",
+    }
     with Warehouse.transaction(con):
-        count = Warehouse.replace_partition(con, "sync.desired_values", ws.key, sql_text(SQL_PACKAGE, "values.sql"),
-                                            params)
-        Warehouse.replace_partition(con, "sync.desired_history", ws.key, sql_text(SQL_PACKAGE, "history.sql"),
-                                    {"workspace": ws.key, "today": on or today()})
+        count = Warehouse.replace_partition(
+            con, "sync.desired_values", ws.key, sql_text(SQL_PACKAGE, "values.sql"), params
+        )
+        Warehouse.replace_partition(
+            con,
+            "sync.desired_history",
+            ws.key,
+            sql_text(SQL_PACKAGE, "history.sql"),
+            {"workspace": ws.key, "today": on or today()},
+        )
         blocked = _hold_back_disagreements(con, ws.key)
         _record_links(con, ws)
     return DesiredValues(plan, count, len(found.problems), blocked)
@@ -67,9 +79,13 @@ def _hold_back_disagreements(con: duckdb.DuckDBPyConnection, workspace: str) -> 
             GROUP BY ALL HAVING count(DISTINCT round(value, 4)) > 1
         ) AS x
         WHERE d.workspace = $ws AND d.cascade_type = x.cascade_type AND d.cascade_id = x.cascade_id
-        """, {"ws": workspace})
-    return con.execute("SELECT count(DISTINCT cascade_id) FROM sync.desired_values WHERE workspace = ? "
-                       "AND blocked IS NOT NULL", [workspace]).fetchall()[0][0]
+        """,
+        {"ws": workspace},
+    )
+    return con.execute(
+        "SELECT count(DISTINCT cascade_id) FROM sync.desired_values WHERE workspace = ? AND blocked IS NOT NULL",
+        [workspace],
+    ).fetchall()[0][0]
 
 
 def _record_links(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace) -> None:
@@ -87,17 +103,23 @@ def _record_links(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWo
                                       AND m.cascade_type = v.cascade_type AND m.cascade_id = v.cascade_id)
         QUALIFY row_number() OVER (PARTITION BY v.cascade_type, v.cascade_id
                                    ORDER BY v.linked_by = 'field' DESC, v.item_id) = 1
-        """, {"ws": ws.key})
-    con.execute("DELETE FROM sync.id_map AS m WHERE m.workspace = $ws AND NOT EXISTS (SELECT 1 FROM new_links AS n "
-                "WHERE n.item_id = m.item_id AND n.cascade_id = m.cascade_id AND n.cascade_type = m.cascade_type)",
-                {"ws": ws.key})
+        """,
+        {"ws": ws.key},
+    )
+    con.execute(
+        "DELETE FROM sync.id_map AS m WHERE m.workspace = $ws AND NOT EXISTS (SELECT 1 FROM new_links AS n "
+        "WHERE n.item_id = m.item_id AND n.cascade_id = m.cascade_id AND n.cascade_type = m.cascade_type)",
+        {"ws": ws.key},
+    )
     con.execute(
         """
         INSERT INTO sync.id_map (workspace, source, item_id, cascade_type, cascade_id, first_synced_at, last_synced_at,
                                  linked_by)
         SELECT $ws, $source, item_id, cascade_type, cascade_id, $at, $at, linked_by FROM new_links
         ON CONFLICT (workspace, item_id) DO UPDATE SET linked_by = excluded.linked_by
-        """, params)
+        """,
+        params,
+    )
 
 
 def summary(con: duckdb.DuckDBPyConnection, workspace: str):
@@ -105,4 +127,6 @@ def summary(con: duckdb.DuckDBPyConnection, workspace: str):
     return con.execute(
         "SELECT cascade_type, linked_by, count(*) AS links, round(avg(value), 1) AS mean_value, "
         "count(*) FILTER (WHERE blocked IS NOT NULL) AS held_back "
-        "FROM sync.desired_values WHERE workspace = ? GROUP BY ALL ORDER BY ALL", [workspace]).df()
+        "FROM sync.desired_values WHERE workspace = ? GROUP BY ALL ORDER BY ALL",
+        [workspace],
+    ).df()

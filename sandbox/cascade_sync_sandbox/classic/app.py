@@ -44,7 +44,8 @@ import copy
 import math
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Response, g, jsonify, request
 
@@ -55,21 +56,35 @@ SANDBOX_TOKEN = "cascade-classic-sandbox-token"
 API_PREFIX = "/api/v2"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-SCOPES = ("User Importer (Bulk)", "Goal Progress & Milestones (Bulk)", "Roles & Users", "Strategy Model",
-          "Goals", "Tasks", "Issues", "Updates")
+SCOPES = (
+    "User Importer (Bulk)",
+    "Goal Progress & Milestones (Bulk)",
+    "Roles & Users",
+    "Strategy Model",
+    "Goals",
+    "Tasks",
+    "Issues",
+    "Updates",
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 AFTER_WRITE_FAULTS = frozenset({"reset_after_write", "status_after_write", "delay_after_write"})
 INTEGRATION_USER = ("Cascade Integration", "integration@sandbox.example")
 
 # query parameter -> (stored field, how to match); "ids" and "enum" take comma-separated values
 GOAL_FILTERS: dict[str, tuple[str, str, tuple]] = {
-    "id": ("id", "ids", ()), "role_id": ("role_id", "ids", ()), "creator_id": ("creator_id", "ids", ()),
-    "status": ("status", "enum", STATUSES), "completion_criteria": ("completion_criteria", "enum", COMPLETION_CRITERIA),
-    "target_flow": ("target_flow", "enum", TARGET_FLOWS), "action": ("action", "text", ()),
+    "id": ("id", "ids", ()),
+    "role_id": ("role_id", "ids", ()),
+    "creator_id": ("creator_id", "ids", ()),
+    "status": ("status", "enum", STATUSES),
+    "completion_criteria": ("completion_criteria", "enum", COMPLETION_CRITERIA),
+    "target_flow": ("target_flow", "enum", TARGET_FLOWS),
+    "action": ("action", "text", ()),
     "detail": ("details", "text", ()),
 }
 TASK_FILTERS: dict[str, tuple[str, str, tuple]] = {
-    "id": ("id", "ids", ()), "goal_id": ("goal_id", "ids", ()), "user_id": ("user_id", "ids", ()),
+    "id": ("id", "ids", ()),
+    "goal_id": ("goal_id", "ids", ()),
+    "user_id": ("user_id", "ids", ()),
     "is_complete": ("is_complete", "ids", ()),
 }
 
@@ -81,8 +96,9 @@ class ClassicEmulator:
     has all scopes unless given others with :meth:`add_token`.
     """
 
-    def __init__(self, *, tokens: dict[str, int] | None = None, rate_limit: int = 600,
-                 rate_window: float = 60.0) -> None:
+    def __init__(
+        self, *, tokens: dict[str, int] | None = None, rate_limit: int = 600, rate_window: float = 60.0
+    ) -> None:
         self.store = ClassicStore()
         self.integration_user = self.store.add_user(*INTEGRATION_USER)
         default = {SANDBOX_TOKEN: self.integration_user["id"]}
@@ -156,8 +172,12 @@ class ClassicEmulator:
 
     def state(self) -> dict[str, Any]:
         users = copy.deepcopy(self.store.table("user"))
-        return {"writes": self.writes, "users": list(users.values()), "goals": list(self.goals.values()),
-                "tasks": list(self.tasks.values())}
+        return {
+            "writes": self.writes,
+            "users": list(users.values()),
+            "goals": list(self.goals.values()),
+            "tasks": list(self.tasks.values()),
+        }
 
 
 # --- HTTP layer -----------------------------------------------------------------------------------
@@ -172,14 +192,20 @@ def _register(app, emu: ClassicEmulator) -> None:
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         user_id = emu.tokens.get(token) if token else None
         if user_id is None or user_id not in store.table("user"):
-            raise ApiError(401, "missing or unknown bearer token; send 'Authorization: Bearer <token>' with a "
-                                "token made under Profile > System > Security > + Add Token")
+            raise ApiError(
+                401,
+                "missing or unknown bearer token; send 'Authorization: Bearer <token>' with a "
+                "token made under Profile > System > Security > + Add Token",
+            )
         allowed, _remaining, reset_at = emu.limiter.hit(token)
         if not allowed:
             g.retry_after = max(1, math.ceil(reset_at - time.time()))
-            raise ApiError(429, f"rate limit of {emu.limiter.limit} requests per {emu.limiter.window:g}s "
-                                f"exceeded; retry after {g.retry_after}s")
-        scope = {"goals": "Goals", "tasks": "Tasks"}.get(request.path[len(API_PREFIX) + 1:].split("/")[0])
+            raise ApiError(
+                429,
+                f"rate limit of {emu.limiter.limit} requests per {emu.limiter.window:g}s "
+                f"exceeded; retry after {g.retry_after}s",
+            )
+        scope = {"goals": "Goals", "tasks": "Tasks"}.get(request.path[len(API_PREFIX) + 1 :].split("/")[0])
         if scope and scope not in emu.scopes.get(token, SCOPES):
             raise ApiError(403, f"this token lacks the '{scope}' scope")
         g.user_id = user_id
@@ -200,8 +226,11 @@ def _register(app, emu: ClassicEmulator) -> None:
             time.sleep(fault.seconds)
             return response
         if fault.kind == "status_after_write":
-            return Response(fault.body or '{"message":"injected fault","code":%d}' % fault.status,
-                            status=fault.status, mimetype="application/json")
+            return Response(
+                fault.body or '{"message":"injected fault","code":%d}' % fault.status,
+                status=fault.status,
+                mimetype="application/json",
+            )
         drop_answer(emu.log)
         return response
 
@@ -295,7 +324,7 @@ def _task_routes(app, store: ClassicStore) -> None:
 def _unwrap(name: str) -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or name not in body:
-        raise invalid(name, f"the body must be JSON wrapping the {name} as {{\"{name}\": {{...}}}}")
+        raise invalid(name, f'the body must be JSON wrapping the {name} as {{"{name}": {{...}}}}')
     return body[name]
 
 
@@ -348,4 +377,4 @@ def _select(rows, filters: dict[str, tuple[str, str, tuple]], defaults: dict[str
     tests = [_test(p, *filters[p], None) for p in request.args if p in filters]
     tests += [_test(p, *filters[p], [v]) for p, v in (defaults or {}).items() if p not in request.args]
     matched = [row for row in sorted(list(rows), key=lambda r: r["id"]) if all(t(row) for t in tests)]
-    return matched[offset - 1: offset - 1 + limit]
+    return matched[offset - 1 : offset - 1 + limit]

@@ -36,9 +36,10 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, Callable, Iterable
+from typing import Any
 
 STATUSES = ("APPRO", "DRAFT", "ARCHI")
 COMPLETION_CRITERIA = ("TARGET-REACHED", "TARGET-DEADLINE-REACHED")
@@ -59,8 +60,7 @@ class ApiError(Exception):
         self.field = field
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message, "code": self.status,
-                                "status": HTTPStatus(self.status).phrase}
+        body: dict[str, Any] = {"message": self.message, "code": self.status, "status": HTTPStatus(self.status).phrase}
         if self.field:
             body["field"] = self.field
         return body
@@ -75,7 +75,7 @@ def not_found(kind: str, item_id: Any) -> ApiError:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def render_time(value: datetime | None) -> str | None:
@@ -88,15 +88,15 @@ def parse_time(field: str, value: Any) -> datetime:
         if isinstance(value, bool):
             raise ValueError
         if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-            return datetime.fromtimestamp(int(value), timezone.utc)
+            return datetime.fromtimestamp(int(value), UTC)
         if not isinstance(value, str):
             raise ValueError
         parsed = datetime.fromisoformat(value.strip())
     except (ValueError, OverflowError, OSError):
         raise invalid(field, f"must be Unix seconds or ISO 8601 (got {value!r})") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 # --- field validators: (store, field, value) -> stored value, or raise invalid(...) -------------
@@ -112,6 +112,7 @@ def text(max_len: int | None = None, *, empty: bool = False, nullable: bool = Fa
         if max_len is not None and len(value) > max_len:
             raise invalid(field, f"must be at most {max_len} characters (got {len(value)})")
         return value
+
     return check
 
 
@@ -120,6 +121,7 @@ def one_of(values: tuple) -> Validator:
         if isinstance(value, bool) or value not in values:
             raise invalid(field, f"must be one of {', '.join(map(str, values))} (got {value!r})")
         return value
+
     return check
 
 
@@ -140,6 +142,7 @@ def a_time(nullable: bool = False) -> Validator:
         if value is None and nullable:
             return None
         return parse_time(field, value)
+
     return check
 
 
@@ -149,6 +152,7 @@ def ref(kind: str) -> Validator:
         if value not in store.table(kind):
             raise invalid(field, f"{kind.replace('_', ' ')} {value} does not exist")
         return value
+
     return check
 
 
@@ -157,36 +161,78 @@ def refs(kind: str) -> Validator:
         if not isinstance(value, list):
             raise invalid(field, f"must be a list of {kind.replace('_', ' ')} ids")
         return list(dict.fromkeys(ref(kind)(store, field, v) for v in value))
+
     return check
 
 
 GOAL_FIELDS: dict[str, Validator] = {
-    "role_id": ref("role"), "status": one_of(STATUSES), "completion_criteria": one_of(COMPLETION_CRITERIA),
-    "target_flow": one_of(TARGET_FLOWS), "action": text(ACTION_MAX), "details": text(DETAILS_MAX, empty=True),
-    "initial": number, "progress": number, "target": number, "start_time": a_time(), "end_time": a_time(),
-    "weight_id": one_of((1, 2, 3, 4)), "is_private": one_of((0, 1)), "tracking_type": one_of(TRACKING_TYPES),
-    "entity_template_id": positive_int, "direct_focus_area_ids": refs("focus_area"),
-    "aligned_to_ids": refs("goal"), "aligned_from_ids": refs("goal"),
+    "role_id": ref("role"),
+    "status": one_of(STATUSES),
+    "completion_criteria": one_of(COMPLETION_CRITERIA),
+    "target_flow": one_of(TARGET_FLOWS),
+    "action": text(ACTION_MAX),
+    "details": text(DETAILS_MAX, empty=True),
+    "initial": number,
+    "progress": number,
+    "target": number,
+    "start_time": a_time(),
+    "end_time": a_time(),
+    "weight_id": one_of((1, 2, 3, 4)),
+    "is_private": one_of((0, 1)),
+    "tracking_type": one_of(TRACKING_TYPES),
+    "entity_template_id": positive_int,
+    "direct_focus_area_ids": refs("focus_area"),
+    "aligned_to_ids": refs("goal"),
+    "aligned_from_ids": refs("goal"),
 }
 GOAL_REQUIRED = ("action", "details", "start_time", "end_time", "weight_id")
-GOAL_READ_ONLY = frozenset({"id", "creator_id", "title", "created_at", "updated_at", "inherited_focus_area_ids",
-                            "ancestor_ids", "descendant_ids", "issue_ids", "task_ids"})
-GOAL_DEFAULTS = {"status": "DRAFT", "completion_criteria": "TARGET-REACHED", "target_flow": "OVER", "initial": 0,
-                 "progress": 0, "target": 100, "is_private": 0, "tracking_type": "MANUAL",
-                 "entity_template_id": 1, "direct_focus_area_ids": [], "aligned_to_ids": []}
+GOAL_READ_ONLY = frozenset(
+    {
+        "id",
+        "creator_id",
+        "title",
+        "created_at",
+        "updated_at",
+        "inherited_focus_area_ids",
+        "ancestor_ids",
+        "descendant_ids",
+        "issue_ids",
+        "task_ids",
+    }
+)
+GOAL_DEFAULTS = {
+    "status": "DRAFT",
+    "completion_criteria": "TARGET-REACHED",
+    "target_flow": "OVER",
+    "initial": 0,
+    "progress": 0,
+    "target": 100,
+    "is_private": 0,
+    "tracking_type": "MANUAL",
+    "entity_template_id": 1,
+    "direct_focus_area_ids": [],
+    "aligned_to_ids": [],
+}
 
 TASK_FIELDS: dict[str, Validator] = {
-    "task": text(), "comment": text(empty=True, nullable=True), "is_complete": one_of((0, 1)),
-    "role_id": ref("role"), "goal_id": ref("goal"), "start_date": a_time(nullable=True),
-    "due_date": a_time(nullable=True), "weight_id": one_of((1, 2, 3, 4)), "entity_template_id": positive_int,
+    "task": text(),
+    "comment": text(empty=True, nullable=True),
+    "is_complete": one_of((0, 1)),
+    "role_id": ref("role"),
+    "goal_id": ref("goal"),
+    "start_date": a_time(nullable=True),
+    "due_date": a_time(nullable=True),
+    "weight_id": one_of((1, 2, 3, 4)),
+    "entity_template_id": positive_int,
 }
 TASK_REQUIRED = ("task", "goal_id")
 TASK_READ_ONLY = frozenset({"id", "user_id", "completed_user_id", "completed_at", "created_at", "updated_at"})
 TASK_DEFAULTS = {"is_complete": 0, "weight_id": 2, "entity_template_id": 1}
 
 
-def _validate(store: ClassicStore, fields: dict[str, Validator], read_only: frozenset, body: Any,
-              required: Iterable[str] = ()) -> dict[str, Any]:
+def _validate(
+    store: ClassicStore, fields: dict[str, Validator], read_only: frozenset, body: Any, required: Iterable[str] = ()
+) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("body", "must be a JSON object")
     missing = [f for f in required if f not in body]
@@ -242,8 +288,14 @@ class ClassicStore:
         with self.lock:
             fields = _validate(self, GOAL_FIELDS, GOAL_READ_ONLY, body, GOAL_REQUIRED)
             children = fields.pop("aligned_from_ids", None)
-            row = {**copy.deepcopy(GOAL_DEFAULTS), "role_id": self.get("user", user_id)["role_id"], **fields,
-                   "creator_id": user_id, "created_at": now(), "updated_at": now()}
+            row = {
+                **copy.deepcopy(GOAL_DEFAULTS),
+                "role_id": self.get("user", user_id)["role_id"],
+                **fields,
+                "creator_id": user_id,
+                "created_at": now(),
+                "updated_at": now(),
+            }
             _check_span(row, "start_time", "end_time")
             self._check_no_cycle(None, row["aligned_to_ids"], children or [])
             self._insert("goal", row)
@@ -258,8 +310,9 @@ class ClassicStore:
             children = fields.pop("aligned_from_ids", None)
             merged = {**row, **fields}
             _check_span(merged, "start_time", "end_time")
-            self._check_no_cycle(goal_id, merged["aligned_to_ids"],
-                                 children if children is not None else self.children(goal_id))
+            self._check_no_cycle(
+                goal_id, merged["aligned_to_ids"], children if children is not None else self.children(goal_id)
+            )
             row.update(fields, updated_at=now())
             if children is not None:
                 self._set_children(goal_id, children)
@@ -303,8 +356,14 @@ class ClassicStore:
     def create_task(self, user_id: int, body: Any) -> dict:
         with self.lock:
             fields = _validate(self, TASK_FIELDS, TASK_READ_ONLY, body, TASK_REQUIRED)
-            row = {**TASK_DEFAULTS, "role_id": self.get("user", user_id)["role_id"], **fields,
-                   "user_id": user_id, "created_at": now(), "updated_at": now()}
+            row = {
+                **TASK_DEFAULTS,
+                "role_id": self.get("user", user_id)["role_id"],
+                **fields,
+                "user_id": user_id,
+                "created_at": now(),
+                "updated_at": now(),
+            }
             _check_span(row, "start_date", "due_date")
             _completion(row, user_id, was_complete=0)
             return self._insert("task", row)
@@ -365,29 +424,58 @@ class View:
     def goal(self, row: dict) -> dict:
         goals = self.store.table("goal")
         ancestors = self._walk(row["id"], lambda g: goals[g]["aligned_to_ids"] if g in goals else [])
-        inherited = sorted({fa for a in ancestors for fa in goals[a]["direct_focus_area_ids"]}) \
-            if row["aligned_to_ids"] else []
+        inherited = (
+            sorted({fa for a in ancestors for fa in goals[a]["direct_focus_area_ids"]}) if row["aligned_to_ids"] else []
+        )
         out = {
-            "id": row["id"], "role_id": row["role_id"], "creator_id": row["creator_id"], "status": row["status"],
-            "completion_criteria": row["completion_criteria"], "target_flow": row["target_flow"],
-            "action": row["action"], "details": row["details"], "title": goal_title(row),
-            "initial": row["initial"], "progress": row["progress"], "target": row["target"],
-            "start_time": render_time(row["start_time"]), "end_time": render_time(row["end_time"]),
-            "weight_id": row["weight_id"], "is_private": row["is_private"], "tracking_type": row["tracking_type"],
+            "id": row["id"],
+            "role_id": row["role_id"],
+            "creator_id": row["creator_id"],
+            "status": row["status"],
+            "completion_criteria": row["completion_criteria"],
+            "target_flow": row["target_flow"],
+            "action": row["action"],
+            "details": row["details"],
+            "title": goal_title(row),
+            "initial": row["initial"],
+            "progress": row["progress"],
+            "target": row["target"],
+            "start_time": render_time(row["start_time"]),
+            "end_time": render_time(row["end_time"]),
+            "weight_id": row["weight_id"],
+            "is_private": row["is_private"],
+            "tracking_type": row["tracking_type"],
             "entity_template_id": row["entity_template_id"],
-            "direct_focus_area_ids": list(row["direct_focus_area_ids"]), "inherited_focus_area_ids": inherited,
-            "aligned_to_ids": list(row["aligned_to_ids"]), "aligned_from_ids": sorted(self._children[row["id"]]),
-            "ancestor_ids": ancestors, "descendant_ids": self._walk(row["id"], lambda g: self._children.get(g, [])),
-            "issue_ids": [], "task_ids": sorted(self._tasks.get(row["id"], [])),
-            "created_at": render_time(row["created_at"]), "updated_at": render_time(row["updated_at"]),
+            "direct_focus_area_ids": list(row["direct_focus_area_ids"]),
+            "inherited_focus_area_ids": inherited,
+            "aligned_to_ids": list(row["aligned_to_ids"]),
+            "aligned_from_ids": sorted(self._children[row["id"]]),
+            "ancestor_ids": ancestors,
+            "descendant_ids": self._walk(row["id"], lambda g: self._children.get(g, [])),
+            "issue_ids": [],
+            "task_ids": sorted(self._tasks.get(row["id"], [])),
+            "created_at": render_time(row["created_at"]),
+            "updated_at": render_time(row["updated_at"]),
         }
         return out
 
     @staticmethod
     def task(row: dict) -> dict:
-        out = {key: row.get(key) for key in (
-            "id", "task", "comment", "is_complete", "goal_id", "user_id", "role_id", "completed_user_id",
-            "weight_id", "entity_template_id")}
+        out = {
+            key: row.get(key)
+            for key in (
+                "id",
+                "task",
+                "comment",
+                "is_complete",
+                "goal_id",
+                "user_id",
+                "role_id",
+                "completed_user_id",
+                "weight_id",
+                "entity_template_id",
+            )
+        }
         for key in ("start_date", "due_date", "completed_at", "created_at", "updated_at"):
             out[key] = render_time(row.get(key))
         return {k: v for k, v in out.items() if v is not None}

@@ -1,11 +1,11 @@
 """The ClickUp sandbox: a deterministic data generator with ground truth, and an API v2 emulator.
 
-    from cascade_sync_sandbox.clickup import ClickUpEmulator, generate, expected_staging
+from cascade_sync_sandbox.clickup import ClickUpEmulator, generate, expected_staging
 
-    dataset = generate(seed=1)
-    emulator = ClickUpEmulator(dataset)
-    with emulator.serve() as server:   # server.url + "/api/v2" is the ClickUp base URL
-        ...
+dataset = generate(seed=1)
+emulator = ClickUpEmulator(dataset)
+with emulator.serve() as server:   # server.url + "/api/v2" is the ClickUp base URL
+    ...
 """
 
 from .app import API_PREFIX, ClickUpEmulator
@@ -16,6 +16,14 @@ from .truth import expected_staging, field_value_text
 from .webhooks import sign as sign_webhook_body
 
 __all__ = [
-    "API_PREFIX", "ApiError", "BASE_EPOCH_MS", "ClickUpDataset", "ClickUpEmulator", "TokenGrant",
-    "expected_staging", "field_value_text", "generate", "sign_webhook_body",
+    "API_PREFIX",
+    "ApiError",
+    "BASE_EPOCH_MS",
+    "ClickUpDataset",
+    "ClickUpEmulator",
+    "TokenGrant",
+    "expected_staging",
+    "field_value_text",
+    "generate",
+    "sign_webhook_body",
 ]

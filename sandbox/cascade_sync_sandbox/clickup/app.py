@@ -13,7 +13,8 @@ import math
 import random
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Response, g, jsonify, request
 
@@ -23,8 +24,8 @@ from .errors import ApiError
 from .model import ClickUpDataset, Folder, Space, Task, TaskList, Team, TokenGrant, User
 from .render import task_json
 from .routes import register_admin, register_api
-from .writes import UPDATE_KEYS, Event, TaskWriter
 from .webhooks import WebhookHub
+from .writes import UPDATE_KEYS, Event, TaskWriter
 
 API_PREFIX = "/api/v2"
 
@@ -32,15 +33,20 @@ API_PREFIX = "/api/v2"
 class ClickUpEmulator:
     """ClickUp's REST API over a :class:`ClickUpDataset`, with per-token rate limits (A6)."""
 
-    def __init__(self, dataset: ClickUpDataset, *, rate_limit: int = 100, rate_window: float = 60.0,
-                 webhook_retry_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        dataset: ClickUpDataset,
+        *,
+        rate_limit: int = 100,
+        rate_window: float = 60.0,
+        webhook_retry_delay: float = 0.5,
+    ) -> None:
         self.dataset = dataset
         self.log = RequestLog()
         self.faults = FaultPlan()
         self.limiter = RateLimiter(rate_limit, rate_window)
         self.app = make_app("clickup-emulator", self.log, self.faults)
-        self.webhooks = WebhookHub(random.Random(f"clickup-webhooks:{dataset.seed}"),
-                                   retry_delay=webhook_retry_delay)
+        self.webhooks = WebhookHub(random.Random(f"clickup-webhooks:{dataset.seed}"), retry_delay=webhook_retry_delay)
         self.writer = TaskWriter(dataset, random.Random(f"clickup-runtime:{dataset.seed}"))
         self.lock = threading.RLock()
         self._clock_floor = dataset.newest_ms()
@@ -189,8 +195,13 @@ class ClickUpEmulator:
     # ---- changes and their webhooks ------------------------------------------------------------
     def publish(self, events: list[Event], task: Task) -> None:
         lst = self.dataset.lists[task.list_id]
-        where = {"team_id": task.team_id, "space_id": lst.space_id, "folder_id": lst.folder_id,
-                 "list_ids": {lst.id, *task.other_list_ids}, "task_id": task.id}
+        where = {
+            "team_id": task.team_id,
+            "space_id": lst.space_id,
+            "folder_id": lst.folder_id,
+            "list_ids": {lst.id, *task.other_list_ids},
+            "task_id": task.id,
+        }
         for event in events:
             self.webhooks.dispatch(event, where)
 
@@ -239,8 +250,9 @@ class ClickUpEmulator:
         (None removes the value). Returns the task's JSON."""
         unknown = set(changes) - UPDATE_KEYS - {"custom_fields"}
         if unknown:
-            raise errors.bad_request(f"update_task got unknown fields {sorted(unknown)}; "
-                                     f"use {sorted(UPDATE_KEYS)} or custom_fields")
+            raise errors.bad_request(
+                f"update_task got unknown fields {sorted(unknown)}; use {sorted(UPDATE_KEYS)} or custom_fields"
+            )
         with self.lock:
             return self.change_task(self._task(task_id), changes, self._actor())
 
@@ -293,8 +305,14 @@ class ClickUpEmulator:
                 raise errors.list_not_found()
             self.dataset.grants[token].denied_list_ids.add(str(list_id))
 
-    def grant(self, team_ids: Iterable[str], denied_list_ids: Iterable[str] = (), *, user_id: int | None = None,
-              oauth: bool = False) -> str:
+    def grant(
+        self,
+        team_ids: Iterable[str],
+        denied_list_ids: Iterable[str] = (),
+        *,
+        user_id: int | None = None,
+        oauth: bool = False,
+    ) -> str:
         with self.lock:
             return self.dataset.grant(team_ids, denied_list_ids, user_id=user_id, oauth=oauth)
 

@@ -42,9 +42,13 @@ def list_not_found() -> ApiError:
 
 # The codes below are the emulator's own choice: source-apis.md records no real body for them.
 def not_found(what: str) -> ApiError:
-    return ApiError(404, f"{what} not found", {"Space": "PROJ_002", "Folder": "CAT_002",
-                                                "Webhook": "WEBHOOK_002", "Custom field": "FIELD_002"}
-                    .get(what, "ITEM_000"))
+    return ApiError(
+        404,
+        f"{what} not found",
+        {"Space": "PROJ_002", "Folder": "CAT_002", "Webhook": "WEBHOOK_002", "Custom field": "FIELD_002"}.get(
+            what, "ITEM_000"
+        ),
+    )
 
 
 def bad_request(message: str, ecode: str = "INPUT_001") -> ApiError:

@@ -15,7 +15,17 @@ from typing import Any
 
 from . import names
 from .model import (
-    Checklist, ChecklistItem, ClickUpDataset, CustomField, Folder, Space, Status, Task, TaskList, Team, User,
+    Checklist,
+    ChecklistItem,
+    ClickUpDataset,
+    CustomField,
+    Folder,
+    Space,
+    Status,
+    Task,
+    TaskList,
+    Team,
+    User,
 )
 from .truth import expected_staging
 
@@ -55,8 +65,9 @@ class _Ids:
         return self._unique(lambda: str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
 
     def status(self, list_id: str) -> str:
-        return self._unique(lambda: f"sc{list_id}_" + "".join(self.rng.choices(string.ascii_letters + string.digits,
-                                                                                k=8)))
+        return self._unique(
+            lambda: f"sc{list_id}_" + "".join(self.rng.choices(string.ascii_letters + string.digits, k=8))
+        )
 
 
 def _pick_count(rng: random.Random, population: list[int], ratio: float) -> set[int]:
@@ -69,11 +80,24 @@ def _cycle_name(pool: tuple[str, ...], index: int) -> str:
     return base if index < len(pool) else f"{base} {index // len(pool) + 1}"
 
 
-def generate(seed: int = 1, *, teams: int = 1, tasks_per_team: int = 300, users_per_team: int = 12,
-             spaces_per_team: int = 2, folders_per_space: int = 2, lists_per_folder: int = 2,
-             folderless_lists_per_space: int = 1, subtask_ratio: float = 0.2, milestone_ratio: float = 0.03,
-             closed_ratio: float = 0.2, archived_ratio: float = 0.05, multi_list_ratio: float = 0.05,
-             cascade_id_ratio: float = 0.1, first_team_id: int = 9010099710) -> ClickUpDataset:
+def generate(
+    seed: int = 1,
+    *,
+    teams: int = 1,
+    tasks_per_team: int = 300,
+    users_per_team: int = 12,
+    spaces_per_team: int = 2,
+    folders_per_space: int = 2,
+    lists_per_folder: int = 2,
+    folderless_lists_per_space: int = 1,
+    subtask_ratio: float = 0.2,
+    milestone_ratio: float = 0.03,
+    closed_ratio: float = 0.2,
+    archived_ratio: float = 0.05,
+    multi_list_ratio: float = 0.05,
+    cascade_id_ratio: float = 0.1,
+    first_team_id: int = 9010099710,
+) -> ClickUpDataset:
     """Build a ClickUp account: ``teams`` Workspaces, each with its members, hierarchy and tasks.
 
     The ratios are exact shares of each team's tasks (rounded). One owner belongs to every
@@ -83,16 +107,46 @@ def generate(seed: int = 1, *, teams: int = 1, tasks_per_team: int = 300, users_
         raise ValueError("every space needs at least one list to hold tasks")
     rng = random.Random(seed)
     ids = _Ids(rng)
-    ds = ClickUpDataset(seed=seed, users={}, teams={}, spaces={}, folders={}, lists={}, fields={}, tasks={},
-                        admin_user_id=0, _token_rng=random.Random(f"clickup-tokens:{seed}"))
+    ds = ClickUpDataset(
+        seed=seed,
+        users={},
+        teams={},
+        spaces={},
+        folders={},
+        lists={},
+        fields={},
+        tasks={},
+        admin_user_id=0,
+        _token_rng=random.Random(f"clickup-tokens:{seed}"),
+    )
     people = _People(rng, ids)
     for t in range(teams):
         team = _make_team(ds, rng, ids, people, t, first_team_id, users_per_team)
         for s in range(spaces_per_team):
-            _make_space(ds, rng, ids, team, t * spaces_per_team + s, folders_per_space, lists_per_folder,
-                        folderless_lists_per_space)
-        _make_tasks(ds, rng, ids, team, people.company_of(team.id), tasks_per_team, subtask_ratio,
-                    milestone_ratio, closed_ratio, archived_ratio, multi_list_ratio, cascade_id_ratio)
+            _make_space(
+                ds,
+                rng,
+                ids,
+                team,
+                t * spaces_per_team + s,
+                folders_per_space,
+                lists_per_folder,
+                folderless_lists_per_space,
+            )
+        _make_tasks(
+            ds,
+            rng,
+            ids,
+            team,
+            people.company_of(team.id),
+            tasks_per_team,
+            subtask_ratio,
+            milestone_ratio,
+            closed_ratio,
+            archived_ratio,
+            multi_list_ratio,
+            cascade_id_ratio,
+        )
     ds.admin_token = ds.grant(list(ds.teams))
     return ds
 
@@ -116,15 +170,30 @@ class _People:
         index, self.count = self.count, self.count + 1
         user_id = self.ids.user()
         local = f"{first}.{last}{suffix}".lower().replace("'", "")
-        picture = None if index % 3 == 0 else \
-            f"https://attachments.clickup.com/profilePictures/{user_id}_{self.rng.randrange(100, 999)}.jpg"
-        return User(id=user_id, username=f"{first} {last}{suffix}", email=f"{local}@{company}.com",
-                    color=self.rng.choice(names.USER_COLORS), initials=(first[0] + last[0]).upper(),
-                    profile_picture=picture)
+        picture = (
+            None
+            if index % 3 == 0
+            else f"https://attachments.clickup.com/profilePictures/{user_id}_{self.rng.randrange(100, 999)}.jpg"
+        )
+        return User(
+            id=user_id,
+            username=f"{first} {last}{suffix}",
+            email=f"{local}@{company}.com",
+            color=self.rng.choice(names.USER_COLORS),
+            initials=(first[0] + last[0]).upper(),
+            profile_picture=picture,
+        )
 
 
-def _make_team(ds: ClickUpDataset, rng: random.Random, ids: _Ids, people: _People, index: int,
-               first_team_id: int, users_per_team: int) -> Team:
+def _make_team(
+    ds: ClickUpDataset,
+    rng: random.Random,
+    ids: _Ids,
+    people: _People,
+    index: int,
+    first_team_id: int,
+    users_per_team: int,
+) -> Team:
     team_id = str(first_team_id + index)
     company = _cycle_name(names.COMPANIES, index).replace(" ", "")
     people.companies[team_id] = company
@@ -138,8 +207,13 @@ def _make_team(ds: ClickUpDataset, rng: random.Random, ids: _Ids, people: _Peopl
         user = people.make(company)
         ds.users[user.id] = user
         members.append(user.id)
-    team = Team(id=team_id, name=_cycle_name(names.WORKSPACE_NAMES, index),
-                color=rng.choice(names.SPACE_COLORS), avatar=None, member_ids=members)
+    team = Team(
+        id=team_id,
+        name=_cycle_name(names.WORKSPACE_NAMES, index),
+        color=rng.choice(names.SPACE_COLORS),
+        avatar=None,
+        member_ids=members,
+    )
     ds.teams[team_id] = team
     return team
 
@@ -153,8 +227,16 @@ def _make_fields(ds: ClickUpDataset, ids: _Ids, created: int) -> list[str]:
         return out
 
     specs = [
-        ("Priority Tier", "drop_down", {"sorting": "manual", "placeholder": None, "new_drop_down": True,
-                                        "options": options(names.DROP_DOWN_OPTIONS, "name")}),
+        (
+            "Priority Tier",
+            "drop_down",
+            {
+                "sorting": "manual",
+                "placeholder": None,
+                "new_drop_down": True,
+                "options": options(names.DROP_DOWN_OPTIONS, "name"),
+            },
+        ),
         ("Teams", "labels", {"options": options(names.LABEL_OPTIONS, "label")}),
         ("Story Points", "number", {}),
         ("Budget", "currency", {"precision": 2, "currency_type": "USD"}),
@@ -162,8 +244,11 @@ def _make_fields(ds: ClickUpDataset, ids: _Ids, created: int) -> list[str]:
         ("Customer Facing", "checkbox", {}),
         ("Notes", "text", {}),
         ("Spec Link", "url", {}),
-        ("Reviewers", "users", {"single_user": False, "include_groups": False, "include_guests": True,
-                                "include_team_members": True}),
+        (
+            "Reviewers",
+            "users",
+            {"single_user": False, "include_groups": False, "include_guests": True, "include_team_members": True},
+        ),
         ("Progress", "manual_progress", {"start": 0, "end": 100}),
         ("Cascade ID", "short_text", {}),
     ]
@@ -175,13 +260,27 @@ def _make_fields(ds: ClickUpDataset, ids: _Ids, created: int) -> list[str]:
     return out
 
 
-def _make_space(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, index: int,
-                folders_per_space: int, lists_per_folder: int, folderless: int) -> None:
+def _make_space(
+    ds: ClickUpDataset,
+    rng: random.Random,
+    ids: _Ids,
+    team: Team,
+    index: int,
+    folders_per_space: int,
+    lists_per_folder: int,
+    folderless: int,
+) -> None:
     scheme = names.STATUS_SCHEMES[index % len(names.STATUS_SCHEMES)]
     statuses = [Status(name, kind, color, i) for i, (name, kind, color) in enumerate(scheme)]
-    space = Space(id=ids.numeric("9010", 7), team_id=team.id, name=_cycle_name(names.SPACE_NAMES, index),
-                  color=rng.choice(names.SPACE_COLORS), private=False, statuses=statuses,
-                  hidden_folder_id=ids.numeric("9011", 7))
+    space = Space(
+        id=ids.numeric("9010", 7),
+        team_id=team.id,
+        name=_cycle_name(names.SPACE_NAMES, index),
+        color=rng.choice(names.SPACE_COLORS),
+        private=False,
+        statuses=statuses,
+        hidden_folder_id=ids.numeric("9011", 7),
+    )
     space.field_ids = _make_fields(ds, ids, BASE_EPOCH_MS - rng.randrange(30, 400) * DAY)
     ds.spaces[space.id] = space
     team.space_ids.append(space.id)
@@ -190,15 +289,26 @@ def _make_space(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, i
         list_id = ids.numeric("9011", 8)
         content = rng.choice(("", "Owned by the team lead. Triage every Monday.", "Tasks for this quarter."))
         due = BASE_EPOCH_MS + rng.randrange(60, 400) * DAY
-        ds.lists[list_id] = TaskList(id=list_id, space_id=space.id, folder_id=folder_id, name=name,
-                                     orderindex=orderindex, content=content, due_date=due,
-                                     status_ids={s.name: ids.status(list_id) for s in statuses})
+        ds.lists[list_id] = TaskList(
+            id=list_id,
+            space_id=space.id,
+            folder_id=folder_id,
+            name=name,
+            orderindex=orderindex,
+            content=content,
+            due_date=due,
+            status_ids={s.name: ids.status(list_id) for s in statuses},
+        )
         return list_id
 
     list_counter = index * (folders_per_space * lists_per_folder + folderless)
     for f in range(folders_per_space):
-        folder = Folder(id=ids.numeric("9011", 7), space_id=space.id,
-                        name=_cycle_name(names.FOLDER_NAMES, index * folders_per_space + f), orderindex=f)
+        folder = Folder(
+            id=ids.numeric("9011", 7),
+            space_id=space.id,
+            name=_cycle_name(names.FOLDER_NAMES, index * folders_per_space + f),
+            orderindex=f,
+        )
         for i in range(lists_per_folder):
             folder.list_ids.append(new_list(folder.id, _cycle_name(names.LIST_NAMES, list_counter), i))
             list_counter += 1
@@ -209,9 +319,20 @@ def _make_space(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, i
         space.folderless_list_ids.append(new_list(None, name, i))
 
 
-def _make_tasks(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, company: str, count: int,
-                subtask_ratio: float, milestone_ratio: float, closed_ratio: float, archived_ratio: float,
-                multi_list_ratio: float, cascade_id_ratio: float) -> None:
+def _make_tasks(
+    ds: ClickUpDataset,
+    rng: random.Random,
+    ids: _Ids,
+    team: Team,
+    company: str,
+    count: int,
+    subtask_ratio: float,
+    milestone_ratio: float,
+    closed_ratio: float,
+    archived_ratio: float,
+    multi_list_ratio: float,
+    cascade_id_ratio: float,
+) -> None:
     all_lists = ds.team_list_ids(team.id)
     created_times = sorted(BASE_EPOCH_MS + rng.randrange(0, 300 * DAY) for _ in range(count))
     subtasks = _pick_count(rng, list(range(1, count)), subtask_ratio)
@@ -229,8 +350,9 @@ def _make_tasks(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, c
             parent = made[rng.randrange(i)]
         list_id = parent.list_id if parent else rng.choice(all_lists)
         space = ds.spaces[ds.lists[list_id].space_id]
-        task = _make_task(rng, ids, team, space, list_id, created, parent, milestone=i in milestones,
-                          closed=i in closed)
+        task = _make_task(
+            rng, ids, team, space, list_id, created, parent, milestone=i in milestones, closed=i in closed
+        )
         task.archived = i in archived
         if i in multi_list:
             siblings = [x for x in all_lists if x != list_id and ds.lists[x].space_id == space.id]
@@ -249,8 +371,18 @@ def _make_tasks(ds: ClickUpDataset, rng: random.Random, ids: _Ids, team: Team, c
         made.append(task)
 
 
-def _make_task(rng: random.Random, ids: _Ids, team: Team, space: Space, list_id: str, created: int,
-               parent: Task | None, *, milestone: bool, closed: bool) -> Task:
+def _make_task(
+    rng: random.Random,
+    ids: _Ids,
+    team: Team,
+    space: Space,
+    list_id: str,
+    created: int,
+    parent: Task | None,
+    *,
+    milestone: bool,
+    closed: bool,
+) -> Task:
     if closed:
         status = rng.choice([s for s in space.statuses if s.type == "closed"])
     else:
@@ -268,8 +400,9 @@ def _make_task(rng: random.Random, ids: _Ids, team: Team, space: Space, list_id:
     if rng.random() < 0.6:
         due = ((start or created) + rng.randrange(3 * DAY, 45 * DAY)) // 60_000 * 60_000
     creator = rng.choice(team.member_ids)
-    assignees = rng.sample(team.member_ids, min(len(team.member_ids), rng.choices((0, 1, 2, 3),
-                                                                                    weights=(15, 55, 22, 8))[0]))
+    assignees = rng.sample(
+        team.member_ids, min(len(team.member_ids), rng.choices((0, 1, 2, 3), weights=(15, 55, 22, 8))[0])
+    )
     watchers = list(dict.fromkeys([creator, *assignees]))
     obj = rng.choice(names.TASK_OBJECTS)
     if milestone:
@@ -281,24 +414,50 @@ def _make_task(rng: random.Random, ids: _Ids, team: Team, space: Space, list_id:
     task_id = ids.task()
     checklists = []
     if rng.random() < 0.15:
-        items = [ChecklistItem(id=ids.uuid(), name=item, orderindex=k,
-                               resolved=status.type in ("done", "closed") or rng.random() < 0.3,
-                               date_created=created + k * 1000)
-                 for k, item in enumerate(rng.sample(names.CHECKLIST_ITEMS, rng.randint(2, 5)))]
-        checklists.append(Checklist(id=ids.uuid(), name="Checklist", orderindex=0, creator_id=creator,
-                                    date_created=created + 500, items=items))
+        items = [
+            ChecklistItem(
+                id=ids.uuid(),
+                name=item,
+                orderindex=k,
+                resolved=status.type in ("done", "closed") or rng.random() < 0.3,
+                date_created=created + k * 1000,
+            )
+            for k, item in enumerate(rng.sample(names.CHECKLIST_ITEMS, rng.randint(2, 5)))
+        ]
+        checklists.append(
+            Checklist(
+                id=ids.uuid(),
+                name="Checklist",
+                orderindex=0,
+                creator_id=creator,
+                date_created=created + 500,
+                items=items,
+            )
+        )
     return Task(
-        id=task_id, team_id=team.id, list_id=list_id, name=name,
+        id=task_id,
+        team_id=team.id,
+        list_id=list_id,
+        name=name,
         text_content=rng.choice(names.DESCRIPTIONS) if rng.random() < 0.6 else "",
-        status=status.name, orderindex=f"{rng.randrange(1_000_000, 999_999_999)}.{'0' * 32}",
-        date_created=created, date_updated=updated, date_closed=date_closed, date_done=date_done,
-        archived=False, creator_id=creator, assignee_ids=assignees, watcher_ids=watchers,
+        status=status.name,
+        orderindex=f"{rng.randrange(1_000_000, 999_999_999)}.{'0' * 32}",
+        date_created=created,
+        date_updated=updated,
+        date_closed=date_closed,
+        date_done=date_done,
+        archived=False,
+        creator_id=creator,
+        assignee_ids=assignees,
+        watcher_ids=watchers,
         tags=sorted(rng.sample([t[0] for t in names.TAGS], rng.randint(1, 2))) if rng.random() < 0.3 else [],
-        checklists=checklists, parent=parent.id if parent else None,
+        checklists=checklists,
+        parent=parent.id if parent else None,
         top_level_parent=(parent.top_level_parent or parent.id) if parent else None,
         custom_item_id=1 if milestone else 0,
         priority=None if rng.random() < 0.5 else rng.choices((1, 2, 3, 4), weights=(1, 3, 5, 2))[0],
-        due_date=due, start_date=start,
+        due_date=due,
+        start_date=start,
         points=rng.choice((1, 2, 3, 5, 8)) if rng.random() < 0.15 else None,
         time_estimate=rng.choice((1, 2, 3, 4, 8, 16)) * HOUR if rng.random() < 0.2 else None,
         time_spent=rng.randrange(1, 40) * 15 * 60_000 if rng.random() < 0.25 else None,
@@ -306,12 +465,23 @@ def _make_task(rng: random.Random, ids: _Ids, team: Team, space: Space, list_id:
     )
 
 
-_FILL_RATES = {"drop_down": 0.6, "labels": 0.4, "number": 0.5, "currency": 0.3, "date": 0.3, "checkbox": 0.5,
-               "text": 0.3, "url": 0.2, "users": 0.3, "manual_progress": 0.4}
+_FILL_RATES = {
+    "drop_down": 0.6,
+    "labels": 0.4,
+    "number": 0.5,
+    "currency": 0.3,
+    "date": 0.3,
+    "checkbox": 0.5,
+    "text": 0.3,
+    "url": 0.2,
+    "users": 0.3,
+    "manual_progress": 0.4,
+}
 
 
-def _make_values(ds: ClickUpDataset, rng: random.Random, team: Team, space: Space, company: str,
-                 task: Task) -> dict[str, Any]:
+def _make_values(
+    ds: ClickUpDataset, rng: random.Random, team: Team, space: Space, company: str, task: Task
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field_id in space.field_ids:
         cf = ds.fields[field_id]

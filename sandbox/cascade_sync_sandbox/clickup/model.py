@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import random
 import string
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 
 @dataclass
@@ -176,8 +177,14 @@ class ClickUpDataset:
     admin_token: str = ""
     _token_rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
-    def grant(self, team_ids: Iterable[str], denied_list_ids: Iterable[str] = (), *,
-              user_id: int | None = None, oauth: bool = False) -> str:
+    def grant(
+        self,
+        team_ids: Iterable[str],
+        denied_list_ids: Iterable[str] = (),
+        *,
+        user_id: int | None = None,
+        oauth: bool = False,
+    ) -> str:
         """Mint a token that sees only ``team_ids`` and none of ``denied_list_ids``.
 
         Personal tokens look like ``pk_<userid>_<32 uppercase alnum>`` and are sent raw; with
@@ -229,8 +236,11 @@ class ClickUpDataset:
 
     def to_json(self) -> str:
         """A canonical serialization of the generated data, for determinism checks."""
-        payload = {name: [asdict(v) for v in getattr(self, name).values()]
-                   for name in ("users", "teams", "spaces", "folders", "lists", "fields", "tasks")}
-        payload["grants"] = [[g.token, g.user_id, sorted(g.team_ids), sorted(g.denied_list_ids)]
-                             for g in self.grants.values()]
+        payload = {
+            name: [asdict(v) for v in getattr(self, name).values()]
+            for name in ("users", "teams", "spaces", "folders", "lists", "fields", "tasks")
+        }
+        payload["grants"] = [
+            [g.token, g.user_id, sorted(g.team_ids), sorted(g.denied_list_ids)] for g in self.grants.values()
+        ]
         return json.dumps(payload, sort_keys=True, default=sorted)

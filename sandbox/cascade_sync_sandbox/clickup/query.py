@@ -3,7 +3,7 @@ GET /team/{id}/task (source-apis.md A3, A5)."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from werkzeug.datastructures import MultiDict
 
@@ -17,8 +17,12 @@ _ORDER_KEYS: dict[str, Callable[[Task], tuple]] = {
     "updated": lambda t: (t.date_updated, t.id),
     "due_date": lambda t: (t.due_date is None, t.due_date or 0, t.id),
 }
-_DATE_FILTERS = {"date_created": "date_created", "date_updated": "date_updated", "due_date": "due_date",
-                 "date_done": "date_done"}
+_DATE_FILTERS = {
+    "date_created": "date_created",
+    "date_updated": "date_updated",
+    "due_date": "due_date",
+    "date_done": "date_done",
+}
 
 
 def flag(args: MultiDict, name: str, default: bool = False) -> bool:
@@ -43,8 +47,7 @@ def _int_arg(args: MultiDict, name: str) -> int | None:
         raise ApiError(400, f"{name} must be an integer (ms since the epoch)", "INPUT_003") from None
 
 
-def select_tasks(ds: ClickUpDataset, candidates: Iterable[Task], args: MultiDict, *,
-                 team_endpoint: bool) -> list[Task]:
+def select_tasks(ds: ClickUpDataset, candidates: Iterable[Task], args: MultiDict, *, team_endpoint: bool) -> list[Task]:
     """Apply the query filters to ``candidates`` and order the result."""
     include_closed = flag(args, "include_closed")
     want_subtasks = flag(args, "subtasks")
@@ -121,5 +124,5 @@ def page_of(tasks: list[Task], args: MultiDict) -> tuple[list[Task], bool]:
     except ValueError:
         raise ApiError(400, "page must be an integer", "INPUT_002") from None
     start = page * PAGE_SIZE
-    chunk = tasks[start:start + PAGE_SIZE]
+    chunk = tasks[start : start + PAGE_SIZE]
     return chunk, start + PAGE_SIZE >= len(tasks)

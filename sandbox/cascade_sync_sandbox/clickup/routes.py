@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import jsonify, request
 
@@ -36,8 +37,9 @@ def register_api(emu: ClickUpEmulator) -> None:
                     grant = emu.authorize()
                     return fn(grant, **kwargs)
 
-            app.add_url_rule(f"/api/v2{rule}", endpoint=f"clickup_{fn.__name__}", view_func=handler,
-                             methods=list(methods))
+            app.add_url_rule(
+                f"/api/v2{rule}", endpoint=f"clickup_{fn.__name__}", view_func=handler, methods=list(methods)
+            )
             return handler
 
         return decorate
@@ -79,8 +81,9 @@ def register_api(emu: ClickUpEmulator) -> None:
     def get_folders(grant, space_id):
         space = emu.space_for(grant, space_id)
         folders = [ds.folders[f] for f in space.folder_ids]
-        return jsonify({"folders": [folder_payload(grant, f) for f in folders
-                                    if not f.hidden and f.archived == archived_arg()]})
+        return jsonify(
+            {"folders": [folder_payload(grant, f) for f in folders if not f.hidden and f.archived == archived_arg()]}
+        )
 
     @api("/folder/<folder_id>")
     def get_folder(grant, folder_id):
@@ -112,8 +115,7 @@ def register_api(emu: ClickUpEmulator) -> None:
     @api("/list/<list_id>/task")
     def get_list_tasks(grant, list_id):
         emu.list_for(grant, list_id)
-        candidates = emu.visible(grant, emu.tasks_in_list(list_id,
-                                                          include_timl=flag(request.args, "include_timl")))
+        candidates = emu.visible(grant, emu.tasks_in_list(list_id, include_timl=flag(request.args, "include_timl")))
         return task_page(select_tasks(ds, candidates, request.args, team_endpoint=False))
 
     @api("/team/<team_id>/task")
@@ -210,8 +212,11 @@ def register_admin(emu: ClickUpEmulator) -> None:
         "move_task": lambda b: emu.move_task(b["task_id"], b["list_id"]),
         "revoke_token": lambda b: emu.revoke_token(b["token"]),
         "deny_list": lambda b: emu.deny_list(b["token"], b["list_id"]),
-        "grant": lambda b: {"token": emu.grant(b["team_ids"], b.get("denied_list_ids", ()),
-                                               user_id=b.get("user_id"), oauth=b.get("oauth", False))},
+        "grant": lambda b: {
+            "token": emu.grant(
+                b["team_ids"], b.get("denied_list_ids", ()), user_id=b.get("user_id"), oauth=b.get("oauth", False)
+            )
+        },
         "flush_webhooks": lambda b: {"idle": emu.flush_webhooks(float(b.get("timeout", 10)))},
     }
 

@@ -7,8 +7,9 @@ Columns are exactly those of ``cascade_sync_pipeline/warehouse/schema.sql``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .model import ClickUpDataset, CustomField, Task
 from .names import PRIORITIES
@@ -55,8 +56,9 @@ def status_category(ds: ClickUpDataset, task: Task, overrides: dict[str, str]) -
     return overrides.get(status.name.lower(), _CATEGORY_BY_TYPE[status.type])
 
 
-def _work_item(ds: ClickUpDataset, task: Task, workspace: str, cascade_field: str,
-               overrides: dict[str, str]) -> dict[str, Any]:
+def _work_item(
+    ds: ClickUpDataset, task: Task, workspace: str, cascade_field: str, overrides: dict[str, str]
+) -> dict[str, Any]:
     cascade_id = None
     for cf in ds.list_fields(task.list_id):
         if cf.type == "short_text" and cf.name == cascade_field and cf.id in task.values:
@@ -66,23 +68,39 @@ def _work_item(ds: ClickUpDataset, task: Task, workspace: str, cascade_field: st
     else:
         item_type = "subtask" if task.parent else "task"
     return {
-        "workspace": workspace, "source": SOURCE, "item_id": task.id, "item_type": item_type,
-        "parent_id": task.parent, "container_id": task.list_id, "title": task.name,
-        "description": task.text_content or None, "status": task.status,
+        "workspace": workspace,
+        "source": SOURCE,
+        "item_id": task.id,
+        "item_type": item_type,
+        "parent_id": task.parent,
+        "container_id": task.list_id,
+        "title": task.name,
+        "description": task.text_content or None,
+        "status": task.status,
         "status_category": status_category(ds, task, overrides),
-        "start_at": ms_to_datetime(task.start_date), "due_at": ms_to_datetime(task.due_date),
+        "start_at": ms_to_datetime(task.start_date),
+        "due_at": ms_to_datetime(task.due_date),
         "completed_at": ms_to_datetime(task.date_done if task.date_done is not None else task.date_closed),
-        "created_at": ms_to_datetime(task.date_created), "updated_at": ms_to_datetime(task.date_updated),
+        "created_at": ms_to_datetime(task.date_created),
+        "updated_at": ms_to_datetime(task.date_updated),
         "assignee_ids": [str(u) for u in task.assignee_ids],
-        "url": f"https://app.clickup.com/t/{task.id}", "cascade_id": cascade_id, "is_archived": task.archived,
+        "url": f"https://app.clickup.com/t/{task.id}",
+        "cascade_id": cascade_id,
+        "is_archived": task.archived,
         "priority": PRIORITIES[task.priority]["priority"] if task.priority else None,
     }
 
 
 def _containers(ds: ClickUpDataset, team_id: str, workspace: str, denied: set[str]) -> list[dict[str, Any]]:
     def row(container_id: str, kind: str, name: str, parent: str | None) -> dict[str, Any]:
-        return {"workspace": workspace, "source": SOURCE, "container_id": container_id, "container_type": kind,
-                "name": name, "parent_id": parent}
+        return {
+            "workspace": workspace,
+            "source": SOURCE,
+            "container_id": container_id,
+            "container_type": kind,
+            "name": name,
+            "parent_id": parent,
+        }
 
     rows = []
     for space_id in ds.teams[team_id].space_ids:
@@ -101,9 +119,15 @@ def _containers(ds: ClickUpDataset, team_id: str, workspace: str, denied: set[st
     return rows
 
 
-def expected_staging(dataset: ClickUpDataset, team_id: str, workspace: str, *,
-                     cascade_id_field: str = "Cascade ID", status_categories: dict[str, str] | None = None,
-                     denied_list_ids: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
+def expected_staging(
+    dataset: ClickUpDataset,
+    team_id: str,
+    workspace: str,
+    *,
+    cascade_id_field: str = "Cascade ID",
+    status_categories: dict[str, str] | None = None,
+    denied_list_ids: Iterable[str] = (),
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of ``staging.work_items``, ``custom_field_values``, ``containers`` and ``users``.
 
     Tasks whose home list is in ``denied_list_ids`` (and those lists) are left out, as a token
@@ -119,10 +143,30 @@ def expected_staging(dataset: ClickUpDataset, team_id: str, workspace: str, *,
     for task in tasks:
         for cf in dataset.list_fields(task.list_id):
             if cf.id in task.values:
-                values.append({"workspace": workspace, "source": SOURCE, "item_id": task.id, "field_id": cf.id,
-                               "field_name": cf.name, "field_type": cf.type,
-                               "value": field_value_text(dataset, cf, task.values[cf.id])})
-    users = [{"workspace": workspace, "source": SOURCE, "user_id": str(u), "name": dataset.users[u].username,
-              "email": dataset.users[u].email} for u in dataset.teams[team_id].member_ids]
-    return {"work_items": work_items, "custom_field_values": values,
-            "containers": _containers(dataset, team_id, workspace, denied), "users": users}
+                values.append(
+                    {
+                        "workspace": workspace,
+                        "source": SOURCE,
+                        "item_id": task.id,
+                        "field_id": cf.id,
+                        "field_name": cf.name,
+                        "field_type": cf.type,
+                        "value": field_value_text(dataset, cf, task.values[cf.id]),
+                    }
+                )
+    users = [
+        {
+            "workspace": workspace,
+            "source": SOURCE,
+            "user_id": str(u),
+            "name": dataset.users[u].username,
+            "email": dataset.users[u].email,
+        }
+        for u in dataset.teams[team_id].member_ids
+    ]
+    return {
+        "work_items": work_items,
+        "custom_field_values": values,
+        "containers": _containers(dataset, team_id, workspace, denied),
+        "users": users,
+    }

@@ -46,20 +46,32 @@ class Webhook:
     fail_count: int = 0
 
     def json(self) -> dict[str, Any]:
-        return {"id": self.id, "userid": self.userid, "team_id": int(self.team_id), "endpoint": self.endpoint,
-                "client_id": self.client_id, "events": list(self.events), "task_id": self.task_id,
-                "list_id": self.list_id, "folder_id": self.folder_id, "space_id": self.space_id,
-                "health": {"status": self.status, "fail_count": self.fail_count}, "secret": self.secret}
+        return {
+            "id": self.id,
+            "userid": self.userid,
+            "team_id": int(self.team_id),
+            "endpoint": self.endpoint,
+            "client_id": self.client_id,
+            "events": list(self.events),
+            "task_id": self.task_id,
+            "list_id": self.list_id,
+            "folder_id": self.folder_id,
+            "space_id": self.space_id,
+            "health": {"status": self.status, "fail_count": self.fail_count},
+            "secret": self.secret,
+        }
 
     def wants(self, event: str, where: dict[str, Any]) -> bool:
         if self.status == "suspended" or where["team_id"] != self.team_id:
             return False
         if "*" not in self.events and event not in self.events:
             return False
-        return ((self.task_id is None or self.task_id == where["task_id"])
-                and (self.list_id is None or self.list_id in where["list_ids"])
-                and (self.folder_id is None or self.folder_id == where["folder_id"])
-                and (self.space_id is None or self.space_id == where["space_id"]))
+        return (
+            (self.task_id is None or self.task_id == where["task_id"])
+            and (self.list_id is None or self.list_id in where["list_ids"])
+            and (self.folder_id is None or self.folder_id == where["folder_id"])
+            and (self.space_id is None or self.space_id == where["space_id"])
+        )
 
 
 @dataclass
@@ -93,14 +105,22 @@ class WebhookHub:
         self._worker: threading.Thread | None = None
 
     # ---- management ----------------------------------------------------------------------------
-    def create(self, userid: int, team_id: str, endpoint: str, events: list[str],
-               location: dict[str, str | None]) -> Webhook:
+    def create(
+        self, userid: int, team_id: str, endpoint: str, events: list[str], location: dict[str, str | None]
+    ) -> Webhook:
         with self._lock:
             hook_id = "-".join("".join(self._rng.choices("0123456789abcdef", k=n)) for n in (8, 4, 4, 4, 12))
             alnum = string.ascii_uppercase + string.digits
-            hook = Webhook(id=hook_id, userid=userid, team_id=team_id, endpoint=endpoint,
-                           client_id="".join(self._rng.choices(alnum, k=32)), events=events,
-                           secret="".join(self._rng.choices(alnum, k=64)), **location)
+            hook = Webhook(
+                id=hook_id,
+                userid=userid,
+                team_id=team_id,
+                endpoint=endpoint,
+                client_id="".join(self._rng.choices(alnum, k=32)),
+                events=events,
+                secret="".join(self._rng.choices(alnum, k=64)),
+                **location,
+            )
             self.hooks[hook.id] = hook
             return hook
 

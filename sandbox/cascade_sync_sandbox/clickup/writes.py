@@ -12,10 +12,27 @@ from .errors import ApiError, bad_request
 from .model import ClickUpDataset, CustomField, Status, Task, User
 from .render import field_json, ms, user_json
 
-
-UPDATE_KEYS = frozenset({"name", "description", "markdown_content", "status", "priority", "due_date",
-                         "due_date_time", "start_date", "start_date_time", "archived", "points", "time_estimate",
-                         "custom_item_id", "assignees", "group_assignees", "watchers", "parent"})
+UPDATE_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "markdown_content",
+        "status",
+        "priority",
+        "due_date",
+        "due_date_time",
+        "start_date",
+        "start_date_time",
+        "archived",
+        "points",
+        "time_estimate",
+        "custom_item_id",
+        "assignees",
+        "group_assignees",
+        "watchers",
+        "parent",
+    }
+)
 
 
 @dataclass
@@ -58,11 +75,21 @@ class TaskWriter:
         self.ds = ds
         self.rng = rng
 
-    def history(self, task: Task, actor: User, now: int, field: str, before: Any, after: Any,
-                **extra: Any) -> dict[str, Any]:
-        item = {"id": str(self.rng.randrange(10 ** 18, 10 ** 19)), "type": 1, "date": str(now), "field": field,
-                "parent_id": task.list_id, "data": extra.pop("data", {}), "source": None,
-                "user": user_json(actor), "before": before, "after": after}
+    def history(
+        self, task: Task, actor: User, now: int, field: str, before: Any, after: Any, **extra: Any
+    ) -> dict[str, Any]:
+        item = {
+            "id": str(self.rng.randrange(10**18, 10**19)),
+            "type": 1,
+            "date": str(now),
+            "field": field,
+            "parent_id": task.list_id,
+            "data": extra.pop("data", {}),
+            "source": None,
+            "user": user_json(actor),
+            "before": before,
+            "after": after,
+        }
         item.update(extra)
         return item
 
@@ -102,16 +129,34 @@ class TaskWriter:
             new = self.find_status(task, body["status"])
             if new.name != old.name:
                 self._set_status(task, new, now)
-                emit("taskStatusUpdated", self.history(task, actor, now, "status", _status_brief(old),
-                                                       _status_brief(new), data={"status_type": new.type}))
+                emit(
+                    "taskStatusUpdated",
+                    self.history(
+                        task,
+                        actor,
+                        now,
+                        "status",
+                        _status_brief(old),
+                        _status_brief(new),
+                        data={"status_type": new.type},
+                    ),
+                )
         if "priority" in body:
             value = body["priority"]
             if value is not None and (isinstance(value, bool) or value not in (1, 2, 3, 4, "1", "2", "3", "4")):
                 raise bad_request("Priority must be 1 (urgent) to 4 (low) or null", "INPUT_006")
             new_priority = int(value) if value is not None else None
-            emit("taskPriorityUpdated", self.history(
-                task, actor, now, "priority", names.PRIORITIES.get(task.priority),
-                names.PRIORITIES.get(new_priority)))
+            emit(
+                "taskPriorityUpdated",
+                self.history(
+                    task,
+                    actor,
+                    now,
+                    "priority",
+                    names.PRIORITIES.get(task.priority),
+                    names.PRIORITIES.get(new_priority),
+                ),
+            )
             task.priority = new_priority
         for key, event in (("due_date", "taskDueDateUpdated"), ("start_date", "taskUpdated")):
             if key in body:
@@ -121,8 +166,7 @@ class TaskWriter:
         if "archived" in body:
             if not isinstance(body["archived"], bool):
                 raise bad_request("archived must be true or false")
-            emit("taskUpdated", self.history(task, actor, now, "archived", int(task.archived),
-                                             int(body["archived"])))
+            emit("taskUpdated", self.history(task, actor, now, "archived", int(task.archived), int(body["archived"])))
             task.archived = body["archived"]
         for key in ("points", "time_estimate"):
             if key in body:
@@ -169,15 +213,15 @@ class TaskWriter:
                 else:
                     continue
                 user = user_json(self.ds.users[user_id])
-                item = self.history(task, actor, now, field, None if op == "add" else user,
-                                    user if op == "add" else None)
+                item = self.history(
+                    task, actor, now, field, None if op == "add" else user, user if op == "add" else None
+                )
                 events += [Event("taskAssigneeUpdated", task.id, [item]), Event("taskUpdated", task.id, [item])]
         return events
 
     def _parent(self, task: Task, parent_id: Any, actor: User, now: int) -> list[Event]:
         if parent_id is None:
-            raise bad_request("parent cannot be null: a subtask cannot be made a top-level task this way",
-                              "ITEM_140")
+            raise bad_request("parent cannot be null: a subtask cannot be made a top-level task this way", "ITEM_140")
         parent = self.ds.tasks.get(str(parent_id))
         if parent is None or parent.team_id != task.team_id:
             raise bad_request(f"Parent task {parent_id!r} not found", "ITEM_013")
@@ -221,8 +265,7 @@ class TaskWriter:
         task.date_updated = now
         return self._field_events(task, cf, before, None, actor, now)
 
-    def _field_events(self, task: Task, cf: CustomField, before: Any, after: Any, actor: User,
-                      now: int) -> list[Event]:
+    def _field_events(self, task: Task, cf: CustomField, before: Any, after: Any, actor: User, now: int) -> list[Event]:
         item = self.history(task, actor, now, "custom_field", before, after, custom_field=field_json(cf))
         return [Event("taskUpdated", task.id, [item])]
 
@@ -270,8 +313,10 @@ class TaskWriter:
                 if not start <= current_value <= end:
                     raise invalid
                 percent = (current_value - start) * 100 / (end - start)
-                return {"current": current_value, "percent_completed": _number(percent) if percent % 1 else
-                        int(percent)}
+                return {
+                    "current": current_value,
+                    "percent_completed": _number(percent) if percent % 1 else int(percent),
+                }
         except ApiError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError):
@@ -293,14 +338,38 @@ class TaskWriter:
         name = fields.get("name")
         if not isinstance(name, str) or not name.strip():
             raise bad_request("Task name invalid", "INPUT_005")
-        status = self.find_status(list_id, fields["status"]) if fields.get("status") else \
-            self.ds.list_statuses(list_id)[0]
-        task = Task(id=self.new_task_id(), team_id=self.ds.list_team(list_id), list_id=list_id, name=name,
-                    text_content="", status=status.name, orderindex=f"{self.rng.randrange(10 ** 6, 10 ** 9)}."
-                    + "0" * 32, date_created=now, date_updated=now, date_closed=None, date_done=None,
-                    archived=False, creator_id=actor.id, assignee_ids=[], watcher_ids=[actor.id], tags=[],
-                    checklists=[], parent=None, top_level_parent=None, custom_item_id=0, priority=None,
-                    due_date=None, start_date=None, points=None, time_estimate=None, time_spent=None, values={})
+        status = (
+            self.find_status(list_id, fields["status"]) if fields.get("status") else self.ds.list_statuses(list_id)[0]
+        )
+        task = Task(
+            id=self.new_task_id(),
+            team_id=self.ds.list_team(list_id),
+            list_id=list_id,
+            name=name,
+            text_content="",
+            status=status.name,
+            orderindex=f"{self.rng.randrange(10**6, 10**9)}." + "0" * 32,
+            date_created=now,
+            date_updated=now,
+            date_closed=None,
+            date_done=None,
+            archived=False,
+            creator_id=actor.id,
+            assignee_ids=[],
+            watcher_ids=[actor.id],
+            tags=[],
+            checklists=[],
+            parent=None,
+            top_level_parent=None,
+            custom_item_id=0,
+            priority=None,
+            due_date=None,
+            start_date=None,
+            points=None,
+            time_estimate=None,
+            time_spent=None,
+            values={},
+        )
         self._set_status(task, status, now)
         self.ds.tasks[task.id] = task
         rest = {k: v for k, v in fields.items() if k not in ("name", "status")}
@@ -312,8 +381,10 @@ class TaskWriter:
             del self.ds.tasks[task.id]
             raise
         task.date_updated = now
-        items = [self.history(task, actor, now, "status", _status_brief(None), _status_brief(status)),
-                 self.history(task, actor, now, "task_creation", None, None)]
+        items = [
+            self.history(task, actor, now, "status", _status_brief(None), _status_brief(status)),
+            self.history(task, actor, now, "task_creation", None, None),
+        ]
         return task, [Event("taskCreated", task.id, items), Event("taskStatusUpdated", task.id, items[:1])]
 
     def move(self, task: Task, list_id: str, actor: User, now: int) -> list[Event]:

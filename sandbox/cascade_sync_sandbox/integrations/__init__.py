@@ -6,5 +6,15 @@ from .app import API_PREFIX, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_T
 from .model import SANDBOX_USER, ApiError
 from .oauth import CONNECTOR_SCOPE, Clock, OAuthError
 
-__all__ = ["API_PREFIX", "CONNECTOR_SCOPE", "SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "SANDBOX_TOKEN",
-           "SANDBOX_USER", "ApiError", "Clock", "IntegrationsEmulator", "OAuthError"]
+__all__ = [
+    "API_PREFIX",
+    "CONNECTOR_SCOPE",
+    "SANDBOX_CLIENT_ID",
+    "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_TOKEN",
+    "SANDBOX_USER",
+    "ApiError",
+    "Clock",
+    "IntegrationsEmulator",
+    "OAuthError",
+]

@@ -88,17 +88,25 @@ class IntegrationsEmulator:
     (default one sandbox client); :meth:`add_oauth_client` adds one acting as another user.
     """
 
-    def __init__(self, *, tokens: dict[str, str] | None = None, rate_limit: int = 600, rate_window: float = 60.0,
-                 oauth_clients: dict[str, str] | None = None, access_token_ttl: float = 3600,
-                 rotate_refresh_tokens: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        tokens: dict[str, str] | None = None,
+        rate_limit: int = 600,
+        rate_window: float = 60.0,
+        oauth_clients: dict[str, str] | None = None,
+        access_token_ttl: float = 3600,
+        rotate_refresh_tokens: bool = True,
+    ) -> None:
         self.tokens = dict(tokens) if tokens is not None else {SANDBOX_TOKEN: SANDBOX_USER}
         self.clock = Clock()
         self.log = RequestLog()
         self.faults = FaultPlan()
         self.limiter = RateLimiter(rate_limit, rate_window)
         self.store = IntegrationsStore()
-        self.oauth = OAuthServer(self.clock, access_token_ttl=access_token_ttl,
-                                 rotate_refresh_tokens=rotate_refresh_tokens)
+        self.oauth = OAuthServer(
+            self.clock, access_token_ttl=access_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens
+        )
         clients = oauth_clients if oauth_clients is not None else {SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}
         for client_id, secret in clients.items():
             self.oauth.add_client(client_id, secret, SANDBOX_USER)
@@ -109,8 +117,10 @@ class IntegrationsEmulator:
 
     def __repr__(self) -> str:
         s = self.store
-        return (f"IntegrationsEmulator(workspaces={len(s.workspaces)}, plans={len(s.plans)}, "
-                f"actions={len(s.actions)}, measures={len(s.measures)}, writes={self.writes})")
+        return (
+            f"IntegrationsEmulator(workspaces={len(s.workspaces)}, plans={len(s.plans)}, "
+            f"actions={len(s.actions)}, measures={len(s.measures)}, writes={self.writes})"
+        )
 
     def serve(self, port: int = 0) -> EmulatorServer:
         """Serve on 127.0.0.1 (port 0: a free one), already running; ``with emulator.serve() as s:``."""
@@ -121,8 +131,16 @@ class IntegrationsEmulator:
         """A workspace; ``members`` (user ids) see it, None: every user does."""
         return self.store.add_workspace(name, id=id, members=members)
 
-    def add_plan(self, workspace_id: str, name: str, *, id: str | None = None, owner: str = SANDBOX_USER,
-                 team: str = "Strategy Team", collaborators: list | None = None) -> dict:
+    def add_plan(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        id: str | None = None,
+        owner: str = SANDBOX_USER,
+        team: str = "Strategy Team",
+        collaborators: list | None = None,
+    ) -> dict:
         return self.store.add_plan(workspace_id, name, id=id, owner=owner, team=team, collaborators=collaborators)
 
     def add_action(self, plan_id: str, name: str, *, id: str | None = None) -> dict:
@@ -204,8 +222,11 @@ def _guards(app, emu: IntegrationsEmulator) -> None:
         allowed, _, reset_at = emu.limiter.hit(token)
         if not allowed:
             g.retry_after = max(1, math.ceil(reset_at - time.time()))
-            raise ApiError(429, f"Too many requests: at most {emu.limiter.limit} per "
-                                f"{emu.limiter.window:g} s; retry after {g.retry_after} s")
+            raise ApiError(
+                429,
+                f"Too many requests: at most {emu.limiter.limit} per "
+                f"{emu.limiter.window:g} s; retry after {g.retry_after} s",
+            )
         return None
 
     @app.after_request
@@ -258,9 +279,18 @@ def _read_routes(app, emu: IntegrationsEmulator) -> None:
     def _plans(workspace_id: str):
         with store.lock:
             store.workspace_for(g.user, workspace_id)
-            rows = [{"id": p["id"], "name": p["name"], "workspaceId": p["workspaceId"], "owner": p["owner"],
-                     "collaborators": copy.deepcopy(p["collaborators"]), "team": p["team"]}
-                    for p in store.plans.values() if p["workspaceId"] == workspace_id]
+            rows = [
+                {
+                    "id": p["id"],
+                    "name": p["name"],
+                    "workspaceId": p["workspaceId"],
+                    "owner": p["owner"],
+                    "collaborators": copy.deepcopy(p["collaborators"]),
+                    "team": p["team"],
+                }
+                for p in store.plans.values()
+                if p["workspaceId"] == workspace_id
+            ]
         return jsonify({"plans": rows})
 
     @app.get(f"{API_PREFIX}/plans/<plan_id>/actions")

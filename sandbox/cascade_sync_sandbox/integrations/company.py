@@ -9,7 +9,7 @@ and measures named in ``CONFIG_LINKED``.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .app import IntegrationsEmulator
 
@@ -22,8 +22,8 @@ CONFIG_LINKED = {
 }
 # Not linked anywhere: `cascade-sync links suggest` offers the containers of the same name.
 UNLINKED = {"action": ["Website Relaunch", "Data Platform Migration"], "measure": ["Pricing Refresh"]}
-TYPOS_EVERY = 50        # every 50th stored id names nothing
-OTHER_PLAN_EVERY = 37   # every 37th belongs to last year's plan
+TYPOS_EVERY = 50  # every 50th stored id names nothing
+OTHER_PLAN_EVERY = 37  # every 37th belongs to last year's plan
 MEASURE_EVERY = 10
 
 
@@ -37,8 +37,12 @@ def seed_plans(emulator: IntegrationsEmulator, claims: Iterable[tuple[str, str]]
             add = emulator.add_action if kind == "action" else emulator.add_measure
             for name in names:
                 add(PLAN_ID, name)
-    counts = {"actions": len(CONFIG_LINKED["action"]) + len(UNLINKED["action"]),
-              "measures": len(CONFIG_LINKED["measure"]) + len(UNLINKED["measure"]), "typos": 0, "other_plan": 0}
+    counts = {
+        "actions": len(CONFIG_LINKED["action"]) + len(UNLINKED["action"]),
+        "measures": len(CONFIG_LINKED["measure"]) + len(UNLINKED["measure"]),
+        "typos": 0,
+        "other_plan": 0,
+    }
     for n, (cascade_id, title) in enumerate(sorted(set(claims)), start=1):
         if n % TYPOS_EVERY == 0:
             counts["typos"] += 1
@@ -56,11 +60,19 @@ def seed_plans(emulator: IntegrationsEmulator, claims: Iterable[tuple[str, str]]
 
 def clickup_claims(dataset) -> list[tuple[str, str]]:
     fields = {fid for fid, f in dataset.fields.items() if f.name == "Cascade ID"}
-    return [(value, task.name) for task in dataset.tasks.values()
-            for fid, value in task.values.items() if fid in fields and value]
+    return [
+        (value, task.name)
+        for task in dataset.tasks.values()
+        for fid, value in task.values.items()
+        if fid in fields and value
+    ]
 
 
 def wrike_claims(dataset) -> list[tuple[str, str]]:
     field_id = dataset.custom_field("Cascade ID")["id"]
-    return [(entry["value"], task["title"]) for task in dataset.tasks
-            for entry in task.get("customFields", []) if entry["id"] == field_id and entry.get("value")]
+    return [
+        (entry["value"], task["title"])
+        for task in dataset.tasks
+        for entry in task.get("customFields", [])
+        if entry["id"] == field_id and entry.get("value")
+    ]

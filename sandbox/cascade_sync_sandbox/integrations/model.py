@@ -13,12 +13,13 @@ import math
 import re
 import threading
 import uuid
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 _ID_NAMESPACE = uuid.UUID("6f1c1f2e-3a55-4d4e-9b1e-0c45ca5cade0")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 SANDBOX_USER = "user-sandbox"
 
@@ -44,7 +45,7 @@ def not_found(kind: str, item_id: str) -> ApiError:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class IntegrationsStore:
@@ -67,35 +68,64 @@ class IntegrationsStore:
     def add_workspace(self, name: str, *, id: str | None = None, members: list[str] | None = None) -> dict:
         with self.lock:
             ws_id = self._claim_id("workspace", id)
-            self.workspaces[ws_id] = {"id": ws_id, "displayName": name,
-                                      "members": None if members is None else list(members)}
+            self.workspaces[ws_id] = {
+                "id": ws_id,
+                "displayName": name,
+                "members": None if members is None else list(members),
+            }
             return copy.deepcopy(self.workspaces[ws_id])
 
-    def add_plan(self, workspace_id: str, name: str, *, id: str | None = None, owner: str = SANDBOX_USER,
-                 team: str = "Strategy Team", collaborators: list | None = None) -> dict:
+    def add_plan(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        id: str | None = None,
+        owner: str = SANDBOX_USER,
+        team: str = "Strategy Team",
+        collaborators: list | None = None,
+    ) -> dict:
         with self.lock:
             if workspace_id not in self.workspaces:
                 raise KeyError(f"workspace '{workspace_id}' does not exist")
             plan_id = self._claim_id("plan", id)
-            self.plans[plan_id] = {"id": plan_id, "name": name, "workspaceId": workspace_id, "owner": owner,
-                                   "collaborators": list(collaborators or []), "team": team}
+            self.plans[plan_id] = {
+                "id": plan_id,
+                "name": name,
+                "workspaceId": workspace_id,
+                "owner": owner,
+                "collaborators": list(collaborators or []),
+                "team": team,
+            }
             return copy.deepcopy(self.plans[plan_id])
 
     def add_action(self, plan_id: str, name: str, *, id: str | None = None) -> dict:
         with self.lock:
             plan = self._seed_plan(plan_id)
             action_id = self._claim_id("action", id)
-            self.actions[action_id] = {"id": action_id, "name": name, "planId": plan_id,
-                                       "workspaceId": plan["workspaceId"], "value": None, "writes": []}
+            self.actions[action_id] = {
+                "id": action_id,
+                "name": name,
+                "planId": plan_id,
+                "workspaceId": plan["workspaceId"],
+                "value": None,
+                "writes": [],
+            }
             return copy.deepcopy(self.actions[action_id])
 
     def add_measure(self, plan_id: str, name: str, *, id: str | None = None) -> dict:
         with self.lock:
             plan = self._seed_plan(plan_id)
             measure_id = self._claim_id("measure", id)
-            self.measures[measure_id] = {"id": measure_id, "name": name, "planId": plan_id,
-                                         "workspaceId": plan["workspaceId"], "value": None, "history": {},
-                                         "writes": []}
+            self.measures[measure_id] = {
+                "id": measure_id,
+                "name": name,
+                "planId": plan_id,
+                "workspaceId": plan["workspaceId"],
+                "value": None,
+                "history": {},
+                "writes": [],
+            }
             return copy.deepcopy(self.measures[measure_id])
 
     def _seed_plan(self, plan_id: str) -> dict:
@@ -184,8 +214,9 @@ class IntegrationsStore:
             for day, value in entries:
                 measure["history"][day] = value
             measure["history"] = dict(sorted(measure["history"].items()))
-            measure["writes"].append({"at": self._now(), "historical_data": [{"date": d, "value": v}
-                                                                              for d, v in entries]})
+            measure["writes"].append(
+                {"at": self._now(), "historical_data": [{"date": d, "value": v} for d, v in entries]}
+            )
             return copy.deepcopy(measure)
 
     # --- inspection ----------------------------------------------------------------------------
@@ -193,11 +224,20 @@ class IntegrationsStore:
         """What ``GET /_sandbox/integrations/state`` answers: every action and measure with its values."""
         with self.lock:
             return {
-                "actions": {i: {"name": a["name"], "planId": a["planId"], "workspaceId": a["workspaceId"],
-                                "value": a["value"]} for i, a in self.actions.items()},
-                "measures": {i: {"name": m["name"], "planId": m["planId"], "workspaceId": m["workspaceId"],
-                                 "value": m["value"], "history": dict(m["history"])}
-                             for i, m in self.measures.items()},
+                "actions": {
+                    i: {"name": a["name"], "planId": a["planId"], "workspaceId": a["workspaceId"], "value": a["value"]}
+                    for i, a in self.actions.items()
+                },
+                "measures": {
+                    i: {
+                        "name": m["name"],
+                        "planId": m["planId"],
+                        "workspaceId": m["workspaceId"],
+                        "value": m["value"],
+                        "history": dict(m["history"]),
+                    }
+                    for i, m in self.measures.items()
+                },
             }
 
 

@@ -83,8 +83,9 @@ class _Refresh:
 class OAuthServer:
     """Registered clients, pending codes and the access and refresh tokens issued from them."""
 
-    def __init__(self, clock: Clock, *, access_token_ttl: float = 3600, rotate_refresh_tokens: bool = True,
-                 code_ttl: float = 600) -> None:
+    def __init__(
+        self, clock: Clock, *, access_token_ttl: float = 3600, rotate_refresh_tokens: bool = True, code_ttl: float = 600
+    ) -> None:
         self.clock = clock
         self.access_token_ttl = access_token_ttl
         self.rotate_refresh_tokens = rotate_refresh_tokens
@@ -136,13 +137,21 @@ class OAuthServer:
             raise OAuthError(400, "invalid_request", "redirect_uri is required and must be an absolute http(s) URL")
         extra = {"state": values["state"]} if values.get("state") is not None else {}
         if values.get("response_type") != "code":
-            return _with_query(redirect_uri, {"error": "unsupported_response_type",
-                                              "error_description": "only response_type=code is supported", **extra})
+            return _with_query(
+                redirect_uri,
+                {
+                    "error": "unsupported_response_type",
+                    "error_description": "only response_type=code is supported",
+                    **extra,
+                },
+            )
         scope = values.get("scope") or CONNECTOR_SCOPE
         unknown = set(scope.split()) - KNOWN_SCOPES
         if unknown:
-            return _with_query(redirect_uri, {"error": "invalid_scope",
-                                              "error_description": f"unknown scope {sorted(unknown)}", **extra})
+            return _with_query(
+                redirect_uri,
+                {"error": "invalid_scope", "error_description": f"unknown scope {sorted(unknown)}", **extra},
+            )
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._codes[code] = _Code(client_id, redirect_uri, scope, client.user, self.clock() + self.code_ttl)

@@ -31,36 +31,70 @@ import math
 import random
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import jsonify, redirect, request
 
 from cascade_sync_sandbox.server import EmulatorServer, FaultPlan, RateLimiter, RequestLog, make_app
 from cascade_sync_sandbox.wrike.generator import (
-    WrikeDataset, brief_description, parse_wrike_datetime, wrike_time,
+    WrikeDataset,
+    brief_description,
+    parse_wrike_datetime,
+    wrike_time,
 )
 from cascade_sync_sandbox.wrike.oauth import OAuthServer
 from cascade_sync_sandbox.wrike.protocol import (
-    ApiError, bool_value, envelope, json_value, list_value, params, reject_unknown, split_ids,
+    ApiError,
+    bool_value,
+    envelope,
+    json_value,
+    list_value,
+    params,
+    reject_unknown,
+    split_ids,
 )
 from cascade_sync_sandbox.wrike.queries import (
-    Pager, answer_task_query, descendants_flag, requested_fields, subtasks_flag, task_view,
+    Pager,
+    answer_task_query,
+    descendants_flag,
+    requested_fields,
+    subtasks_flag,
+    task_view,
 )
 from cascade_sync_sandbox.wrike.webhooks import Webhook, WebhookHub
 
 API = "/api/v4"
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_UPDATE_KEYS = {"title", "description", "importance", "status", "customStatusId", "dates",
-                "responsibleIds", "addResponsibles", "removeResponsibles", "customFields"}
+_UPDATE_KEYS = {
+    "title",
+    "description",
+    "importance",
+    "status",
+    "customStatusId",
+    "dates",
+    "responsibleIds",
+    "addResponsibles",
+    "removeResponsibles",
+    "customFields",
+}
 
 
 class WrikeEmulator:
     """A Wrike account served over HTTP; ``dataset`` is copied, ``self.dataset`` is the live state."""
 
-    def __init__(self, dataset: WrikeDataset, *, rate_limit: int = 400, rate_window: float = 60.0,
-                 access_token_ttl: float = 3600, refresh_reuse_grace: float = 0.0,
-                 send_retry_after: bool = True, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        dataset: WrikeDataset,
+        *,
+        rate_limit: int = 400,
+        rate_window: float = 60.0,
+        access_token_ttl: float = 3600,
+        refresh_reuse_grace: float = 0.0,
+        send_retry_after: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.dataset = dataset.copy()
         self.log = RequestLog()
         self.faults = FaultPlan()
@@ -69,17 +103,22 @@ class WrikeEmulator:
         self.api_host: str | None = None
         self.denied: dict[str, str] = {}
         self.pager = Pager()
-        self.oauth = OAuthServer(client_id=self.dataset.oauth_client_id,
-                                 client_secret=self.dataset.oauth_client_secret,
-                                 permanent_token=self.dataset.permanent_token,
-                                 access_token_ttl=access_token_ttl, refresh_reuse_grace=refresh_reuse_grace)
+        self.oauth = OAuthServer(
+            client_id=self.dataset.oauth_client_id,
+            client_secret=self.dataset.oauth_client_secret,
+            permanent_token=self.dataset.permanent_token,
+            access_token_ttl=access_token_ttl,
+            refresh_reuse_grace=refresh_reuse_grace,
+        )
         self._rng = random.Random(f"{self.dataset.seed}-runtime")
         self.webhooks = WebhookHub(self.dataset.account_id, lambda: self._new_id("JA"))
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._reindex()
-        self._high_water = max((parse_wrike_datetime(t["updatedDate"]) for t in self.dataset.tasks),
-                               default=self.dataset.base_time.replace(tzinfo=None)).replace(tzinfo=timezone.utc)
+        self._high_water = max(
+            (parse_wrike_datetime(t["updatedDate"]) for t in self.dataset.tasks),
+            default=self.dataset.base_time.replace(tzinfo=None),
+        ).replace(tzinfo=UTC)
         self.app = make_app("wrike-sandbox", self.log, self.faults)
         self._routes()
 
@@ -158,9 +197,13 @@ class WrikeEmulator:
         for entity_id in entity_ids:
             code = self.denied.get(entity_id)
             if code:
-                raise ApiError(403, code, f"Access to '{entity_id}' is forbidden for this user"
-                               if code == "access_forbidden" else
-                               f"Operation on '{entity_id}' is not allowed for this user (license or quota)")
+                raise ApiError(
+                    403,
+                    code,
+                    f"Access to '{entity_id}' is forbidden for this user"
+                    if code == "access_forbidden"
+                    else f"Operation on '{entity_id}' is not allowed for this user (license or quota)",
+                )
 
     def _folder(self, folder_id: str) -> dict:
         folder = self.folders_by_id.get(folder_id)
@@ -222,14 +265,35 @@ class WrikeEmulator:
             wf = self.workflows_by_id.get(folder.get("workflowId")) or self.workflow_of({"parentIds": []})
             first_active = next(s for s in wf["customStatuses"] if s["group"] == "Active")
             stamp = wrike_time(self.now())
-            task = {"id": self._new_id("KQ"), "accountId": self.dataset.account_id, "title": title,
-                    "description": "", "briefDescription": "", "parentIds": [folder_id], "superParentIds": [],
-                    "sharedIds": [], "responsibleIds": [], "status": "Active", "importance": "Normal",
-                    "createdDate": stamp, "updatedDate": stamp, "dates": {"type": "Backlog"}, "scope": "WsTask",
-                    "authorIds": [self.dataset.me["id"]], "customStatusId": first_active["id"],
-                    "hasAttachments": False, "permalink": self._permalink(), "priority": f"{self._rng.getrandbits(96):024x}",
-                    "followedByMe": False, "followerIds": [], "superTaskIds": super_ids, "subTaskIds": [],
-                    "dependencyIds": [], "metadata": [], "customFields": []}
+            task = {
+                "id": self._new_id("KQ"),
+                "accountId": self.dataset.account_id,
+                "title": title,
+                "description": "",
+                "briefDescription": "",
+                "parentIds": [folder_id],
+                "superParentIds": [],
+                "sharedIds": [],
+                "responsibleIds": [],
+                "status": "Active",
+                "importance": "Normal",
+                "createdDate": stamp,
+                "updatedDate": stamp,
+                "dates": {"type": "Backlog"},
+                "scope": "WsTask",
+                "authorIds": [self.dataset.me["id"]],
+                "customStatusId": first_active["id"],
+                "hasAttachments": False,
+                "permalink": self._permalink(),
+                "priority": f"{self._rng.getrandbits(96):024x}",
+                "followedByMe": False,
+                "followerIds": [],
+                "superTaskIds": super_ids,
+                "subTaskIds": [],
+                "dependencyIds": [],
+                "metadata": [],
+                "customFields": [],
+            }
             self.dataset.tasks.append(task)
             self.tasks_by_id[task["id"]] = task
             for super_id in super_ids:
@@ -302,8 +366,14 @@ class WrikeEmulator:
         return f"https://{self.dataset.host}/open.htm?id={self._rng.randint(5_000_000_000, 9_999_999_999)}"
 
     def _event(self, task: dict, event_type: str, **extra: Any) -> dict:
-        return {"taskId": task["id"], "webhookId": None, "eventAuthorId": self.dataset.me["id"],
-                "eventType": event_type, "lastUpdatedDate": wrike_time(self.now()), **extra}
+        return {
+            "taskId": task["id"],
+            "webhookId": None,
+            "eventAuthorId": self.dataset.me["id"],
+            "eventType": event_type,
+            "lastUpdatedDate": wrike_time(self.now()),
+            **extra,
+        }
 
     def _apply(self, task: dict, changes: dict) -> list[dict]:
         """Apply changes to a task in place and return the webhook events they cause."""
@@ -311,8 +381,11 @@ class WrikeEmulator:
         if unknown:
             raise ApiError(400, "invalid_parameter", f"Unsupported task changes: {sorted(unknown)}")
         events: list[dict] = []
-        for key, event_type in (("title", "TaskTitleChanged"), ("description", "TaskDescriptionChanged"),
-                                ("importance", "TaskImportanceChanged")):
+        for key, event_type in (
+            ("title", "TaskTitleChanged"),
+            ("description", "TaskDescriptionChanged"),
+            ("importance", "TaskImportanceChanged"),
+        ):
             if key in changes and changes[key] != task[key]:
                 if key == "importance" and changes[key] not in ("High", "Normal", "Low"):
                     raise ApiError(400, "invalid_parameter", "Parameter 'importance' must be High, Normal or Low")
@@ -325,8 +398,13 @@ class WrikeEmulator:
         if "dates" in changes and changes["dates"] != task["dates"]:
             dates = changes["dates"]
             if not isinstance(dates, dict) or dates.get("type", "Planned") not in ("Backlog", "Milestone", "Planned"):
-                raise ApiError(400, "invalid_parameter", "Parameter 'dates' must be an object with type Backlog|Milestone|Planned")
-            old, task["dates"] = task["dates"], {"type": dates.get("type", "Planned"), **{k: v for k, v in dates.items() if k != "type"}}
+                raise ApiError(
+                    400, "invalid_parameter", "Parameter 'dates' must be an object with type Backlog|Milestone|Planned"
+                )
+            old, task["dates"] = (
+                task["dates"],
+                {"type": dates.get("type", "Planned"), **{k: v for k, v in dates.items() if k != "type"}},
+            )
             events.append(self._event(task, "TaskDatesChanged", oldValue=old, dates=task["dates"]))
         events += self._change_people(task, changes)
         if "parentIds" in changes:
@@ -340,7 +418,9 @@ class WrikeEmulator:
             wf = self.workflow_of(task)
             match = [s for s in wf["customStatuses"] if s["group"] == group]
             if not match:
-                raise ApiError(400, "invalid_parameter", "Parameter 'status' must be Active, Completed, Deferred or Cancelled")
+                raise ApiError(
+                    400, "invalid_parameter", "Parameter 'status' must be Active, Completed, Deferred or Cancelled"
+                )
             custom_status_id = match[0]["id"]
         status = self.statuses_by_id.get(custom_status_id)
         if status is None:
@@ -357,8 +437,16 @@ class WrikeEmulator:
             task.update(items)
         elif status["group"] != "Completed":
             task.pop("completedDate", None)
-        return [self._event(task, "TaskStatusChanged", oldStatus=old_group, status=status["group"],
-                            oldCustomStatusId=old_id, customStatusId=status["id"])]
+        return [
+            self._event(
+                task,
+                "TaskStatusChanged",
+                oldStatus=old_group,
+                status=status["group"],
+                oldCustomStatusId=old_id,
+                customStatusId=status["id"],
+            )
+        ]
 
     def _change_people(self, task: dict, changes: dict) -> list[dict]:
         current = list(task["responsibleIds"])
@@ -419,8 +507,11 @@ class WrikeEmulator:
             else:
                 next(e for e in entries if e["id"] == item["id"])["value"] = value
             if old != value:
-                events.append(self._event(task, "TaskCustomFieldChanged", customFieldId=item["id"],
-                                          oldValue=old or "", value=value or ""))
+                events.append(
+                    self._event(
+                        task, "TaskCustomFieldChanged", customFieldId=item["id"], oldValue=old or "", value=value or ""
+                    )
+                )
         return events
 
     def _publish(self, events: list[dict], task: dict, other_parents: list[str]) -> None:
@@ -463,20 +554,26 @@ class WrikeEmulator:
 
         @app.errorhandler(405)
         def _bad_method(_exc):
-            return _api_error(ApiError(400, "invalid_request", f"Invalid HTTP method {request.method} for {request.path}"))
+            return _api_error(
+                ApiError(400, "invalid_request", f"Invalid HTTP method {request.method} for {request.path}")
+            )
 
         @app.before_request
         def _guard():
             if not request.path.startswith(API + "/"):
                 return None
             if self.api_host and request.host != self.api_host:
-                raise ApiError(300, "invalid_request",
-                               "This account is served by another host; use the host from the OAuth token answer")
+                raise ApiError(
+                    300,
+                    "invalid_request",
+                    "This account is served by another host; use the host from the OAuth token answer",
+                )
             token = self._authenticate()
             allowed, _, reset = self.limiter.hit(token)
             if not allowed:
-                response = jsonify({"errorDescription": "Rate limit exceeded, try again later",
-                                    "error": "rate_limit_exceeded"})
+                response = jsonify(
+                    {"errorDescription": "Rate limit exceeded, try again later", "error": "rate_limit_exceeded"}
+                )
                 response.status_code = 429
                 if self.send_retry_after:
                     response.headers["Retry-After"] = str(max(1, math.ceil(reset - time.time())))
@@ -528,11 +625,24 @@ class WrikeEmulator:
         @app.get(f"{API}/account")
         def _account():
             ds = self.dataset
-            return jsonify(envelope("accounts", [{
-                "id": ds.account_id, "name": "Northwind (sandbox)", "dateFormat": "MM/dd/yyyy",
-                "firstDayOfWeek": "Mon", "workDays": ["Mon", "Tue", "Wed", "Thu", "Fri"],
-                "rootFolderId": ds.root_id, "recycleBinId": ds.recycle_bin_id,
-                "createdDate": "2024-01-15T09:00:00Z", "joinedDate": "2024-01-15T09:00:00Z"}]))
+            return jsonify(
+                envelope(
+                    "accounts",
+                    [
+                        {
+                            "id": ds.account_id,
+                            "name": "Northwind (sandbox)",
+                            "dateFormat": "MM/dd/yyyy",
+                            "firstDayOfWeek": "Mon",
+                            "workDays": ["Mon", "Tue", "Wed", "Thu", "Fri"],
+                            "rootFolderId": ds.root_id,
+                            "recycleBinId": ds.recycle_bin_id,
+                            "createdDate": "2024-01-15T09:00:00Z",
+                            "joinedDate": "2024-01-15T09:00:00Z",
+                        }
+                    ],
+                )
+            )
 
         @app.get(f"{API}/spaces")
         def _spaces():
@@ -541,8 +651,7 @@ class WrikeEmulator:
             with_members = "members" in (list_value(values, "fields") or [])
             archived = bool_value(values, "withArchived", False)
             with self._lock:
-                data = [_space_view(s, with_members) for s in self.dataset.spaces
-                        if archived or not s["archived"]]
+                data = [_space_view(s, with_members) for s in self.dataset.spaces if archived or not s["archived"]]
             return jsonify(envelope("spaces", data))
 
         @app.get(f"{API}/spaces/<space_id>")
@@ -561,10 +670,20 @@ class WrikeEmulator:
                 if "project" in values:
                     return jsonify(envelope("folders", self._full_folders(ds.folders, values)))
                 recycled = [f["id"] for f in ds.folders if f["scope"] == "RbFolder"]
-                tree = [{"id": ds.root_id, "title": "Root", "childIds": [s["id"] for s in ds.spaces], "scope": "WsRoot"},
-                        {"id": ds.recycle_bin_id, "title": "Recycle Bin", "childIds": recycled, "scope": "RbRoot"}]
-                tree += [{"id": s["id"], "title": s["title"], "childIds": self.children.get(s["id"], []),
-                          "scope": "WsFolder", "space": True} for s in ds.spaces]
+                tree = [
+                    {"id": ds.root_id, "title": "Root", "childIds": [s["id"] for s in ds.spaces], "scope": "WsRoot"},
+                    {"id": ds.recycle_bin_id, "title": "Recycle Bin", "childIds": recycled, "scope": "RbRoot"},
+                ]
+                tree += [
+                    {
+                        "id": s["id"],
+                        "title": s["title"],
+                        "childIds": self.children.get(s["id"], []),
+                        "scope": "WsFolder",
+                        "space": True,
+                    }
+                    for s in ds.spaces
+                ]
                 tree += [_tree_entry(f) for f in ds.folders]
             return jsonify(envelope("folderTree", tree))
 
@@ -603,7 +722,8 @@ class WrikeEmulator:
             values = params()
             with self._lock:
                 candidates = self._with_subtasks(
-                    [t for t in self.dataset.tasks if t["scope"] == "WsTask"], subtasks_flag(values))
+                    [t for t in self.dataset.tasks if t["scope"] == "WsTask"], subtasks_flag(values)
+                )
                 return jsonify(answer_task_query(values, candidates, self.tasks_by_id, self.pager, descendants=True))
 
         @app.get(f"{API}/folders/<folder_id>/tasks")
@@ -624,8 +744,9 @@ class WrikeEmulator:
                     else:
                         self._folder(folder_id)
                     candidates = self._tasks_in(self.subtree(folder_id, descendants), subtasks_flag(values))
-                return jsonify(answer_task_query(values, candidates, self.tasks_by_id, self.pager,
-                                                 descendants=descendants))
+                return jsonify(
+                    answer_task_query(values, candidates, self.tasks_by_id, self.pager, descendants=descendants)
+                )
 
         @app.get(f"{API}/spaces/<space_id>/tasks")
         def _space_tasks(space_id: str):
@@ -634,8 +755,9 @@ class WrikeEmulator:
                 self._space(space_id)
                 descendants = descendants_flag(values)
                 candidates = self._tasks_in(self.subtree(space_id, descendants), subtasks_flag(values))
-                return jsonify(answer_task_query(values, candidates, self.tasks_by_id, self.pager,
-                                                 descendants=descendants))
+                return jsonify(
+                    answer_task_query(values, candidates, self.tasks_by_id, self.pager, descendants=descendants)
+                )
 
         @app.get(f"{API}/tasks/<ids>")
         def _tasks_by_id(ids: str):
@@ -688,9 +810,13 @@ class WrikeEmulator:
             types = list_value(values, "types")
             deleted = values.get("deleted")
             with self._lock:
-                data = [c for c in self.dataset.contacts
-                        if (not me or c.get("me")) and (not types or c["type"] in types)
-                        and (deleted is None or c["deleted"] == bool_value(values, "deleted", False))]
+                data = [
+                    c
+                    for c in self.dataset.contacts
+                    if (not me or c.get("me"))
+                    and (not types or c["type"] in types)
+                    and (deleted is None or c["deleted"] == bool_value(values, "deleted", False))
+                ]
             return jsonify(envelope("contacts", data))
 
         @app.get(f"{API}/contacts/<ids>")
@@ -718,13 +844,28 @@ class WrikeEmulator:
         @app.put(f"{API}/tasks/<task_id>")
         def _modify_task(task_id: str):
             values = params()
-            reject_unknown(values, {"title", "description", "status", "importance", "dates", "addResponsibles",
-                                    "removeResponsibles", "addParents", "removeParents", "customFields",
-                                    "customStatus", "fields"})
+            reject_unknown(
+                values,
+                {
+                    "title",
+                    "description",
+                    "status",
+                    "importance",
+                    "dates",
+                    "addResponsibles",
+                    "removeResponsibles",
+                    "addParents",
+                    "removeParents",
+                    "customFields",
+                    "customStatus",
+                    "fields",
+                },
+            )
             with self._lock:
                 task = self._task(task_id)
-                changes: dict[str, Any] = {k: values[k] for k in ("title", "description", "importance", "status")
-                                           if k in values}
+                changes: dict[str, Any] = {
+                    k: values[k] for k in ("title", "description", "importance", "status") if k in values
+                }
                 if "customStatus" in values:
                     changes["customStatusId"] = values["customStatus"]
                 if "dates" in values:
@@ -759,8 +900,21 @@ class WrikeEmulator:
         @app.post(f"{API}/folders/<folder_id>/tasks")
         def _create_task(folder_id: str):
             values = params()
-            reject_unknown(values, {"title", "description", "status", "importance", "dates", "responsibles",
-                                    "customFields", "customStatus", "superTasks", "fields"})
+            reject_unknown(
+                values,
+                {
+                    "title",
+                    "description",
+                    "status",
+                    "importance",
+                    "dates",
+                    "responsibles",
+                    "customFields",
+                    "customStatus",
+                    "superTasks",
+                    "fields",
+                },
+            )
             if not values.get("title"):
                 raise ApiError(400, "parameter_required", "Parameter 'title' is required")
             fields: dict[str, Any] = {k: values[k] for k in ("description", "importance", "status") if k in values}
@@ -786,16 +940,28 @@ class WrikeEmulator:
                     self._folder(folder_id)
                 if space_id:
                     self._space(space_id)
-            hook = self.webhooks.create(hook_url=values["hookUrl"], secret=values.get("secret"),
-                                        events=list_value(values, "events"),
-                                        recursive=bool_value(values, "recursive", False),
-                                        folder_id=folder_id, space_id=space_id)
+            hook = self.webhooks.create(
+                hook_url=values["hookUrl"],
+                secret=values.get("secret"),
+                events=list_value(values, "events"),
+                recursive=bool_value(values, "recursive", False),
+                folder_id=folder_id,
+                space_id=space_id,
+            )
             return jsonify(envelope("webhooks", [hook.view()]))
 
-        app.add_url_rule(f"{API}/folders/<folder_id>/webhooks", "folder_webhooks",
-                         lambda folder_id: _create_webhook(folder_id=folder_id), methods=["POST"])
-        app.add_url_rule(f"{API}/spaces/<space_id>/webhooks", "space_webhooks",
-                         lambda space_id: _create_webhook(space_id=space_id), methods=["POST"])
+        app.add_url_rule(
+            f"{API}/folders/<folder_id>/webhooks",
+            "folder_webhooks",
+            lambda folder_id: _create_webhook(folder_id=folder_id),
+            methods=["POST"],
+        )
+        app.add_url_rule(
+            f"{API}/spaces/<space_id>/webhooks",
+            "space_webhooks",
+            lambda space_id: _create_webhook(space_id=space_id),
+            methods=["POST"],
+        )
         app.add_url_rule(f"{API}/webhooks", "account_webhooks", lambda: _create_webhook(), methods=["POST"])
 
         @app.put(f"{API}/webhooks/<hook_id>")
@@ -812,10 +978,16 @@ class WrikeEmulator:
             return jsonify(envelope("webhooks", []))
 
     def _control_routes(self) -> None:
-        actions = {"update_task": self.update_task, "create_task": self.create_task,
-                   "delete_task": self.delete_task, "move_task": self.move_task, "update_folder": self.update_folder,
-                   "expire_access_tokens": self.expire_access_tokens, "revoke_token": self.revoke_token,
-                   "deny": self.deny}
+        actions = {
+            "update_task": self.update_task,
+            "create_task": self.create_task,
+            "delete_task": self.delete_task,
+            "move_task": self.move_task,
+            "update_folder": self.update_folder,
+            "expire_access_tokens": self.expire_access_tokens,
+            "revoke_token": self.revoke_token,
+            "deny": self.deny,
+        }
 
         @self.app.post("/_sandbox/wrike/<action>")
         def _control(action: str):
@@ -861,12 +1033,17 @@ def _space_view(space: dict, with_members: bool) -> dict:
 
 
 def _tree_entry(folder: dict) -> dict:
-    entry = {"id": folder["id"], "title": folder["title"], "childIds": list(folder["childIds"]),
-             "scope": folder["scope"]}
+    entry = {
+        "id": folder["id"],
+        "title": folder["title"],
+        "childIds": list(folder["childIds"]),
+        "scope": folder["scope"],
+    }
     if "project" in folder:
         project = folder["project"]
-        entry["project"] = {k: project[k] for k in ("authorId", "ownerIds", "customStatusId", "createdDate")
-                            if k in project}
+        entry["project"] = {
+            k: project[k] for k in ("authorId", "ownerIds", "customStatusId", "createdDate") if k in project
+        }
     return entry
 
 
@@ -892,5 +1069,6 @@ def _validate_field_value(definition: dict, value: str | None) -> None:
         except ValueError:
             bad = True
     if bad:
-        raise ApiError(400, "invalid_parameter",
-                       f"Custom field '{definition['title']}' ({ftype}) does not accept the value given")
+        raise ApiError(
+            400, "invalid_parameter", f"Custom field '{definition['title']}' ({ftype}) does not accept the value given"
+        )

@@ -59,57 +59,184 @@ import copy
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-BASE_TIME = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 HOST = "www.wrike.com"
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
-FIRST_NAMES = ["Jane", "Omar", "Priya", "Lukas", "Mei", "Carlos", "Amara", "Tom", "Sofia", "Kenji",
-               "Fatima", "Noah", "Elena", "Ravi", "Chloe", "Diego", "Hana", "Ivan", "Leila", "Marcus"]
-LAST_NAMES = ["Smith", "Haddad", "Raman", "Becker", "Chen", "Ortega", "Okafor", "Walsh", "Rossi",
-              "Tanaka", "Khan", "Murphy", "Petrova", "Iyer", "Dubois", "Silva", "Kim", "Novak"]
-SPACE_TITLES = ["Product Delivery", "Strategy Office", "Operations", "Marketing", "Customer Success",
-                "Finance", "People"]
+FIRST_NAMES = [
+    "Jane",
+    "Omar",
+    "Priya",
+    "Lukas",
+    "Mei",
+    "Carlos",
+    "Amara",
+    "Tom",
+    "Sofia",
+    "Kenji",
+    "Fatima",
+    "Noah",
+    "Elena",
+    "Ravi",
+    "Chloe",
+    "Diego",
+    "Hana",
+    "Ivan",
+    "Leila",
+    "Marcus",
+]
+LAST_NAMES = [
+    "Smith",
+    "Haddad",
+    "Raman",
+    "Becker",
+    "Chen",
+    "Ortega",
+    "Okafor",
+    "Walsh",
+    "Rossi",
+    "Tanaka",
+    "Khan",
+    "Murphy",
+    "Petrova",
+    "Iyer",
+    "Dubois",
+    "Silva",
+    "Kim",
+    "Novak",
+]
+SPACE_TITLES = [
+    "Product Delivery",
+    "Strategy Office",
+    "Operations",
+    "Marketing",
+    "Customer Success",
+    "Finance",
+    "People",
+]
 FOLDER_TITLES = ["Initiatives", "Programs", "Backlog", "Ongoing Work", "Archive Prep", "Shared"]
-PROJECT_TITLES = ["Mobile App Relaunch", "Data Platform Migration", "EMEA Expansion", "Pricing Refresh",
-                  "Customer Portal v2", "Security Certification", "Partner Onboarding",
-                  "Brand Refresh", "Cost Optimisation", "Support Automation", "Hiring Plan 2026",
-                  "Analytics Rollout"]
-VERBS = ["Draft", "Review", "Ship", "Plan", "Design", "Test", "Migrate", "Document", "Audit",
-         "Prototype", "Negotiate", "Publish", "Automate", "Validate", "Present"]
-OBJECTS = ["onboarding flow", "pricing page", "Q3 roadmap", "vendor contract", "API gateway",
-           "billing export", "release notes", "KPI dashboard", "support macros", "SSO integration",
-           "data retention policy", "launch checklist", "board deck", "hiring scorecard",
-           "cost model", "partner FAQ", "load tests", "style guide"]
-NOTES = ["Needs exec review", "Blocked by vendor", "Q3 carry-over", "Linked to OKR 2.1",
-         "Depends on legal sign-off", "Quick win"]
+PROJECT_TITLES = [
+    "Mobile App Relaunch",
+    "Data Platform Migration",
+    "EMEA Expansion",
+    "Pricing Refresh",
+    "Customer Portal v2",
+    "Security Certification",
+    "Partner Onboarding",
+    "Brand Refresh",
+    "Cost Optimisation",
+    "Support Automation",
+    "Hiring Plan 2026",
+    "Analytics Rollout",
+]
+VERBS = [
+    "Draft",
+    "Review",
+    "Ship",
+    "Plan",
+    "Design",
+    "Test",
+    "Migrate",
+    "Document",
+    "Audit",
+    "Prototype",
+    "Negotiate",
+    "Publish",
+    "Automate",
+    "Validate",
+    "Present",
+]
+OBJECTS = [
+    "onboarding flow",
+    "pricing page",
+    "Q3 roadmap",
+    "vendor contract",
+    "API gateway",
+    "billing export",
+    "release notes",
+    "KPI dashboard",
+    "support macros",
+    "SSO integration",
+    "data retention policy",
+    "launch checklist",
+    "board deck",
+    "hiring scorecard",
+    "cost model",
+    "partner FAQ",
+    "load tests",
+    "style guide",
+]
+NOTES = [
+    "Needs exec review",
+    "Blocked by vendor",
+    "Q3 carry-over",
+    "Linked to OKR 2.1",
+    "Depends on legal sign-off",
+    "Quick win",
+]
 
-DEFAULT_WORKFLOW = [("Active", "Blue", "Active"), ("Completed", "Green", "Completed"),
-                    ("Deferred", "Gray", "Deferred"), ("Cancelled", "Red", "Cancelled")]
-DELIVERY_WORKFLOW = [("New", "Blue", "Active"), ("In Progress", "Turquoise", "Active"),
-                     ("In Review", "Purple", "Active"), ("Shipped", "Green", "Completed"),
-                     ("Failed", "DarkRed", "Completed"), ("On Hold", "Gray", "Deferred"),
-                     ("Won't Do", "Red", "Cancelled")]
-PROJECT_WORKFLOW = [("Planned", "Blue", "Active"), ("On Track", "Green", "Active"),
-                    ("At Risk", "Yellow", "Active"), ("Off Track", "Red", "Active"),
-                    ("Done", "DarkCyan", "Completed"), ("On Hold", "Gray", "Deferred"),
-                    ("Cancelled", "Brown", "Cancelled")]
-PROJECT_STATUS = {"Planned": "Custom", "On Track": "Green", "At Risk": "Yellow", "Off Track": "Red",
-                  "Done": "Completed", "On Hold": "OnHold", "Cancelled": "Cancelled"}
+DEFAULT_WORKFLOW = [
+    ("Active", "Blue", "Active"),
+    ("Completed", "Green", "Completed"),
+    ("Deferred", "Gray", "Deferred"),
+    ("Cancelled", "Red", "Cancelled"),
+]
+DELIVERY_WORKFLOW = [
+    ("New", "Blue", "Active"),
+    ("In Progress", "Turquoise", "Active"),
+    ("In Review", "Purple", "Active"),
+    ("Shipped", "Green", "Completed"),
+    ("Failed", "DarkRed", "Completed"),
+    ("On Hold", "Gray", "Deferred"),
+    ("Won't Do", "Red", "Cancelled"),
+]
+PROJECT_WORKFLOW = [
+    ("Planned", "Blue", "Active"),
+    ("On Track", "Green", "Active"),
+    ("At Risk", "Yellow", "Active"),
+    ("Off Track", "Red", "Active"),
+    ("Done", "DarkCyan", "Completed"),
+    ("On Hold", "Gray", "Deferred"),
+    ("Cancelled", "Brown", "Cancelled"),
+]
+PROJECT_STATUS = {
+    "Planned": "Custom",
+    "On Track": "Green",
+    "At Risk": "Yellow",
+    "Off Track": "Red",
+    "Done": "Completed",
+    "On Hold": "OnHold",
+    "Cancelled": "Cancelled",
+}
 GROUP_CATEGORY = {"Completed": "done", "Deferred": "deferred", "Cancelled": "cancelled"}
 
 # Optional task fields: absent from query results unless asked for with ``fields``.
-TASK_OPTIONAL_FIELDS = ("description", "briefDescription", "parentIds", "superParentIds", "sharedIds",
-                        "responsibleIds", "authorIds", "hasAttachments", "attachmentCount", "recurrent",
-                        "superTaskIds", "subTaskIds", "dependencyIds", "metadata", "customFields")
+TASK_OPTIONAL_FIELDS = (
+    "description",
+    "briefDescription",
+    "parentIds",
+    "superParentIds",
+    "sharedIds",
+    "responsibleIds",
+    "authorIds",
+    "hasAttachments",
+    "attachmentCount",
+    "recurrent",
+    "superTaskIds",
+    "subTaskIds",
+    "dependencyIds",
+    "metadata",
+    "customFields",
+)
 
 
 def wrike_time(dt: datetime) -> str:
     """Wrike's UTC timestamp format, ``yyyy-MM-dd'T'HH:mm:ss'Z'``."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_wrike_datetime(value: str | None) -> datetime | None:
@@ -169,8 +296,10 @@ class WrikeDataset:
         return copy.deepcopy(self)
 
     def __repr__(self) -> str:
-        return (f"WrikeDataset(seed={self.seed}, account_id='{self.account_id}', spaces={len(self.spaces)}, "
-                f"folders={len(self.folders)}, tasks={len(self.tasks)}, contacts={len(self.contacts)})")
+        return (
+            f"WrikeDataset(seed={self.seed}, account_id='{self.account_id}', spaces={len(self.spaces)}, "
+            f"folders={len(self.folders)}, tasks={len(self.tasks)}, contacts={len(self.contacts)})"
+        )
 
 
 class _Ids:
@@ -234,36 +363,81 @@ class _Builder:
         for i, (first, last) in enumerate(chosen):
             email = f"{first}.{last}@northwind.example".lower()
             contact = {
-                "id": self.ids.contact(), "firstName": first, "lastName": last, "type": "Person",
-                "profiles": [{"accountId": self.account, "email": email,
-                              "role": "Collaborator" if i == len(chosen) - 1 and i > 0 else "User",
-                              "external": False, "admin": i == 0, "owner": i == 0, "active": True}],
+                "id": self.ids.contact(),
+                "firstName": first,
+                "lastName": last,
+                "type": "Person",
+                "profiles": [
+                    {
+                        "accountId": self.account,
+                        "email": email,
+                        "role": "Collaborator" if i == len(chosen) - 1 and i > 0 else "User",
+                        "external": False,
+                        "admin": i == 0,
+                        "owner": i == 0,
+                        "active": True,
+                    }
+                ],
                 "avatarUrl": f"https://{HOST}/avatars//{i:02X}/{first[0]}{last[0]}_v1.png",
                 "timezone": self.rng.choice(["Europe/London", "America/New_York", "Asia/Tokyo", "Europe/Berlin"]),
-                "locale": "en", "deleted": False, "title": self.rng.choice(["Engineer", "Manager", "Analyst", "Designer"]),
+                "locale": "en",
+                "deleted": False,
+                "title": self.rng.choice(["Engineer", "Manager", "Analyst", "Designer"]),
                 "primaryEmail": email,
             }
             if i == 0:
                 contact["me"] = True
             contacts.append(contact)
         people = [c["id"] for c in contacts]
-        contacts.append({"id": self.ids.contact(), "firstName": "Strategy", "lastName": "Team", "type": "Group",
-                         "profiles": [{"accountId": self.account, "role": "User", "external": False,
-                                       "admin": False, "owner": False, "active": True}],
-                         "avatarUrl": f"https://{HOST}/avatars/group.png", "deleted": False,
-                         "memberIds": people[: max(1, len(people) // 2)], "myTeam": False})
+        contacts.append(
+            {
+                "id": self.ids.contact(),
+                "firstName": "Strategy",
+                "lastName": "Team",
+                "type": "Group",
+                "profiles": [
+                    {
+                        "accountId": self.account,
+                        "role": "User",
+                        "external": False,
+                        "admin": False,
+                        "owner": False,
+                        "active": True,
+                    }
+                ],
+                "avatarUrl": f"https://{HOST}/avatars/group.png",
+                "deleted": False,
+                "memberIds": people[: max(1, len(people) // 2)],
+                "myTeam": False,
+            }
+        )
         return contacts
 
-    def workflow(self, name: str, statuses, *, standard: bool = False, space_id: str | None = None,
-                 standard_ids: bool = False) -> dict:
+    def workflow(
+        self, name: str, statuses, *, standard: bool = False, space_id: str | None = None, standard_ids: bool = False
+    ) -> dict:
         custom = []
         for i, (status_name, color, group) in enumerate(statuses):
-            status_id = (f"{self.account}JMAAAAA{'ABCD'[i]}" if standard_ids else self.ids.entity("JM"))
-            custom.append({"standardName": status_name in ("Active", "Completed", "Deferred", "Cancelled"),
-                           "standard": standard, "id": status_id, "name": status_name,
-                           "color": color, "group": group, "hidden": False})
-        wf = {"id": self.ids.entity("K4"), "name": name, "standard": standard, "hidden": False,
-              "description": "", "customStatuses": custom}
+            status_id = f"{self.account}JMAAAAA{'ABCD'[i]}" if standard_ids else self.ids.entity("JM")
+            custom.append(
+                {
+                    "standardName": status_name in ("Active", "Completed", "Deferred", "Cancelled"),
+                    "standard": standard,
+                    "id": status_id,
+                    "name": status_name,
+                    "color": color,
+                    "group": group,
+                    "hidden": False,
+                }
+            )
+        wf = {
+            "id": self.ids.entity("K4"),
+            "name": name,
+            "standard": standard,
+            "hidden": False,
+            "description": "",
+            "customStatuses": custom,
+        }
         if space_id:
             wf = {"id": wf["id"], "spaceId": space_id, **{k: v for k, v in wf.items() if k != "id"}}
         return wf
@@ -296,8 +470,12 @@ class _Builder:
                 continue
             settings: dict[str, Any] = {"inheritanceType": "All", "applicableEntityTypes": ["WorkItem"]}
             if "values" in extra:
-                settings.update(values=extra["values"], options=[{"value": v} for v in extra["values"]],
-                                optionColorsEnabled=False, allowOtherValues=False)
+                settings.update(
+                    values=extra["values"],
+                    options=[{"value": v} for v in extra["values"]],
+                    optionColorsEnabled=False,
+                    allowOtherValues=False,
+                )
             settings.update({k: v for k, v in extra.items() if k != "values"})
             settings.update(readOnly=False)
             definition = {"id": self.ids.entity("JU"), "accountId": self.account, "title": title, "type": ftype}
@@ -346,8 +524,13 @@ def _task_dates(b: _Builder, milestone: bool) -> dict:
     due = start + timedelta(days=days)
     date_only = rng.random() < 0.25
     fmt = "%Y-%m-%d" if date_only else "%Y-%m-%dT%H:%M:%S"
-    return {"type": "Planned", "duration": (days + 1) * 480, "start": start.strftime(fmt),
-            "due": due.replace(hour=17).strftime(fmt), "workOnWeekends": False}
+    return {
+        "type": "Planned",
+        "duration": (days + 1) * 480,
+        "start": start.strftime(fmt),
+        "due": due.replace(hour=17).strftime(fmt),
+        "workOnWeekends": False,
+    }
 
 
 def brief_description(description: str) -> str:
@@ -355,9 +538,19 @@ def brief_description(description: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", description).split())[:250]
 
 
-def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, folders_per_space: int = 1,
-             tasks: int = 400, users: int = 12, subtask_ratio: float = 0.2, milestone_ratio: float = 0.05,
-             recycled_ratio: float = 0.03, cascade_id_ratio: float = 0.1) -> WrikeDataset:
+def generate(
+    seed: int = 1,
+    *,
+    spaces: int = 2,
+    projects_per_space: int = 4,
+    folders_per_space: int = 1,
+    tasks: int = 400,
+    users: int = 12,
+    subtask_ratio: float = 0.2,
+    milestone_ratio: float = 0.05,
+    recycled_ratio: float = 0.03,
+    cascade_id_ratio: float = 0.1,
+) -> WrikeDataset:
     """Build a deterministic Wrike account; the same arguments always give the same data."""
     if spaces < 1 or users < 1:
         raise ValueError("a Wrike sandbox needs at least one space and one user")
@@ -365,9 +558,15 @@ def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, fol
         raise ValueError("tasks need a folder or project to live in: raise projects_per_space or folders_per_space")
     b = _Builder(seed)
     rng = b.rng
-    ds = WrikeDataset(seed=seed, account_id=b.account, host=HOST, base_time=BASE_TIME,
-                      permanent_token=b.token("eyJ0dCI6InAiLCJhbGciOiJIUzI1NiIsInR2IjoiMSJ9.", 96),
-                      oauth_client_id=b.token("", 8), oauth_client_secret=b.token("", 64))
+    ds = WrikeDataset(
+        seed=seed,
+        account_id=b.account,
+        host=HOST,
+        base_time=BASE_TIME,
+        permanent_token=b.token("eyJ0dCI6InAiLCJhbGciOiJIUzI1NiIsInR2IjoiMSJ9.", 96),
+        oauth_client_id=b.token("", 8),
+        oauth_client_secret=b.token("", 64),
+    )
     ds.contacts = b.contacts(users)
     people = [c["id"] for c in ds.contacts if c["type"] == "Person"]
 
@@ -379,24 +578,39 @@ def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, fol
     containers: list[dict] = []
     for s in range(spaces):
         space_id = b.ids.entity("I5")
-        delivery_wf = b.workflow(f"{SPACE_TITLES[s % len(SPACE_TITLES)]} Delivery", DELIVERY_WORKFLOW, space_id=space_id)
+        delivery_wf = b.workflow(
+            f"{SPACE_TITLES[s % len(SPACE_TITLES)]} Delivery", DELIVERY_WORKFLOW, space_id=space_id
+        )
         ds.workflows.append(delivery_wf)
         status_by_id.update({st["id"]: st for st in delivery_wf["customStatuses"]})
         title = SPACE_TITLES[s % len(SPACE_TITLES)] + ("" if s < len(SPACE_TITLES) else f" {s}")
-        ds.spaces.append({
-            "id": space_id, "title": title,
-            "avatarUrl": f"https://{HOST}/static/spaceicons2/v3/6/6-planet.png",
-            "accessType": "Public", "archived": False,
-            "members": [{"id": p, "accessRoleId": f"{b.account}ND777777", "isManager": i == 0}
-                        for i, p in enumerate(people)],
-            "guestRoleId": f"{b.account}ND777777",
-            "defaultProjectWorkflowId": project_wf["id"], "defaultTaskWorkflowId": delivery_wf["id"],
-        })
+        ds.spaces.append(
+            {
+                "id": space_id,
+                "title": title,
+                "avatarUrl": f"https://{HOST}/static/spaceicons2/v3/6/6-planet.png",
+                "accessType": "Public",
+                "archived": False,
+                "members": [
+                    {"id": p, "accessRoleId": f"{b.account}ND777777", "isManager": i == 0} for i, p in enumerate(people)
+                ],
+                "guestRoleId": f"{b.account}ND777777",
+                "defaultProjectWorkflowId": project_wf["id"],
+                "defaultTaskWorkflowId": delivery_wf["id"],
+            }
+        )
         workflows = [delivery_wf, default_wf]
         plain = []
         for f in range(folders_per_space):
-            plain.append(_folder(b, ds, FOLDER_TITLES[f % len(FOLDER_TITLES)] + ("" if f < len(FOLDER_TITLES) else f" {f}"),
-                                 space_id, workflows[f % 2]["id"]))
+            plain.append(
+                _folder(
+                    b,
+                    ds,
+                    FOLDER_TITLES[f % len(FOLDER_TITLES)] + ("" if f < len(FOLDER_TITLES) else f" {f}"),
+                    space_id,
+                    workflows[f % 2]["id"],
+                )
+            )
         for p in range(projects_per_space):
             parent = plain[(p // 2) % len(plain)]["id"] if plain and p % 2 == 1 else space_id
             name = PROJECT_TITLES[(s * projects_per_space + p) % len(PROJECT_TITLES)]
@@ -405,10 +619,15 @@ def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, fol
             pstatus = b.pick_status(project_wf)
             start = BASE_TIME + timedelta(days=rng.randint(-200, 30))
             end = start + timedelta(days=rng.randint(30, 240))
-            project["project"] = {"authorId": people[0], "ownerIds": rng.sample(people, rng.randint(1, min(2, len(people)))),
-                                  "status": PROJECT_STATUS[pstatus["name"]], "customStatusId": pstatus["id"],
-                                  "startDate": start.strftime("%Y-%m-%d"), "endDate": end.strftime("%Y-%m-%d"),
-                                  "createdDate": created}
+            project["project"] = {
+                "authorId": people[0],
+                "ownerIds": rng.sample(people, rng.randint(1, min(2, len(people)))),
+                "status": PROJECT_STATUS[pstatus["name"]],
+                "customStatusId": pstatus["id"],
+                "startDate": start.strftime("%Y-%m-%d"),
+                "endDate": end.strftime("%Y-%m-%d"),
+                "createdDate": created,
+            }
             if pstatus["group"] == "Completed":
                 project["project"]["completedDate"] = project["updatedDate"]
         containers.extend(f for f in ds.folders if _space_of(ds, f) == space_id)
@@ -416,8 +635,17 @@ def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, fol
 
     ds.custom_fields = b.custom_fields([s["id"] for s in ds.spaces], people)
     workflow_by_id = {wf["id"]: wf for wf in ds.workflows}
-    _make_tasks(b, ds, containers, workflow_by_id, people, tasks=tasks, subtask_ratio=subtask_ratio,
-                milestone_ratio=milestone_ratio, recycled_ratio=recycled_ratio)
+    _make_tasks(
+        b,
+        ds,
+        containers,
+        workflow_by_id,
+        people,
+        tasks=tasks,
+        subtask_ratio=subtask_ratio,
+        milestone_ratio=milestone_ratio,
+        recycled_ratio=recycled_ratio,
+    )
     _set_custom_fields(b, ds, people, cascade_id_ratio)
     return ds
 
@@ -425,13 +653,25 @@ def generate(seed: int = 1, *, spaces: int = 2, projects_per_space: int = 4, fol
 def _folder(b: _Builder, ds: WrikeDataset, title: str, parent_id: str, workflow_id: str) -> dict:
     created = b.moment(420, 200)
     updated = b.between(created, BASE_TIME - timedelta(days=1))
-    folder = {"id": b.ids.entity("I4"), "accountId": b.account, "title": title,
-              "createdDate": wrike_time(created), "updatedDate": wrike_time(updated),
-              "description": b.rng.choice(["", f"<p>Everything for {title}.</p>"]),
-              "sharedIds": [c["id"] for c in ds.contacts[:3]], "parentIds": [parent_id], "childIds": [],
-              "superParentIds": [], "scope": "WsFolder", "hasAttachments": False,
-              "permalink": b.ids.permalink(ds.host), "workflowId": workflow_id, "metadata": [],
-              "customFields": [], "customColumnIds": []}
+    folder = {
+        "id": b.ids.entity("I4"),
+        "accountId": b.account,
+        "title": title,
+        "createdDate": wrike_time(created),
+        "updatedDate": wrike_time(updated),
+        "description": b.rng.choice(["", f"<p>Everything for {title}.</p>"]),
+        "sharedIds": [c["id"] for c in ds.contacts[:3]],
+        "parentIds": [parent_id],
+        "childIds": [],
+        "superParentIds": [],
+        "scope": "WsFolder",
+        "hasAttachments": False,
+        "permalink": b.ids.permalink(ds.host),
+        "workflowId": workflow_id,
+        "metadata": [],
+        "customFields": [],
+        "customColumnIds": [],
+    }
     ds.folders.append(folder)
     return folder
 
@@ -453,35 +693,66 @@ def _link_children(ds: WrikeDataset) -> None:
             parent["childIds"].append(f["id"])
 
 
-def _new_task(b: _Builder, ds: WrikeDataset, parents: list[str], wf: dict, people: list[str],
-              milestone: bool) -> dict:
+def _new_task(b: _Builder, ds: WrikeDataset, parents: list[str], wf: dict, people: list[str], milestone: bool) -> dict:
     rng = b.rng
     status = b.pick_status(wf)
     created = b.moment(400, 20)
     updated = b.between(created, BASE_TIME)
     completed = b.between(created, updated) if status["group"] == "Completed" else None
     title = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}"
-    description = rng.choice(["", f"<p>{title} for the {rng.choice(OBJECTS)}.</p>",
-                              f"Owner notes:<br />{rng.choice(NOTES)}"])
-    task = {"id": b.ids.entity("KQ"), "accountId": b.account, "title": title,
-            "description": description, "briefDescription": brief_description(description),
-            "parentIds": list(parents), "superParentIds": [], "sharedIds": people[:2],
-            "responsibleIds": rng.sample(people, rng.choice([0, 1, 1, 1, 2]) if len(people) > 1 else 1),
-            "status": status["group"], "importance": rng.choice(["High", "Normal", "Normal", "Low"]),
-            "createdDate": wrike_time(created), "updatedDate": wrike_time(updated)}
+    description = rng.choice(
+        ["", f"<p>{title} for the {rng.choice(OBJECTS)}.</p>", f"Owner notes:<br />{rng.choice(NOTES)}"]
+    )
+    task = {
+        "id": b.ids.entity("KQ"),
+        "accountId": b.account,
+        "title": title,
+        "description": description,
+        "briefDescription": brief_description(description),
+        "parentIds": list(parents),
+        "superParentIds": [],
+        "sharedIds": people[:2],
+        "responsibleIds": rng.sample(people, rng.choice([0, 1, 1, 1, 2]) if len(people) > 1 else 1),
+        "status": status["group"],
+        "importance": rng.choice(["High", "Normal", "Normal", "Low"]),
+        "createdDate": wrike_time(created),
+        "updatedDate": wrike_time(updated),
+    }
     if completed is not None:
         task["completedDate"] = wrike_time(completed)
-    task.update({"dates": _task_dates(b, milestone), "scope": "WsTask", "authorIds": [rng.choice(people)],
-                 "customStatusId": status["id"], "hasAttachments": False,
-                 "permalink": b.ids.permalink(ds.host), "priority": f"{rng.getrandbits(96):024x}",
-                 "followedByMe": False, "followerIds": [], "superTaskIds": [], "subTaskIds": [],
-                 "dependencyIds": [], "metadata": [], "customFields": []})
+    task.update(
+        {
+            "dates": _task_dates(b, milestone),
+            "scope": "WsTask",
+            "authorIds": [rng.choice(people)],
+            "customStatusId": status["id"],
+            "hasAttachments": False,
+            "permalink": b.ids.permalink(ds.host),
+            "priority": f"{rng.getrandbits(96):024x}",
+            "followedByMe": False,
+            "followerIds": [],
+            "superTaskIds": [],
+            "subTaskIds": [],
+            "dependencyIds": [],
+            "metadata": [],
+            "customFields": [],
+        }
+    )
     return task
 
 
-def _make_tasks(b: _Builder, ds: WrikeDataset, containers: list[dict], workflow_by_id: dict,
-                people: list[str], *, tasks: int, subtask_ratio: float, milestone_ratio: float,
-                recycled_ratio: float) -> None:
+def _make_tasks(
+    b: _Builder,
+    ds: WrikeDataset,
+    containers: list[dict],
+    workflow_by_id: dict,
+    people: list[str],
+    *,
+    tasks: int,
+    subtask_ratio: float,
+    milestone_ratio: float,
+    recycled_ratio: float,
+) -> None:
     if tasks <= 0:
         return
     rng = b.rng
@@ -539,6 +810,7 @@ def _set_custom_fields(b: _Builder, ds: WrikeDataset, people: list[str], cascade
 
 # --- ground truth for staging -------------------------------------------------------------------
 
+
 def status_category(status: dict, workflow: dict) -> str:
     """The staging category of a custom status, per the rules in the module docstring."""
     if status["group"] == "Active":
@@ -571,8 +843,9 @@ def display_value(field_type: str, raw: str | None, contact_names: dict[str, str
     return raw
 
 
-def expected_staging(dataset: WrikeDataset, workspace: str, *,
-                     cascade_id_field: str = "Cascade ID") -> dict[str, list[dict]]:
+def expected_staging(
+    dataset: WrikeDataset, workspace: str, *, cascade_id_field: str = "Cascade ID"
+) -> dict[str, list[dict]]:
     """The staging rows (exact columns of warehouse/schema.sql) a full sync of ``dataset`` yields."""
     statuses = {s["id"]: (s, wf) for wf in dataset.workflows for s in wf["customStatuses"]}
     fields = {f["id"]: f for f in dataset.custom_fields}
@@ -598,19 +871,29 @@ def expected_staging(dataset: WrikeDataset, workspace: str, *,
         if project is None:
             continue
         status, category = status_of(project.get("customStatusId"))
-        work_items.append({
-            **base, "item_id": folder["id"], "item_type": "project", "parent_id": None,
-            "container_id": folder["parentIds"][0] if folder["parentIds"] else None,
-            "title": folder["title"], "description": folder.get("description"),
-            "status": status, "status_category": category,
-            "start_at": parse_wrike_datetime(project.get("startDate")),
-            "due_at": parse_wrike_datetime(project.get("endDate")),
-            "completed_at": parse_wrike_datetime(project.get("completedDate")),
-            "created_at": parse_wrike_datetime(folder["createdDate"]),
-            "updated_at": parse_wrike_datetime(folder["updatedDate"]),
-            "assignee_ids": list(project.get("ownerIds", [])), "url": folder.get("permalink"),
-            "cascade_id": cascade_id(folder), "is_archived": folder["scope"].startswith("Rb"), "priority": None,
-        })
+        work_items.append(
+            {
+                **base,
+                "item_id": folder["id"],
+                "item_type": "project",
+                "parent_id": None,
+                "container_id": folder["parentIds"][0] if folder["parentIds"] else None,
+                "title": folder["title"],
+                "description": folder.get("description"),
+                "status": status,
+                "status_category": category,
+                "start_at": parse_wrike_datetime(project.get("startDate")),
+                "due_at": parse_wrike_datetime(project.get("endDate")),
+                "completed_at": parse_wrike_datetime(project.get("completedDate")),
+                "created_at": parse_wrike_datetime(folder["createdDate"]),
+                "updated_at": parse_wrike_datetime(folder["updatedDate"]),
+                "assignee_ids": list(project.get("ownerIds", [])),
+                "url": folder.get("permalink"),
+                "cascade_id": cascade_id(folder),
+                "is_archived": folder["scope"].startswith("Rb"),
+                "priority": None,
+            }
+        )
     for task in dataset.tasks:
         if task.get("superTaskIds"):
             item_type, parent_id = "subtask", task["superTaskIds"][0]
@@ -619,33 +902,62 @@ def expected_staging(dataset: WrikeDataset, workspace: str, *,
         else:
             item_type, parent_id = "task", None
         status, category = status_of(task.get("customStatusId"))
-        work_items.append({
-            **base, "item_id": task["id"], "item_type": item_type, "parent_id": parent_id,
-            "container_id": task["parentIds"][0] if task.get("parentIds") else None,
-            "title": task["title"], "description": task.get("description"),
-            "status": status, "status_category": category,
-            "start_at": parse_wrike_datetime(task["dates"].get("start")),
-            "due_at": parse_wrike_datetime(task["dates"].get("due")),
-            "completed_at": parse_wrike_datetime(task.get("completedDate")),
-            "created_at": parse_wrike_datetime(task["createdDate"]),
-            "updated_at": parse_wrike_datetime(task["updatedDate"]),
-            "assignee_ids": list(task.get("responsibleIds", [])), "url": task.get("permalink"),
-            "cascade_id": cascade_id(task), "is_archived": task["scope"].startswith("Rb"),
-            "priority": task.get("importance"),
-        })
+        work_items.append(
+            {
+                **base,
+                "item_id": task["id"],
+                "item_type": item_type,
+                "parent_id": parent_id,
+                "container_id": task["parentIds"][0] if task.get("parentIds") else None,
+                "title": task["title"],
+                "description": task.get("description"),
+                "status": status,
+                "status_category": category,
+                "start_at": parse_wrike_datetime(task["dates"].get("start")),
+                "due_at": parse_wrike_datetime(task["dates"].get("due")),
+                "completed_at": parse_wrike_datetime(task.get("completedDate")),
+                "created_at": parse_wrike_datetime(task["createdDate"]),
+                "updated_at": parse_wrike_datetime(task["updatedDate"]),
+                "assignee_ids": list(task.get("responsibleIds", [])),
+                "url": task.get("permalink"),
+                "cascade_id": cascade_id(task),
+                "is_archived": task["scope"].startswith("Rb"),
+                "priority": task.get("importance"),
+            }
+        )
     for entity in dataset.folders + dataset.tasks:
         for cf in entity.get("customFields", []):
             definition = fields.get(cf["id"])
             if definition is None:
                 continue
-            values.append({**base, "item_id": entity["id"], "field_id": cf["id"],
-                           "field_name": definition["title"], "field_type": definition["type"],
-                           "value": display_value(definition["type"], cf.get("value"), names)})
-    containers = [{**base, "container_id": s["id"], "container_type": "space", "name": s["title"],
-                   "parent_id": None} for s in dataset.spaces]
-    containers += [{**base, "container_id": f["id"], "container_type": "project" if "project" in f else "folder",
-                    "name": f["title"], "parent_id": f["parentIds"][0] if f["parentIds"] else None}
-                   for f in dataset.folders if not f["scope"].startswith("Rb")]
-    users = [{**base, "user_id": c["id"], "name": f"{c['firstName']} {c['lastName']}",
-              "email": c.get("primaryEmail")} for c in dataset.contacts if c["type"] == "Person"]
+            values.append(
+                {
+                    **base,
+                    "item_id": entity["id"],
+                    "field_id": cf["id"],
+                    "field_name": definition["title"],
+                    "field_type": definition["type"],
+                    "value": display_value(definition["type"], cf.get("value"), names),
+                }
+            )
+    containers = [
+        {**base, "container_id": s["id"], "container_type": "space", "name": s["title"], "parent_id": None}
+        for s in dataset.spaces
+    ]
+    containers += [
+        {
+            **base,
+            "container_id": f["id"],
+            "container_type": "project" if "project" in f else "folder",
+            "name": f["title"],
+            "parent_id": f["parentIds"][0] if f["parentIds"] else None,
+        }
+        for f in dataset.folders
+        if not f["scope"].startswith("Rb")
+    ]
+    users = [
+        {**base, "user_id": c["id"], "name": f"{c['firstName']} {c['lastName']}", "email": c.get("primaryEmail")}
+        for c in dataset.contacts
+        if c["type"] == "Person"
+    ]
     return {"work_items": work_items, "custom_field_values": values, "containers": containers, "users": users}

@@ -21,8 +21,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlencode
 
 from cascade_sync_sandbox.wrike.protocol import ApiError
@@ -46,9 +46,17 @@ class _Spent:
 class OAuthServer:
     """Tokens the sandbox accepts: the permanent token and the OAuth pairs it has issued."""
 
-    def __init__(self, *, client_id: str, client_secret: str, permanent_token: str,
-                 access_token_ttl: float = 3600, refresh_reuse_grace: float = 0.0, code_ttl: float = 600,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        permanent_token: str,
+        access_token_ttl: float = 3600,
+        refresh_reuse_grace: float = 0.0,
+        code_ttl: float = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self.access_token_ttl = access_token_ttl
@@ -115,7 +123,8 @@ class OAuthServer:
     def token(self, values: dict, request_host: str) -> dict:
         """Answer a token request (both grants); raises ApiError with an OAuth code on failure."""
         if values.get("client_id") != self.client_id or not secrets.compare_digest(
-                str(values.get("client_secret", "")), self._client_secret):
+            str(values.get("client_secret", "")), self._client_secret
+        ):
             raise ApiError(401, "invalid_client", "Client authentication failed (client_id or client_secret)")
         grant = values.get("grant_type")
         if grant == "authorization_code":
@@ -161,8 +170,13 @@ class OAuthServer:
             self._access[access] = self._clock() + self.access_token_ttl
             self._refresh.add(refresh)
             self.issued += 1
-        return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-                "expires_in": int(self.access_token_ttl), "host": self.token_host or request_host}
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": int(self.access_token_ttl),
+            "host": self.token_host or request_host,
+        }
 
 
 def _with_query(url: str, values: dict) -> str:

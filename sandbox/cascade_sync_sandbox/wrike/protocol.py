@@ -99,8 +99,7 @@ def int_value(values: dict, name: str, *, minimum: int, maximum: int) -> int | N
     except (TypeError, ValueError):
         raise ApiError(400, "invalid_parameter", f"Parameter '{name}' must be an integer") from None
     if not minimum <= number <= maximum:
-        raise ApiError(400, "invalid_parameter",
-                       f"Parameter '{name}' must be between {minimum} and {maximum}")
+        raise ApiError(400, "invalid_parameter", f"Parameter '{name}' must be between {minimum} and {maximum}")
     return number
 
 

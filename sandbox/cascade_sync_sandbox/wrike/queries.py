@@ -11,25 +11,64 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from cascade_sync_sandbox.wrike.generator import TASK_OPTIONAL_FIELDS, parse_wrike_datetime
 from cascade_sync_sandbox.wrike.protocol import (
-    ApiError, bool_value, int_value, json_value, list_value, reject_unknown,
+    ApiError,
+    bool_value,
+    int_value,
+    json_value,
+    list_value,
+    reject_unknown,
 )
 
 UNPAGED_CAP = 1000
 MAX_PAGE_SIZE = 1000
-DEFAULT_TASK_FIELDS = ("id", "accountId", "title", "status", "importance", "createdDate", "updatedDate",
-                       "completedDate", "dates", "scope", "customStatusId", "permalink", "priority")
+DEFAULT_TASK_FIELDS = (
+    "id",
+    "accountId",
+    "title",
+    "status",
+    "importance",
+    "createdDate",
+    "updatedDate",
+    "completedDate",
+    "dates",
+    "scope",
+    "customStatusId",
+    "permalink",
+    "priority",
+)
 # Returned by GET /tasks/{ids} only when asked for, like the paid-plan fields.
 ON_REQUEST_ONLY = frozenset({"attachmentCount", "recurrent"})
-TASK_QUERY_PARAMS = frozenset({
-    "descendants", "subTasks", "title", "status", "importance", "type", "customStatuses",
-    "createdDate", "updatedDate", "completedDate", "startDate", "dueDate", "responsibles", "authors",
-    "permalink", "limit", "sortField", "sortOrder", "pageSize", "nextPageToken", "fields",
-})
+TASK_QUERY_PARAMS = frozenset(
+    {
+        "descendants",
+        "subTasks",
+        "title",
+        "status",
+        "importance",
+        "type",
+        "customStatuses",
+        "createdDate",
+        "updatedDate",
+        "completedDate",
+        "startDate",
+        "dueDate",
+        "responsibles",
+        "authors",
+        "permalink",
+        "limit",
+        "sortField",
+        "sortOrder",
+        "pageSize",
+        "nextPageToken",
+        "fields",
+    }
+)
 STATUS_GROUPS = ("Active", "Completed", "Deferred", "Cancelled")
 _IMPORTANCE_RANK = {"High": 0, "Normal": 1, "Low": 2}
 _SORT_KEYS: dict[str, Callable[[dict], Any]] = {
@@ -47,8 +86,11 @@ def requested_fields(values: dict) -> set[str]:
     fields = list_value(values, "fields") or []
     unknown = [f for f in fields if f not in TASK_OPTIONAL_FIELDS]
     if unknown:
-        raise ApiError(400, "invalid_parameter",
-                       f"Parameter 'fields' has unknown values {unknown}; allowed: {list(TASK_OPTIONAL_FIELDS)}")
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"Parameter 'fields' has unknown values {unknown}; allowed: {list(TASK_OPTIONAL_FIELDS)}",
+        )
     return set(fields)
 
 
@@ -70,8 +112,11 @@ def _range(values: dict, name: str) -> tuple[datetime | None, datetime | None] |
     if spec is None:
         return None
     if not isinstance(spec, dict) or not ({"start", "end", "equal"} & set(spec)):
-        raise ApiError(400, "invalid_parameter",
-                       f"Parameter '{name}' must be JSON like {{\"start\":\"2026-01-01T00:00:00Z\",\"end\":...}}")
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f'Parameter \'{name}\' must be JSON like {{"start":"2026-01-01T00:00:00Z","end":...}}',
+        )
     try:
         if "equal" in spec:
             point = parse_wrike_datetime(spec["equal"])
@@ -120,11 +165,13 @@ def _filters(values: dict) -> list[Callable[[dict], bool]]:
     authors = list_value(values, "authors")
     if authors:
         checks.append(lambda t: bool(set(authors) & set(t.get("authorIds", []))))
-    for name, getter in (("createdDate", lambda t: t["createdDate"]),
-                         ("updatedDate", lambda t: t["updatedDate"]),
-                         ("completedDate", lambda t: t.get("completedDate")),
-                         ("startDate", lambda t: t["dates"].get("start")),
-                         ("dueDate", lambda t: t["dates"].get("due"))):
+    for name, getter in (
+        ("createdDate", lambda t: t["createdDate"]),
+        ("updatedDate", lambda t: t["updatedDate"]),
+        ("completedDate", lambda t: t.get("completedDate")),
+        ("startDate", lambda t: t["dates"].get("start")),
+        ("dueDate", lambda t: t["dates"].get("due")),
+    ):
         bounds = _range(values, name)
         if bounds is not None:
             checks.append(lambda t, b=bounds, g=getter: _in_range(g(t), b))
@@ -152,8 +199,9 @@ class Pager:
         return page
 
 
-def answer_task_query(values: dict, candidates: list[dict], tasks_by_id: dict[str, dict], pager: Pager,
-                      *, descendants: bool) -> dict:
+def answer_task_query(
+    values: dict, candidates: list[dict], tasks_by_id: dict[str, dict], pager: Pager, *, descendants: bool
+) -> dict:
     """Filter, sort and page ``candidates``; the return value is the JSON answer (kind tasks)."""
     reject_unknown(values, set(TASK_QUERY_PARAMS))
     fields = requested_fields(values)
@@ -164,9 +212,12 @@ def answer_task_query(values: dict, candidates: list[dict], tasks_by_id: dict[st
         size = page_size or page["page_size"]
         fields = fields or page["fields"]
         ids, start = page["ids"], page["offset"]
-        chunk = ids[start:start + size]
-        answer = {"kind": "tasks", "responseSize": len(ids),
-                  "data": [task_view(tasks_by_id[i], fields) for i in chunk if i in tasks_by_id]}
+        chunk = ids[start : start + size]
+        answer = {
+            "kind": "tasks",
+            "responseSize": len(ids),
+            "data": [task_view(tasks_by_id[i], fields) for i in chunk if i in tasks_by_id],
+        }
         if start + size < len(ids):
             answer["nextPageToken"] = pager.issue(ids, start + size, size, fields)
         return answer
@@ -190,8 +241,7 @@ def answer_task_query(values: dict, candidates: list[dict], tasks_by_id: dict[st
             selected = selected[:UNPAGED_CAP]
         return {"kind": "tasks", "data": [task_view(t, fields) for t in selected]}
     ids = [t["id"] for t in selected]
-    answer = {"kind": "tasks", "responseSize": len(ids),
-              "data": [task_view(t, fields) for t in selected[:page_size]]}
+    answer = {"kind": "tasks", "responseSize": len(ids), "data": [task_view(t, fields) for t in selected[:page_size]]}
     if len(ids) > page_size:
         answer["nextPageToken"] = pager.issue(ids, page_size, page_size, fields)
     return answer

@@ -22,8 +22,8 @@ import json
 import secrets
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -31,15 +31,39 @@ import httpx
 from cascade_sync_sandbox.wrike.protocol import ApiError
 
 HANDSHAKE_BODY = b'{"requestType":"WebHook secret verification"}'
-TASK_EVENTS = frozenset({
-    "TaskCreated", "TaskDeleted", "TaskTitleChanged", "TaskImportanceChanged", "TaskStatusChanged",
-    "TaskDatesChanged", "TaskParentsAdded", "TaskParentsRemoved", "TaskResponsiblesAdded",
-    "TaskResponsiblesRemoved", "TaskSharedsAdded", "TaskSharedsRemoved", "TaskDescriptionChanged",
-    "TaskCustomFieldChanged", "TaskApprovalStatusChanged", "TaskApprovalDecisionChanged",
-    "TaskApprovalDecisionReset", "AttachmentAdded", "AttachmentDeleted", "CommentAdded", "CommentDeleted",
-    "TimelogChanged", "FolderCreated", "FolderDeleted", "FolderTitleChanged", "ProjectDatesChanged",
-    "ProjectOwnersAdded", "ProjectOwnersRemoved", "ProjectStatusChanged",
-})
+TASK_EVENTS = frozenset(
+    {
+        "TaskCreated",
+        "TaskDeleted",
+        "TaskTitleChanged",
+        "TaskImportanceChanged",
+        "TaskStatusChanged",
+        "TaskDatesChanged",
+        "TaskParentsAdded",
+        "TaskParentsRemoved",
+        "TaskResponsiblesAdded",
+        "TaskResponsiblesRemoved",
+        "TaskSharedsAdded",
+        "TaskSharedsRemoved",
+        "TaskDescriptionChanged",
+        "TaskCustomFieldChanged",
+        "TaskApprovalStatusChanged",
+        "TaskApprovalDecisionChanged",
+        "TaskApprovalDecisionReset",
+        "AttachmentAdded",
+        "AttachmentDeleted",
+        "CommentAdded",
+        "CommentDeleted",
+        "TimelogChanged",
+        "FolderCreated",
+        "FolderDeleted",
+        "FolderTitleChanged",
+        "ProjectDatesChanged",
+        "ProjectOwnersAdded",
+        "ProjectOwnersRemoved",
+        "ProjectStatusChanged",
+    }
+)
 
 
 def hmac_hex(secret: str, message: bytes) -> str:
@@ -84,8 +108,15 @@ class Delivery:
 class WebhookHub:
     """The webhooks of one account and the deliveries made to them."""
 
-    def __init__(self, account_id: str, new_id: Callable[[], str], *, attempts: int = 3,
-                 suspend_after: int = 3, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        new_id: Callable[[], str],
+        *,
+        attempts: int = 3,
+        suspend_after: int = 3,
+        timeout: float = 5.0,
+    ) -> None:
         self.account_id = account_id
         self._new_id = new_id
         self.attempts = attempts
@@ -95,8 +126,16 @@ class WebhookHub:
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
 
-    def create(self, *, hook_url: str, secret: str | None, events: list[str] | None, recursive: bool,
-               folder_id: str | None = None, space_id: str | None = None) -> Webhook:
+    def create(
+        self,
+        *,
+        hook_url: str,
+        secret: str | None,
+        events: list[str] | None,
+        recursive: bool,
+        folder_id: str | None = None,
+        space_id: str | None = None,
+    ) -> Webhook:
         _check_hook_url(hook_url)
         if events is not None:
             unknown = sorted(set(events) - TASK_EVENTS)
@@ -106,29 +145,48 @@ class WebhookHub:
             if not secret or len(secret) > 100:
                 raise ApiError(400, "invalid_parameter", "Parameter 'secret' must be 1..100 characters")
             self._handshake(hook_url, secret)
-        hook = Webhook(self._new_id(), self.account_id, hook_url, events, recursive and folder_id is not None,
-                       folder_id=folder_id, space_id=space_id, secret=secret)
+        hook = Webhook(
+            self._new_id(),
+            self.account_id,
+            hook_url,
+            events,
+            recursive and folder_id is not None,
+            folder_id=folder_id,
+            space_id=space_id,
+            secret=secret,
+        )
         with self._lock:
             self.hooks[hook.id] = hook
         return hook
 
     def _handshake(self, hook_url: str, secret: str) -> None:
         challenge = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(64))
-        headers = {"Content-Type": "application/json", "X-Hook-Secret": challenge,
-                   "X-Hook-Signature": hmac_hex(secret, HANDSHAKE_BODY)}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hook-Secret": challenge,
+            "X-Hook-Signature": hmac_hex(secret, HANDSHAKE_BODY),
+        }
         try:
             answer = httpx.post(hook_url, content=HANDSHAKE_BODY, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
-            raise ApiError(400, "invalid_request",
-                           f"Webhook secret verification failed: hookUrl unreachable ({type(exc).__name__})") from None
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"Webhook secret verification failed: hookUrl unreachable ({type(exc).__name__})",
+            ) from None
         if answer.status_code != 200:
-            raise ApiError(400, "invalid_request",
-                           f"Webhook secret verification failed: hookUrl answered HTTP {answer.status_code}")
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"Webhook secret verification failed: hookUrl answered HTTP {answer.status_code}",
+            )
         expected = hmac_hex(secret, challenge.encode())
         if not hmac.compare_digest(answer.headers.get("X-Hook-Secret", ""), expected):
-            raise ApiError(400, "invalid_request",
-                           "Webhook secret verification failed: X-Hook-Secret in the answer is not "
-                           "HMAC-SHA256(secret, challenge)")
+            raise ApiError(
+                400,
+                "invalid_request",
+                "Webhook secret verification failed: X-Hook-Secret in the answer is not HMAC-SHA256(secret, challenge)",
+            )
 
     def get(self, hook_id: str) -> Webhook:
         with self._lock:
@@ -158,7 +216,9 @@ class WebhookHub:
         for hook in hooks:
             if not covers(hook):
                 continue
-            chosen = [dict(e, webhookId=hook.id) for e in events if hook.events is None or e["eventType"] in hook.events]
+            chosen = [
+                dict(e, webhookId=hook.id) for e in events if hook.events is None or e["eventType"] in hook.events
+            ]
             if chosen:
                 made.append(self._deliver(hook, chosen))
         return made

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -445,7 +446,7 @@ def test_wrike_registration_passes_the_handshake_and_deliveries_arrive(wrike_and
 
 def test_wrike_registration_fails_when_the_receiver_has_another_secret(wrike_and_receiver, capsys, monkeypatch):
     emulator, public_url, config_file, _ = wrike_and_receiver
-    config = json.loads(open(config_file).read())
+    config = json.loads(Path(config_file).read_text())
     config["workspaces"][0]["webhook_secret_env"] = "TEST_WR_OTHER_SECRET"
     monkeypatch.setenv("TEST_WR_OTHER_SECRET", "a-secret-the-receiver-does-not-hold")
     with open(config_file, "w") as out_file:

@@ -41,6 +41,7 @@ Assumed (not in the connector definition):
 from __future__ import annotations
 
 import copy
+import json
 import math
 import threading
 import time
@@ -227,7 +228,7 @@ def _register(app, emu: ClassicEmulator) -> None:
             return response
         if fault.kind == "status_after_write":
             return Response(
-                fault.body or '{"message":"injected fault","code":%d}' % fault.status,
+                fault.body or json.dumps({"message": "injected fault", "code": fault.status}),
                 status=fault.status,
                 mimetype="application/json",
             )

@@ -156,7 +156,7 @@ class _People:
 
     def __init__(self, rng: random.Random, ids: _Ids) -> None:
         self.rng, self.ids = rng, ids
-        self.combos = [(f, l) for f in names.FIRST_NAMES for l in names.LAST_NAMES]
+        self.combos = [(first, last) for first in names.FIRST_NAMES for last in names.LAST_NAMES]
         rng.shuffle(self.combos)
         self.count = 0
         self.companies: dict[str, str] = {}

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo demo-classic test dev sandbox benchmark fuzz receiver-load clean
+.PHONY: install lock lint test-fast test demo demo-classic dev sandbox benchmark fuzz receiver-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,32 @@ $(VENV)/.installed: pyproject.toml sandbox/pyproject.toml requirements.lock | $(
 
 install: $(VENV)/.installed
 
-## Full sync of every configured workspace against the embedded sandbox.
+## Re-pin requirements.lock from a fresh resolve of pyproject.toml's ranges (then commit it).
+lock: | $(BIN)/python
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet '.[dev]' ./sandbox
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^cascade-sync' > requirements.lock
+	rm -rf .venv-lock
+
+## ruff (lint, format, import order), sqlfluff (the .sql files, DuckDB dialect), mypy (the product package).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint
+	$(BIN)/mypy
+
+## The fast tier: every package, no daemon, webserver, kill or fault drill (under a minute).
+test-fast: install
+	$(BIN)/pytest -n 2 -q -m "not slow"
+
+## Full sync of every workspace of config/sandbox.yaml against the embedded sandbox.
 demo: install
-	$(BIN)/cascade-sync demo
+	$(BIN)/cascade-sync --config config/sandbox.yaml demo
 
 ## The same sandbox company synced onto Cascade's classic API (creates goals and tasks).
 demo-classic: install
-	$(BIN)/cascade-sync demo --cascade classic
+	$(BIN)/cascade-sync --config config/sandbox-classic.yaml demo
 
 ## The whole test suite.
 test: install
@@ -30,11 +49,11 @@ test: install
 
 ## The sandbox emulators alone, on their fixed ports, until Ctrl-C.
 sandbox: install
-	$(BIN)/cascade-sync sandbox
+	$(BIN)/cascade-sync --config config/sandbox.yaml sandbox
 
 ## The Dagster UI on the sandbox, with schedules, sensors and the webhook receiver live.
 dev: install
-	$(BIN)/cascade-sync dev
+	$(BIN)/cascade-sync --config config/sandbox.yaml dev
 
 ## Every benchmark on the sandbox (request economy, rate limits, 1M-task staging): figures beside goals.
 benchmark: install

@@ -55,6 +55,30 @@ def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
     return done
 
 
+def second_terminal(sandbox, config: SyncConfig, home: Path) -> str:
+    """What a person pastes into a second terminal to query the warehouse, run the CLI against the same
+    sandbox, and make a change that reaches Cascade through a webhook."""
+    exports = {
+        **sandbox.env_for(config),
+        "CASCADE_SYNC_CONFIG": os.environ.get("CASCADE_SYNC_CONFIG", ""),
+        "CASCADE_SYNC_DUCKDB": config.duckdb_path,
+        "DAGSTER_HOME": str(home),
+    }
+    lines = ["", "In a second terminal (sandbox tokens, not secrets):"]
+    lines += [f"  export {name}={value}" for name, value in exports.items() if value]
+    clickup = next(iter(config.workspaces_of("clickup")), None)
+    if clickup is not None and sandbox.clickup is not None:
+        task = next(t for t in sandbox.clickup.dataset.tasks.values() if str(t.team_id) == clickup.team_id)
+        lines += [
+            f"Change a task of {clickup.key}; the webhook sensor runs that workspace within seconds:",
+            f"  curl -X POST {sandbox.servers['clickup'].url}/_sandbox/clickup/update_task "
+            "-H 'content-type: application/json' "
+            f"""-d '{{"task_id": "{task.id}", "name": "Renamed in ClickUp"}}'""",
+        ]
+    lines += ["Re-sync one workspace from the terminal: .venv/bin/cascade-sync sync KEY", ""]
+    return "\n".join(lines)
+
+
 def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
     """Serve the sandbox, the webhook receiver and the Dagster UI until Ctrl-C."""
     home = dagster_home()
@@ -70,6 +94,7 @@ def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
         for name, server in sandbox.servers.items():
             print(f"{name} emulator: {server.url}")
         print(f"Dagster UI: http://127.0.0.1:{port} (DAGSTER_HOME={home})")
+        print(second_terminal(sandbox, config, home))
         dagster = Path(sys.executable).parent / "dagster"
         proc = subprocess.Popen(
             [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)], cwd=ROOT, env=os.environ.copy()

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -238,7 +239,7 @@ class WrikeScope(Strict):
 class _WorkspaceBase(Strict):
     key: str
     name: str | None = None
-    token_env: str
+    token_env: str | None = None  # required by ClickUp; declared here to keep its place in the field order
     webhook_secret_env: str | None = Field(
         default=None,
         description="NAME of the env var holding the webhook signing secret; without it the receiver "
@@ -266,7 +267,7 @@ class _WorkspaceBase(Strict):
             raise ValueError("must be a lowercase slug such as 'acme-eng' (letters, digits, '-' or '_')")
         return v
 
-    _check_env = field_validator("token_env")(classmethod(lambda cls, v: _env_name(v)))
+    _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
     _check_webhook_env = field_validator("webhook_secret_env")(
         classmethod(lambda cls, v: None if v is None else _env_name(v))
     )
@@ -283,6 +284,7 @@ class _WorkspaceBase(Strict):
 
 class ClickUpWorkspace(_WorkspaceBase):
     source: Literal["clickup"]
+    token_env: str
     base_url: str = "https://api.clickup.com/api/v2"
     team_id: str
     scope: ClickUpScope = Field(default_factory=ClickUpScope)
@@ -329,11 +331,9 @@ class WrikeWorkspace(_WorkspaceBase):
 
     source: Literal["wrike"]
     base_url: str = "https://www.wrike.com/api/v4"
-    token_env: str | None = None
     oauth: WrikeOAuthSettings | None = None
     scope: WrikeScope = Field(default_factory=WrikeScope)
 
-    _check_env = field_validator("token_env")(classmethod(lambda cls, v: None if v is None else _env_name(v)))
     _check_base_url = field_validator("base_url")(
         classmethod(lambda cls, v: api_url(v, "https://www.wrike.com/api/v4 (or your data center's host)"))
     )
@@ -356,7 +356,13 @@ Workspace = Annotated[ClickUpWorkspace | WrikeWorkspace, Field(discriminator="so
 
 
 class WarehouseSettings(Strict):
+    """Where the raw, staging and sync tables live. ``single``: one DuckDB file at ``path``, every
+    workspace in it (one writer at a time). ``per_workspace``: ``path`` is a directory holding one file
+    per workspace, ``<key>.duckdb``, so runs of different workspaces never wait on each other;
+    `cascade-sync warehouse sql` (or ``warehouse.catalog.open_catalog``) reads them all as one."""
+
     path: str = DEFAULT_DUCKDB_PATH
+    layout: Literal["single", "per_workspace"] = "single"
 
 
 class SyncConfig(Strict):
@@ -389,12 +395,28 @@ class SyncConfig(Strict):
                 return ws
         raise ConfigError(f"no workspace with key '{key}' in the configuration")
 
-    def workspaces_of(self, source: str) -> list[ClickUpWorkspace | WrikeWorkspace]:
+    @overload
+    def workspaces_of(self, source: Literal["clickup"]) -> Sequence[ClickUpWorkspace]: ...
+    @overload
+    def workspaces_of(self, source: Literal["wrike"]) -> Sequence[WrikeWorkspace]: ...
+    @overload
+    def workspaces_of(self, source: str) -> Sequence[ClickUpWorkspace | WrikeWorkspace]: ...
+    def workspaces_of(self, source: str) -> Sequence[ClickUpWorkspace | WrikeWorkspace]:
         return [ws for ws in self.workspaces if ws.source == source]
 
     @property
     def duckdb_path(self) -> str:
+        """The configured warehouse path (a file, or the directory of a per-workspace layout);
+        CASCADE_SYNC_DUCKDB overrides it."""
         return os.environ.get(DUCKDB_ENV) or self.warehouse.path
+
+    def warehouse_path(self, key: str) -> Path:
+        """The DuckDB file that holds workspace ``key``'s tables."""
+        root = Path(self.duckdb_path)
+        return root / f"{key}.duckdb" if self.warehouse.layout == "per_workspace" else root
+
+    def warehouse_files(self) -> dict[str, Path]:
+        return {ws.key: self.warehouse_path(ws.key) for ws in self.workspaces}
 
 
 def _describe(err: ValidationError, data: dict) -> str:

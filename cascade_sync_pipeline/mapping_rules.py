@@ -19,13 +19,14 @@ ItemType = Literal["task", "subtask", "milestone", "project"]
 ContainerType = Literal["space", "folder", "list"]
 StatusOutcome = Literal["open", "complete", "archived"]
 
-DEFAULT_STATUS_FALLBACK: dict[str, str] = {
+DEFAULT_STATUS_FALLBACK: dict[StatusCategory, StatusOutcome] = {
     "not_started": "open",
     "in_progress": "open",
     "done": "complete",
     "deferred": "open",
     "cancelled": "archived",
 }
+DEFAULT_ITEM_TYPES: tuple[ItemType, ...] = ("task", "milestone", "project")
 DEFAULT_WEIGHTS: dict[str, int] = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
 CONTAINER_GOALS = {"clickup": ("space", "folder", "list"), "wrike": ("space", "folder")}
 DEFAULT_CONTAINER_GOALS = {"clickup": ["list"], "wrike": []}
@@ -162,7 +163,7 @@ class MappingRules(Strict):
 
     # --- which source items drive Cascade (classic API) ---------------------------------------
     item_types: list[ItemType] = Field(
-        default_factory=lambda: ["task", "milestone", "project"],
+        default_factory=lambda: list(DEFAULT_ITEM_TYPES),
         description="Source item types that drive Cascade; subtasks left out still count for the subtasks progress rule.",
     )
     statuses: list[str] = Field(default_factory=list, description="Only items in these source statuses (empty: all).")

@@ -570,10 +570,11 @@ class OAuthSession:
         """Save a refresh answer before its tokens are used. Without a new refresh token (a server
         that does not rotate) the one just used stays, and there is no previous token to fall back to."""
         access, new_refresh, expires_in, host = parse_token_answer(payload)
-        rotated = bool(new_refresh) and new_refresh != spent
+        refresh = new_refresh if new_refresh and new_refresh != spent else spent
+        rotated = refresh != spent
         state = TokenState(
             access,
-            new_refresh if rotated else spent,
+            refresh,
             self._clock() + expires_in,
             host or disk.host,
             previous_refresh_token=spent if rotated else None,

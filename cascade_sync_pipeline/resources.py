@@ -4,6 +4,8 @@ Source tokens are read from the env var each workspace names, when a run needs t
 workspace with a missing token fails alone instead of failing every workspace's runs.
 """
 
+from pathlib import Path
+
 import dagster as dg
 
 from cascade_sync_pipeline.cascade.classic import ClassicClient
@@ -22,11 +24,16 @@ from cascade_sync_pipeline.wrike.client import WrikeClient
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file holding the raw, staging and sync schemas."""
+    """The DuckDB warehouse holding the raw, staging and sync schemas: one file at ``path``, or with
+    ``layout: per_workspace`` one file per workspace under the directory ``path``."""
 
     path: str
+    layout: str = "single"
 
-    def get(self) -> Warehouse:
+    def get(self, workspace: str) -> Warehouse:
+        """The warehouse file that holds ``workspace`` (the run's partition key)."""
+        if self.layout == "per_workspace":
+            return Warehouse(Path(self.path) / f"{workspace}.duckdb")
         return Warehouse(self.path)
 
 
@@ -88,22 +95,32 @@ class CascadeResource(dg.ConfigurableResource):
         )
 
     def connection(self) -> CascadeConnection:
+        # model_validate: the fields here are optional, and the models' own checks reject what is missing.
         oauth = None
         if self.oauth_token_store:
-            oauth = CascadeOAuthSettings(
-                client_id_env=self.oauth_client_id_env,
-                client_secret_env=self.oauth_client_secret_env,
-                token_store=self.oauth_token_store,
-                authorize_url=self.oauth_authorize_url,
-                token_url=self.oauth_token_url,
+            oauth = CascadeOAuthSettings.model_validate(
+                {
+                    "client_id_env": self.oauth_client_id_env,
+                    "client_secret_env": self.oauth_client_secret_env,
+                    "token_store": self.oauth_token_store,
+                    "authorize_url": self.oauth_authorize_url,
+                    "token_url": self.oauth_token_url,
+                }
             )
-        return CascadeConnection(
-            api=self.api, base_url=self.base_url, token_env=self.token_env, oauth=oauth, workspace_id=self.workspace_id
+        return CascadeConnection.model_validate(
+            {
+                "api": self.api,
+                "base_url": self.base_url,
+                "token_env": self.token_env,
+                "oauth": oauth,
+                "workspace_id": self.workspace_id,
+            }
         )
 
     def client(self, workspace: str = "cascade") -> ClassicClient | IntegrationsClient:
         retry = RetryPolicy(max_rate_limit_wait=self.max_rate_limit_wait_s)
         if self.api == "classic":
+            assert self.token_env is not None  # a classic connection is validated to name its token's env var
             return ClassicClient.from_env(
                 self.base_url, self.token_env, workspace=workspace, timeout=self.timeout_s, retry=retry
             )
@@ -114,7 +131,7 @@ class CascadeResource(dg.ConfigurableResource):
 
 def build_resources(config: SyncConfig) -> dict:
     return {
-        "warehouse": WarehouseResource(path=config.duckdb_path),
+        "warehouse": WarehouseResource(path=config.duckdb_path, layout=config.warehouse.layout),
         **({"cascade": CascadeResource.from_connection(config.cascade)} if config.cascade else {}),
         "clickup": ClickUpResource(),
         "wrike": WrikeResource(),

@@ -163,7 +163,7 @@ class ClassicClient(ApiSession):
         silently answer DRAFT goals only. Filters: role_id, completion_criteria, target_flow,
         action, detail (lists are sent comma-separated)."""
         known_filters(filters, GOAL_FILTERS, "goals")
-        params = {"status": status_param(status), **query_params(filters)}
+        params: dict[str, Any] = {"status": status_param(status), **query_params(filters)}
         if creator_id is not None:
             params["creator_id"] = as_id(creator_id)
         return self._listing("goal", params, ids)

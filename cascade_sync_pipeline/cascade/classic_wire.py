@@ -83,7 +83,7 @@ def matches_body(kind: Kind, body: Mapping[str, Any], row: Mapping[str, Any]) ->
             return False
     for field in kind.date_fields:
         want, have = utc_day(body.get(field)), utc_day(row.get(field))
-        if (want is None) != (have is None) or (want and abs((want - have).days) > 1):
+        if (want is None) != (have is None) or (want and have and abs((want - have).days) > 1):
             return False
     return True
 

@@ -8,6 +8,7 @@
     cascade-sync links confirm KEY --item ID --cascade-id ID   # write the link into the item's Cascade ID field
     cascade-sync wrike authorize|exchange|status --workspace KEY   # the Wrike OAuth 2.0 bootstrap
     cascade-sync webhooks serve|register       # the webhook receiver; registering it with ClickUp and Wrike
+    cascade-sync warehouse sql "SELECT …"      # one read-only query over every workspace's tables
     cascade-sync demo | sandbox | dev          # the sandbox's commands (package cascade-sync-sandbox)
 
 The config file is --config, else $CASCADE_SYNC_CONFIG; there is no default.
@@ -19,7 +20,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from cascade_sync_pipeline.cli import cascade, sync, webhooks, wrike
+from cascade_sync_pipeline.cli import cascade, sync, warehouse, webhooks, wrike
 from cascade_sync_pipeline.config import ConfigError
 from cascade_sync_pipeline.http import SourceApiError
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="config file (default: $CASCADE_SYNC_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (sync, cascade, wrike, webhooks):
+    for module in (sync, cascade, warehouse, wrike, webhooks):
         module.add_commands(sub)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from cascade_sync_pipeline.config import ConfigError, SyncConfig, load_config
+from cascade_sync_pipeline.config import ClickUpWorkspace, ConfigError, SyncConfig, load_config
 from cascade_sync_pipeline.warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -33,12 +37,15 @@ def _check_links(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error("links confirm needs --cascade-id and one of --item or --container")
 
 
-def _integrations(config: SyncConfig):
+def _integrations(config: SyncConfig) -> tuple[IntegrationsClient, str]:
+    """A client of the Integrations API and the configured Cascade workspace id."""
     from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 
-    if config.cascade is None or config.cascade.api != "integrations":
+    connection = config.cascade
+    # Validation gives an integrations connection a workspace_id; testing it here makes it a str.
+    if connection is None or connection.api != "integrations" or connection.workspace_id is None:
         raise ConfigError("this command needs cascade.api: integrations in the config")
-    return IntegrationsClient.from_connection(config.cascade)
+    return IntegrationsClient.from_connection(connection), connection.workspace_id
 
 
 def _cascade(args: argparse.Namespace) -> int:
@@ -48,8 +55,9 @@ def _cascade(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.action == "discover":
-        with _integrations(config) as client:
-            found = catalog(client, None if args.all else config.cascade.workspace_id)
+        client, workspace_id = _integrations(config)
+        with client:
+            found = catalog(client, None if args.all else workspace_id)
         print(found.to_markdown(index=False) if len(found) else "the credential sees no Cascade workspace")
         return 0
     settings = config.cascade.oauth if config.cascade else None
@@ -76,9 +84,10 @@ def _links(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     ws = config.workspace(args.key)
-    with _integrations(config) as client:
-        plan = links.load_plan(client, config.cascade.workspace_id, ws)
-    with Warehouse(config.duckdb_path).connect() as con:
+    client, workspace_id = _integrations(config)
+    with client:
+        plan = links.load_plan(client, workspace_id, ws)
+    with Warehouse(config.warehouse_path(ws.key)).connect() as con:
         if args.action == "suggest":
             found = discovery.suggestions(con, plan, ws)
             print(
@@ -92,8 +101,8 @@ def _links(args: argparse.Namespace) -> int:
             print(f"Add to mapping.links of workspace '{ws.key}':")
             print("  " + entry)
             return 0
-        resource = ClickUpResource() if ws.source == "clickup" else WrikeResource()
-        with resource.client(ws) as source_client:
+        source = ClickUpResource().client(ws) if isinstance(ws, ClickUpWorkspace) else WrikeResource().client(ws)
+        with source as source_client:
             print(
                 discovery.confirm_item(
                     con, plan, ws, ID_FIELDS[ws.source](source_client, ws), args.item, args.cascade_id

@@ -42,5 +42,5 @@ def _check_config(args: argparse.Namespace) -> int:
             + (f", workspace {config.cascade.workspace_id}" if config.cascade.workspace_id else "")
             + (f", {len(config.cascade.users)} users" if config.cascade.api == "classic" else "")
         )
-    print(f"warehouse: {config.duckdb_path}")
+    print(f"warehouse: {config.duckdb_path} ({config.warehouse.layout})")
     return 0

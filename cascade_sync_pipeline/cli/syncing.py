@@ -81,7 +81,8 @@ def running_elsewhere(instance, key: str) -> str | None:
 
 def step_log(config: SyncConfig) -> Path:
     """Where Dagster's per-step events of terminal runs go: beside the warehouse, not on the terminal."""
-    return Path(config.duckdb_path).parent / "cascade-sync.log"
+    root = Path(config.duckdb_path)
+    return (root if config.warehouse.layout == "per_workspace" else root.parent) / "cascade-sync.log"
 
 
 def sync_workspaces(
@@ -141,8 +142,8 @@ def _sync_one(
 
 
 def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only: bool = False) -> None:
-    with Warehouse(config.duckdb_path).connect() as con:
-        for key, outcome in outcomes.items():
+    for key, outcome in outcomes.items():
+        with Warehouse(config.warehouse_path(key)).connect() as con:
             ws = config.workspace(key)
             if not outcome["success"]:
                 print(f"✗ {key} ({ws.source}) failed: {outcome['error']}")
@@ -182,7 +183,10 @@ def print_summary(config: SyncConfig, outcomes: dict[str, dict], *, cascade_only
                 f"{others['containers']} containers, {others['users']} users"
             )
             print(f"    {cascade}")
-    print(f"Warehouse: {config.duckdb_path} (schemas raw, staging, sync); Dagster's step log: {step_log(config)}")
+    layout = " (one file per workspace)" if config.warehouse.layout == "per_workspace" else ""
+    print(
+        f"Warehouse: {config.duckdb_path}{layout}, schemas raw, staging, sync; Dagster's step log: {step_log(config)}"
+    )
 
 
 def _links_line(con, key: str) -> str:

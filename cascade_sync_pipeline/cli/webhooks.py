@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from cascade_sync_pipeline.config import ConfigError, load_config
 from cascade_sync_pipeline.http import SourceApiError
-from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
 from cascade_sync_pipeline.orchestration.webhooks.register import (
     endpoint_for,
     open_clickup,
@@ -81,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer, ServerLimits
 
     config = load_config(args.config)
-    inbox = WebhookInbox(args.inbox).create()
+    inbox = open_inbox(args.inbox).create()
     keep = timedelta(days=args.keep_days)
     max_age = timedelta(hours=args.max_age_hours) if args.max_age_hours > 0 else None
     pruned = inbox.prune(datetime.now(UTC) - max(keep, max_age or keep))

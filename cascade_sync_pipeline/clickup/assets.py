@@ -10,6 +10,7 @@ from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
 from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
+    SourceAssetArgs,
     choose_since,
     markdown_preview,
     read_problems_result,
@@ -27,7 +28,7 @@ STAGING_KEYS = {table: dg.AssetKey(["clickup", table]) for table in load.STAGING
 
 def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
     workspaces = {ws.key: ws for ws in config.workspaces_of("clickup")}
-    common = dict(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
+    common = SourceAssetArgs(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
 
     @dg.multi_asset(
         name="clickup_raw_extract",
@@ -62,7 +63,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
     ):
         """Read one ClickUp workspace (full, or changes since the last run) and store the payloads verbatim."""
         ws = workspaces[context.partition_key]
-        store = warehouse.get()
+        store = warehouse.get(context.partition_key)
         with store.connect() as con:
             watermark, last_full_at = load.extract_state(con, ws.key)
         since = choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
@@ -164,7 +165,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
     def clickup_staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Normalize the raw ClickUp payloads into the shared staging tables with DuckDB SQL."""
         ws = workspaces[context.partition_key]
-        with warehouse.get().connect() as con:
+        with warehouse.get(context.partition_key).connect() as con:
             counts = load.build_staging(con, ws)
             yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 

@@ -69,7 +69,8 @@ def build_schedules(
     config: SyncConfig, job_name: Callable[[str], str], sources: set[str] | None = None
 ) -> list[dg.ScheduleDefinition]:
     """A schedule for every workspace whose source is in ``sources`` (default: all)."""
-    schedules, owners = [], {}
+    schedules: list[dg.ScheduleDefinition] = []
+    owners: dict[str, str] = {}  # schedule name -> workspace key
     for ws in config.workspaces:
         if sources is not None and ws.source not in sources:
             continue

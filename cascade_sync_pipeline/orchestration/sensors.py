@@ -20,7 +20,7 @@ import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.orchestration.run_config import sync_run_config
-from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, WebhookInbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, open_inbox
 
 DEBOUNCE_ENV = "CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS"
 DEFAULT_DEBOUNCE_SECONDS = 10.0
@@ -157,7 +157,7 @@ def build_webhook_sensor(
         f"for {debounce.total_seconds():g}s.",
     )
     def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        inbox = WebhookInbox(inbox_path)
+        inbox = open_inbox(inbox_path)
         if not inbox.exists():
             return dg.SkipReason(
                 f"no webhook inbox at {inbox.path} yet; start the receiver with `cascade-sync webhooks serve`"

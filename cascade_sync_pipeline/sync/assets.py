@@ -13,6 +13,7 @@ import pandas as pd
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs, writeback
 from cascade_sync_pipeline.sync.checks import Outcome
+from cascade_sync_pipeline.warehouse.assets import SourceAssetArgs
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 OWNERS = ["team:data"]
@@ -117,7 +118,7 @@ def build_write_back_asset(
 ) -> dg.AssetsDefinition:
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     keys = cascade_keys(source)
-    common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
+    common = SourceAssetArgs(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
     @dg.asset(
         key=keys["write_back"],
@@ -132,12 +133,14 @@ def build_write_back_asset(
         it already or it was written before."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        warehouse = context.resources.warehouse.get()
+        warehouse = context.resources.warehouse.get(context.partition_key)
         with getattr(context.resources, source).client(ws) as client:
             target = writeback.ID_FIELDS[source](client, ws)
             with warehouse.connect() as con:
                 runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
-                if runs.get(con, ws.key, run_id)["dry_run"]:
+                run = runs.get(con, ws.key, run_id)
+                assert run is not None  # runs.start has just opened it
+                if run["dry_run"]:
                     return dg.MaterializeResult(metadata={"workspace": ws.key, "dry_run": True, "written": 0})
                 with failing_run(con, ws.key, run_id):
                     planned = writeback.plan(con, ws, target)

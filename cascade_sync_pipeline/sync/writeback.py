@@ -69,7 +69,7 @@ class ClickUpIdField:
 
     def __init__(self, client: Any, ws: ClickUpWorkspace) -> None:
         self.client, self.ws = client, ws
-        self._lists: dict[str, str] = {}
+        self._lists: dict[str | None, str] = {}
 
     def field_ids(self, con: duckdb.DuckDBPyConnection, items: list[Pending]) -> dict[str, str | None]:
         rows = con.execute(

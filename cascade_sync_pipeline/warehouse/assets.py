@@ -4,7 +4,7 @@ incremental read, and the staging materializations with their previews."""
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 import dagster as dg
 import duckdb
@@ -13,6 +13,14 @@ import pandas as pd
 from cascade_sync_pipeline.payloads import PayloadProblem, problems_markdown
 
 READ_PROBLEMS = "read_problems"
+
+
+class SourceAssetArgs(TypedDict):
+    """What all the assets of one source pass to ``dg.AssetSpec`` or ``dg.asset`` (as ``**``)."""
+
+    group_name: str
+    owners: list[str]
+    partitions_def: dg.PartitionsDefinition
 
 
 class ExtractConfig(dg.Config):
@@ -55,7 +63,7 @@ def staging_results(
         [workspace],
     ).df()
     for table, key in keys.items():
-        metadata = {
+        metadata: dict[str, Any] = {
             "workspace": workspace,
             "dagster/row_count": counts[f"staging.{table}"],
             "table": f"staging.{table}",

@@ -133,7 +133,7 @@ class Warehouse:
             finally:
                 con.close()
             return
-        with self._locked(), self._write_failures():
+        with self.locked(), self._write_failures():
             con = duckdb.connect(str(self.path))
             try:
                 con.execute("SET TimeZone = 'UTC'")
@@ -147,7 +147,7 @@ class Warehouse:
                 con.close()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
         """The writer's lock, with a note beside it saying who holds it, so a wait that times out
         can name the holder."""
         lock = FileLock(f"{self.path}.lock", timeout=lock_timeout())
@@ -262,7 +262,7 @@ class Warehouse:
 
     @staticmethod
     def merge_partition(
-        con: duckdb.DuckDBPyConnection, table: str, workspace: str, select_sql: str, params: Mapping = ()
+        con: duckdb.DuckDBPyConnection, table: str, workspace: str, select_sql: str, params: Mapping
     ) -> int:
         """Like :meth:`replace_partition` (same rows afterwards), but rows that did not change stay in
         place: only rows that differ (by primary key and a hash of every column) are deleted and inserted.
@@ -271,18 +271,18 @@ class Warehouse:
         index several times the work of computing the rows; a rebuild usually changes few of them.
         """
         schema, name = table.split(".")
-        key = con.execute(
+        primary = con.execute(
             "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
             "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
             [schema, name],
         ).fetchall()
         if (
-            not key
+            not primary
             or scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace = ? LIMIT 1)", [workspace])
             == 0
         ):
             return Warehouse.replace_partition(con, table, workspace, select_sql, params)
-        key = list(key[0][0])
+        key: list[str] = list(primary[0][0])
         cols = ", ".join(
             r[0]
             for r in con.execute(

@@ -8,6 +8,7 @@ from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
 from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
+    SourceAssetArgs,
     choose_since,
     markdown_preview,
     read_problems_result,
@@ -52,7 +53,7 @@ def _task_preview(tasks: list[dict]) -> pd.DataFrame:
 
 def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
     workspaces = {ws.key: ws for ws in config.workspaces_of("wrike")}
-    common = dict(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
+    common = SourceAssetArgs(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
     raw_kinds = {"wrike", "duckdb"}
 
     @dg.multi_asset(
@@ -85,7 +86,7 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
     ):
         """Read one Wrike account (full, or tasks changed since the last run) and store the payloads verbatim."""
         ws = workspaces[context.partition_key]
-        store = warehouse.get()
+        store = warehouse.get(context.partition_key)
         with store.connect() as con:
             watermark, last_full_at = load.extract_state(con, ws.key)
             known = load.known_references(con, ws.key)
@@ -171,7 +172,7 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
     def wrike_staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Normalize the raw Wrike payloads into the shared staging tables with DuckDB SQL."""
         ws = workspaces[context.partition_key]
-        with warehouse.get().connect() as con:
+        with warehouse.get(context.partition_key).connect() as con:
             counts = load.build_staging(con, ws)
             yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 

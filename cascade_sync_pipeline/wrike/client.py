@@ -55,8 +55,8 @@ def wrike_timestamp(moment: datetime) -> str:
 
 def latest_update(tasks: Iterable[Mapping]) -> str | None:
     """The newest readable ``updatedDate`` among tasks, for the next watermark (unreadable ones are ignored)."""
-    stamps = [t["updatedDate"] for t in tasks if isinstance(t, Mapping) and wrike_time(t.get("updatedDate"))]
-    return max(stamps, key=wrike_time, default=None)
+    moments = {t["updatedDate"]: m for t in tasks if isinstance(t, Mapping) and (m := wrike_time(t.get("updatedDate")))}
+    return max(moments, key=moments.__getitem__, default=None)
 
 
 class WrikeClient(ApiSession):

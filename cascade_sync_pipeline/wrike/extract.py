@@ -189,9 +189,13 @@ def recycle_bin_note(workspace: str, err: WrikeApiError, *, incremental: bool) -
 
 def _referenced(items: list[dict], contacts_field_ids: frozenset[str]) -> tuple[set[str], set[str], set[str]]:
     """(custom field ids, custom status ids, contact ids) that tasks and projects point at."""
-    fields, statuses, contacts = set(), set(), set()
+    fields: set[str] = set()
+    statuses: set[str] = set()
+    contacts: set[str] = set()
     for item in items:
-        project = item.get("project") if isinstance(item.get("project"), dict) else {}
+        project = item.get("project")
+        if not isinstance(project, dict):
+            project = {}
         status = item.get("customStatusId") or project.get("customStatusId")
         if isinstance(status, str) and status:
             statuses.add(status)

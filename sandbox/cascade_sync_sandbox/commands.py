@@ -97,8 +97,9 @@ def new_world(config: SyncConfig) -> None:
     """Every sandbox start is a new company and a new Cascade: the sync state its warehouse remembers
     (ID map, pushed values, runs, extract cursors) would point at items that are gone, so it is forgotten
     and the first run reads and writes everything again."""
-    with Warehouse(config.duckdb_path).connect() as con:
-        runs.forget(con, [ws.key for ws in config.workspaces])
+    for ws in config.workspaces:
+        with Warehouse(config.warehouse_path(ws.key)).connect() as con:
+            runs.forget(con, [ws.key])
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from cascade_sync_sandbox.clickup.app import ClickUpEmulator
 from cascade_sync_sandbox.clickup.generator import generate as generate_clickup
 from cascade_sync_sandbox.integrations import SANDBOX_TOKEN as INTEGRATIONS_SANDBOX_TOKEN
 from cascade_sync_sandbox.integrations import IntegrationsEmulator
-from cascade_sync_sandbox.integrations.company import clickup_claims, seed_plans, wrike_claims
+from cascade_sync_sandbox.integrations.generator import clickup_claims, seed_plans, wrike_claims
 from cascade_sync_sandbox.server import EmulatorServer
 from cascade_sync_sandbox.wrike import WrikeEmulator
 from cascade_sync_sandbox.wrike import generate as generate_wrike

@@ -18,7 +18,7 @@ from pathlib import Path
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import ROOT, dagster_home
-from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
 from cascade_sync_pipeline.orchestration.webhooks.register import (
     open_clickup,
@@ -87,7 +87,7 @@ def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
         receiver_url = f"http://127.0.0.1:{RECEIVER_PORT}"
         for line in register_sandbox_webhooks(config, receiver_url):
             print(line)
-        inbox = WebhookInbox(os.environ.get("CASCADE_SYNC_WEBHOOK_INBOX")).create()
+        inbox = open_inbox().create()
         # The production server (waitress, with its timeouts and caps), in this process.
         receiver = ReceiverServer(create_receiver_app(config, inbox), port=RECEIVER_PORT).start()
         print(f"Webhook receiver: {receiver_url}/webhooks/<source>/<key> (inbox {inbox.path})")

@@ -1,4 +1,5 @@
-"""The webhook inbox: a SQLite file the receiver appends to and the sensors read.
+"""The webhook inbox: a SQLite file the receiver appends to and the sensors read (or, for several
+machines, the same in PostgreSQL: ``pg_inbox.py``; ``open_inbox`` picks by the location).
 
 SQLite rather than the DuckDB warehouse: the receiver is a separate long-running process and DuckDB
 allows one writing process per file. WAL lets the sensors read while the receiver writes, and
@@ -24,6 +25,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 INBOX_ENV = "CASCADE_SYNC_WEBHOOK_INBOX"
 DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
@@ -202,3 +204,41 @@ def _upgrade_dedup_key(con: sqlite3.Connection) -> None:
     con.execute(_EVENTS)
     con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM events_before_0_3 ORDER BY id")
     con.execute("DROP TABLE events_before_0_3")
+
+
+class Inbox(Protocol):
+    """What the receiver and the sensors need of an inbox, whichever store holds it."""
+
+    path: Any
+
+    def exists(self) -> bool: ...
+
+    def create(self) -> Inbox: ...
+
+    def inbox_id(self) -> str | None: ...
+
+    def last_id(self) -> int: ...
+
+    def add(
+        self,
+        *,
+        source: str,
+        workspace: str,
+        event_type: str,
+        item_ids: list[str],
+        body: bytes,
+        received_at: datetime | None = None,
+    ) -> int | None: ...
+
+    def events_after(self, source: str, after_id: int, limit: int = 10_000) -> list[InboxEvent]: ...
+
+    def prune(self, before: datetime) -> int: ...
+
+
+def open_inbox(location: str | Path | None = None) -> Inbox:
+    """The inbox at ``location`` (default: env ``CASCADE_SYNC_WEBHOOK_INBOX``, else the SQLite file
+    ``data/webhook_inbox.sqlite``): PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
+    from cascade_sync_pipeline.orchestration.webhooks.pg_inbox import PostgresInbox, is_postgres_url
+
+    named = str(location) if location else os.environ.get(INBOX_ENV, "")
+    return PostgresInbox(named) if is_postgres_url(named) else WebhookInbox(location)

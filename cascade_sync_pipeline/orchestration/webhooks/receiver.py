@@ -34,12 +34,12 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from flask import Flask, Response, jsonify, request
 
-from cascade_sync_pipeline.config import SyncConfig
-from cascade_sync_pipeline.orchestration.webhooks.inbox import WebhookInbox
+from cascade_sync_pipeline.config import ClickUpWorkspace, SyncConfig, WrikeWorkspace
+from cascade_sync_pipeline.orchestration.webhooks.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def signature(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def well_formed_signature(claimed: str | None) -> bool:
+def well_formed_signature(claimed: str | None) -> TypeGuard[str]:
     """64 hex digits (surrounding spaces allowed): anything else is refused before any comparison."""
     return claimed is not None and _SIGNATURE.fullmatch(claimed.strip()) is not None
 
@@ -172,7 +172,7 @@ def read_body(limit: int) -> bytes:
 
 def create_receiver_app(
     config: SyncConfig,
-    inbox: WebhookInbox,
+    inbox: Inbox,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE,
@@ -199,7 +199,9 @@ def create_receiver_app(
     inbox.create()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None  # read_body enforces the limit, chunked bodies included
-    workspaces = {(ws.source, ws.key): ws for ws in config.workspaces}
+    workspaces: dict[tuple[str, str], ClickUpWorkspace | WrikeWorkspace] = {
+        (ws.source, ws.key): ws for ws in config.workspaces
+    }
     prune_lock = threading.Lock()
     next_prune = [now()]
 
@@ -215,10 +217,10 @@ def create_receiver_app(
         finally:
             prune_lock.release()
 
-    def secret_or_failure(source: str, key: str) -> tuple[str | None, Response | None]:
+    def secret_or_failure(source: str, key: str) -> str | Response:
         ws = workspaces.get((source, key))
         if ws is None:
-            return None, _answer(404, error=f"no {source} workspace '{key}' is configured here")
+            return _answer(404, error=f"no {source} workspace '{key}' is configured here")
         secret = os.environ.get(ws.webhook_secret_env, "").strip() if ws.webhook_secret_env else ""
         if not secret:
             where = (
@@ -227,15 +229,15 @@ def create_receiver_app(
                 else "the workspace has no webhook_secret_env in the config"
             )
             logger.error("refused %s delivery for workspace '%s': %s", source, key, where)
-            return None, _answer(503, error=f"webhook secret for workspace '{key}' is not configured")
-        return secret, None
+            return _answer(503, error=f"webhook secret for workspace '{key}' is not configured")
+        return secret
 
-    def body_or_failure(source: str, key: str) -> tuple[bytes | None, Response | None]:
+    def body_or_failure(source: str, key: str) -> bytes | Response:
         try:
-            return read_body(max_body_bytes), None
+            return read_body(max_body_bytes)
         except BodyTooLarge:
             logger.warning("refused %s delivery for workspace '%s': body over %d bytes", source, key, max_body_bytes)
-            return None, _answer(413, error=f"body is larger than {max_body_bytes} bytes")
+            return _answer(413, error=f"body is larger than {max_body_bytes} bytes")
 
     def store(source: str, key: str, body: bytes) -> Response:
         parsed = parse_delivery(source, body)
@@ -277,12 +279,12 @@ def create_receiver_app(
 
     @app.post("/webhooks/clickup/<workspace_key>")
     def clickup_delivery(workspace_key: str) -> Response:
-        secret, failure = secret_or_failure("clickup", workspace_key)
-        if failure:
-            return failure
-        body, failure = body_or_failure("clickup", workspace_key)
-        if failure:
-            return failure
+        secret = secret_or_failure("clickup", workspace_key)
+        if isinstance(secret, Response):
+            return secret
+        body = body_or_failure("clickup", workspace_key)
+        if isinstance(body, Response):
+            return body
         claimed = request.headers.get("X-Signature")
         if not signed_by(secret, body, claimed):
             return rejected("clickup", workspace_key, "X-Signature", claimed)
@@ -290,12 +292,12 @@ def create_receiver_app(
 
     @app.post("/webhooks/wrike/<workspace_key>")
     def wrike_delivery(workspace_key: str) -> Response:
-        secret, failure = secret_or_failure("wrike", workspace_key)
-        if failure:
-            return failure
-        body, failure = body_or_failure("wrike", workspace_key)
-        if failure:
-            return failure
+        secret = secret_or_failure("wrike", workspace_key)
+        if isinstance(secret, Response):
+            return secret
+        body = body_or_failure("wrike", workspace_key)
+        if isinstance(body, Response):
+            return body
         claimed = request.headers.get("X-Hook-Signature")
         challenge = request.headers.get("X-Hook-Secret")
         if challenge is not None:

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.resources import CascadeResource, WarehouseResource
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
     OWNERS,
     PublishConfig,
+    SourceAssetArgs,
     cascade_keys,
     diff_check_specs,
     failing_run,
@@ -28,7 +30,7 @@ def build_goal_assets(
     """Desired state, diff and publish of ``source`` on the create-and-maintain engine."""
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     keys = cascade_keys(source)
-    common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
+    common = SourceAssetArgs(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
     users = list(config.cascade.users) if config.cascade else []
 
@@ -36,17 +38,16 @@ def build_goal_assets(
         key=keys["desired_state"],
         deps=list(upstream),
         kinds={"cascade", "duckdb", "sql"},
-        required_resource_keys={"warehouse"},
         **common,
     )
-    def cascade_desired_state(context: dg.AssetExecutionContext):
+    def cascade_desired_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """The goals and tasks Cascade should hold for this workspace (sync.desired_state): which source
         items and containers become goals or tasks, their parent goal or focus areas, title (split
         into action and details), status, progress and tracking type, dates, owner role and weight,
         from the staging tables, the workspace's mapping rules and the configured Cascade users."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.warehouse.get().connect() as con:
+        with warehouse.get(context.partition_key).connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
                 count = desired.build_desired_state(con, ws, users)
@@ -71,10 +72,9 @@ def build_goal_assets(
         deps=[keys["desired_state"]],
         kinds={"cascade", "duckdb", "sql"},
         check_specs=check_specs,
-        required_resource_keys={"warehouse", "cascade"},
         **common,
     )
-    def cascade_diff(context: dg.AssetExecutionContext):
+    def cascade_diff(context: dg.AssetExecutionContext, warehouse: WarehouseResource, cascade: CascadeResource):
         """The operations that make Cascade match the desired state (sync.diff), after reading back by
         id the goals and tasks Cascade holds: create, link (a Cascade ID a person stored), update (only
         the fields that differ, before → after), archive (goals gone from the source), complete or
@@ -82,15 +82,15 @@ def build_goal_assets(
         blocking checks stop the publish on problems a person must fix, naming the items."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        warehouse = context.resources.warehouse.get()
-        with warehouse.connect() as con:
+        store = warehouse.get(context.partition_key)
+        with store.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
                 ids = diff.wanted(con, ws)
         # Cascade is read without the warehouse open, so other workspaces' steps are not held up.
-        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+        with cascade.client(ws.key) as client, failing_run(store, ws.key, run_id):
             current = diff.read_current(client, ids)
-        with warehouse.connect() as con:
+        with store.connect() as con:
             with failing_run(con, ws.key, run_id):
                 held = diff.store_current(con, ws, current)
                 counts = diff.build_diff(con, ws, run_id)
@@ -114,10 +114,11 @@ def build_goal_assets(
         key=keys["publish"],
         deps=[keys["diff"]],
         kinds={"cascade"},
-        required_resource_keys={"warehouse", "cascade"},
         **common,
     )
-    def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
+    def cascade_publish(
+        context: dg.AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource, cascade: CascadeResource
+    ):
         """This workspace's diff applied to Cascade's classic API, goal by goal and task by task, each
         create recorded in sync.id_map at once (a killed run resumes where it stopped and never creates
         a goal or task twice); the warehouse is let go every few seconds so other workspaces' steps
@@ -125,8 +126,8 @@ def build_goal_assets(
         ws = workspaces[context.partition_key]
         dry_run = ws.dry_run or config.dry_run
         run_id = context.run.run_id
-        warehouse = context.resources.warehouse.get()
-        with warehouse.connect() as con:
+        store = warehouse.get(context.partition_key)
+        with store.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), dry_run)  # a re-executed step
             planned = diff.op_counts(con, ws.key, pending_only=True)
             if dry_run:
@@ -146,13 +147,13 @@ def build_goal_assets(
                 return dg.MaterializeResult(
                     metadata={"workspace": ws.key, "dry_run": True, **{f"planned_{op}": n for op, n in planned.items()}}
                 )
-        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+        with cascade.client(ws.key) as client, failing_run(store, ws.key, run_id):
             try:
-                result = publish.publish(warehouse, client, ws)
+                result = publish.publish(store, client, ws)
             finally:
-                with warehouse.connect() as con:
+                with store.connect() as con:
                     runs.update(con, ws.key, run_id, cascade_writes=client.writes)
-        with warehouse.connect() as con:
+        with store.connect() as con:
             runs.update(
                 con,
                 ws.key,

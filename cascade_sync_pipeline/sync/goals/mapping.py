@@ -7,6 +7,8 @@ so placements are ids and owners are matched through the configured table of Cas
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -28,7 +30,9 @@ class MappingError(ConfigError):
 def lookups(ws: ClickUpWorkspace | WrikeWorkspace, users: list[CascadeUser]) -> dict[str, pd.DataFrame]:
     """The rows of each temp table (see ``SCHEMAS``)."""
     rules = ws.mapping
-    placements = [[None, list(rules.target.focus_area_ids), rules.target.parent_goal_id]] if rules.target else []
+    placements: list[list[Any]] = (
+        [[None, list(rules.target.focus_area_ids), rules.target.parent_goal_id]] if rules.target else []
+    )
     placements += [[p.container, list(p.focus_area_ids), p.parent_goal_id] for p in rules.by_container]
     rows = {
         "map_placements": placements,

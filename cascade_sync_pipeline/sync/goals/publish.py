@@ -212,12 +212,14 @@ class Publisher:
         return (self.client.update_goal if kind == "goal" else self.client.update_task)(cascade_id, changes)
 
     def _retire(self, group: _Group) -> None:
+        cascade_id = group.cascade_id
+        assert cascade_id is not None  # the diff retires only items Cascade holds
         if "archive" in group.ops:
-            self.client.update_goal(group.cascade_id, {"status": "ARCHI"})
+            self.client.update_goal(cascade_id, {"status": "ARCHI"})
         elif "complete" in group.ops:
-            self.client.update_task(group.cascade_id, {"is_complete": 1})
+            self.client.update_task(cascade_id, {"is_complete": 1})
         else:
-            self.client.delete_task(group.cascade_id)
+            self.client.delete_task(cascade_id)
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def _record(
@@ -289,6 +291,7 @@ class Publisher:
             self._record(group, item["id"], linked_by="created")
             self.result.created += 1
             return True
+        assert group.cascade_id is not None  # only a create names an item Cascade does not hold yet
         full = self.body(row, parent)
         changes = {
             field: "" if field == "comment" and full[field] is None else full[field]

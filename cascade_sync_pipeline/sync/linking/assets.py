@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.resources import CascadeResource, WarehouseResource
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.sync.assets import (
     OWNERS,
     PublishConfig,
+    SourceAssetArgs,
     cascade_keys,
     diff_check_specs,
     failing_run,
@@ -26,32 +28,36 @@ def build_link_assets(
 ) -> list:
     workspaces = {ws.key: ws for ws in config.workspaces_of(source)}
     connection = config.cascade
+    # Built only for `api: integrations`, whose validation requires a workspace_id.
+    assert connection is not None and connection.workspace_id is not None
+    workspace_id = connection.workspace_id
     keys = cascade_keys(source)
-    common = dict(group_name=source, owners=OWNERS, partitions_def=partitions_def)
+    common = SourceAssetArgs(group_name=source, owners=OWNERS, partitions_def=partitions_def)
 
     @dg.asset(
         key=keys["desired_state"],
         deps=list(upstream),
         kinds={"cascade", "duckdb", "sql"},
-        required_resource_keys={"warehouse", "cascade"},
         **common,
     )
-    def cascade_desired_state(context: dg.AssetExecutionContext):
+    def cascade_desired_state(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, cascade: CascadeResource
+    ):
         """The value each linked Cascade action and measure should hold (sync.desired_values) and the
         measures' daily history (sync.desired_history): links from the items' Cascade ID field and
         from mapping.links (pinned in sync.links), values from staging and the progress rules."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        warehouse = context.resources.warehouse.get()
-        with warehouse.connect() as con:
+        store = warehouse.get(context.partition_key)
+        with store.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
-        with failing_run(warehouse, ws.key, run_id), context.resources.cascade.client(ws.key) as client:
-            plan = links.load_plan(client, connection.workspace_id, ws)  # Cascade first, no lock held
-            with warehouse.connect() as con:
+        with failing_run(store, ws.key, run_id), cascade.client(ws.key) as client:
+            plan = links.load_plan(client, workspace_id, ws)  # Cascade first, no lock held
+            with store.connect() as con:
                 foreign = links.foreign_claims(con, plan, ws)
             if foreign:
                 links.load_foreign(client, plan)
-            with warehouse.connect() as con:
+            with store.connect() as con:
                 built = values.build(con, plan, ws)
                 summary = values.summary(con, ws.key)
         return dg.MaterializeResult(
@@ -74,16 +80,15 @@ def build_link_assets(
         deps=[keys["desired_state"]],
         kinds={"cascade", "duckdb", "sql"},
         check_specs=check_specs,
-        required_resource_keys={"warehouse"},
         **common,
     )
-    def cascade_diff(context: dg.AssetExecutionContext):
+    def cascade_diff(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """The values to push (sync.diff): each action's progress and measure's value that differs from
         what this sync last pushed (before → after, and why), plus the measures' new history days.
         The preview is the dry run. A run that would zero many values at once is stopped."""
         ws = workspaces[context.partition_key]
         run_id = context.run.run_id
-        with context.resources.warehouse.get().connect() as con:
+        with warehouse.get(context.partition_key).connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), ws.dry_run)
             with failing_run(con, ws.key, run_id):
                 counts = push.build_diff(con, ws, run_id, connection.reassert_hours)
@@ -104,17 +109,18 @@ def build_link_assets(
         key=keys["publish"],
         deps=[keys["diff"]],
         kinds={"cascade"},
-        required_resource_keys={"warehouse", "cascade"},
         **common,
     )
-    def cascade_publish(context: dg.AssetExecutionContext, config: PublishConfig):
+    def cascade_publish(
+        context: dg.AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource, cascade: CascadeResource
+    ):
         """This workspace's changed values sent to Cascade, each recorded in sync.pushed_values as soon
         as Cascade took it (a killed run resumes where it stopped); the run's figures go to sync.runs."""
         ws = workspaces[context.partition_key]
         dry_run = ws.dry_run or config.dry_run
         run_id = context.run.run_id
-        warehouse = context.resources.warehouse.get()
-        with warehouse.connect() as con:
+        store = warehouse.get(context.partition_key)
+        with store.connect() as con:
             runs.start(con, ws.key, run_id, started_at(context), dry_run)
             planned = push.op_counts(con, ws.key, pending_only=True)
             if dry_run:
@@ -136,13 +142,13 @@ def build_link_assets(
                 )
             with failing_run(con, ws.key, run_id):
                 items = push.pending(con, ws)
-        with context.resources.cascade.client(ws.key) as client, failing_run(warehouse, ws.key, run_id):
+        with cascade.client(ws.key) as client, failing_run(store, ws.key, run_id):
             try:
-                result = push.publish(warehouse, client, connection.workspace_id, ws, run_id, items)
+                result = push.publish(store, client, workspace_id, ws, run_id, items)
             finally:
-                with warehouse.connect() as con:
+                with store.connect() as con:
                     runs.update(con, ws.key, run_id, cascade_writes=client.writes)
-        with warehouse.connect() as con:
+        with store.connect() as con:
             runs.update(
                 con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures, archived=0
             )

@@ -181,6 +181,7 @@ def _config_link(
     wanted_source = rule.container if rule.container is not None else rule.item
     cascade_type = "action" if rule.action is not None else "measure"
     wanted_cascade = rule.action if rule.action is not None else rule.measure
+    assert wanted_cascade is not None  # LinkRule's validation requires an action or a measure
     names = source_names(con, ws, kind)
     pin = con.execute(
         "SELECT source_id, cascade_id FROM sync.links WHERE workspace = ? AND link = ?", [ws.key, rule.label]

@@ -1,5 +1,8 @@
-"""The emulated classic Cascade's in-memory store: users and roles, focus areas, goals and tasks,
-their validation and how the API renders them.
+"""The emulated classic Cascade's in-memory store: users and roles, focus areas, goals and tasks.
+
+The rules below cover the store, its validation (``schema.py``: enums, validators, required and
+read-only fields, defaults) and how the API renders it (``render.py``); the error answers are
+``errors.py``'s.
 
 Facts (``shared/reference/cascade``): goal and task fields, the enums, the required create fields,
 ``action`` <= 25 and ``details`` <= 300 characters, ``weight_id`` 1-4, times in Unix seconds or
@@ -36,216 +39,28 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
-STATUSES = ("APPRO", "DRAFT", "ARCHI")
-COMPLETION_CRITERIA = ("TARGET-REACHED", "TARGET-DEADLINE-REACHED")
-TARGET_FLOWS = ("OVER", "UNDER", "NONE")
-TRACKING_TYPES = ("MANUAL", "SUBGOAL-SUM", "SUBGOAL-MEAN", "WEIGHTED-MEAN", "TASKS")
-ACTION_MAX = 25
-DETAILS_MAX = 300
+from .errors import invalid, not_found
+from .render import render_time
+from .schema import (
+    GOAL_DEFAULTS,
+    GOAL_FIELDS,
+    GOAL_READ_ONLY,
+    GOAL_REQUIRED,
+    TASK_DEFAULTS,
+    TASK_FIELDS,
+    TASK_READ_ONLY,
+    TASK_REQUIRED,
+    validate,
+)
+
 FIRST_ID = {"user": 1, "role": 101, "focus_area": 201, "goal": 1001, "task": 5001}
-
-
-class ApiError(Exception):
-    """An answer other than success; ``body()`` is the (assumed) error body."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message, "code": self.status, "status": HTTPStatus(self.status).phrase}
-        if self.field:
-            body["field"] = self.field
-        return body
-
-
-def invalid(field: str, message: str) -> ApiError:
-    return ApiError(400, f"{field}: {message}", field)
-
-
-def not_found(kind: str, item_id: Any) -> ApiError:
-    return ApiError(404, f"{kind} {item_id} does not exist")
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def render_time(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def parse_time(field: str, value: Any) -> datetime:
-    """Unix seconds (number or digit string) or ISO 8601 (date or datetime) -> aware UTC datetime."""
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-            return datetime.fromtimestamp(int(value), UTC)
-        if not isinstance(value, str):
-            raise ValueError
-        parsed = datetime.fromisoformat(value.strip())
-    except (ValueError, OverflowError, OSError):
-        raise invalid(field, f"must be Unix seconds or ISO 8601 (got {value!r})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-# --- field validators: (store, field, value) -> stored value, or raise invalid(...) -------------
-Validator = Callable[["ClassicStore", str, Any], Any]
-
-
-def text(max_len: int | None = None, *, empty: bool = False, nullable: bool = False) -> Validator:
-    def check(_store, field, value):
-        if value is None and nullable:
-            return None
-        if not isinstance(value, str) or (not empty and not value.strip()):
-            raise invalid(field, "must be a non-empty string" if not empty else "must be a string")
-        if max_len is not None and len(value) > max_len:
-            raise invalid(field, f"must be at most {max_len} characters (got {len(value)})")
-        return value
-
-    return check
-
-
-def one_of(values: tuple) -> Validator:
-    def check(_store, field, value):
-        if isinstance(value, bool) or value not in values:
-            raise invalid(field, f"must be one of {', '.join(map(str, values))} (got {value!r})")
-        return value
-
-    return check
-
-
-def number(_store, field, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise invalid(field, f"must be a number (got {value!r})")
-    return value
-
-
-def positive_int(_store, field, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid(field, f"must be a positive integer id (got {value!r})")
-    return value
-
-
-def a_time(nullable: bool = False) -> Validator:
-    def check(_store, field, value):
-        if value is None and nullable:
-            return None
-        return parse_time(field, value)
-
-    return check
-
-
-def ref(kind: str) -> Validator:
-    def check(store: ClassicStore, field, value):
-        positive_int(store, field, value)
-        if value not in store.table(kind):
-            raise invalid(field, f"{kind.replace('_', ' ')} {value} does not exist")
-        return value
-
-    return check
-
-
-def refs(kind: str) -> Validator:
-    def check(store: ClassicStore, field, value):
-        if not isinstance(value, list):
-            raise invalid(field, f"must be a list of {kind.replace('_', ' ')} ids")
-        return list(dict.fromkeys(ref(kind)(store, field, v) for v in value))
-
-    return check
-
-
-GOAL_FIELDS: dict[str, Validator] = {
-    "role_id": ref("role"),
-    "status": one_of(STATUSES),
-    "completion_criteria": one_of(COMPLETION_CRITERIA),
-    "target_flow": one_of(TARGET_FLOWS),
-    "action": text(ACTION_MAX),
-    "details": text(DETAILS_MAX, empty=True),
-    "initial": number,
-    "progress": number,
-    "target": number,
-    "start_time": a_time(),
-    "end_time": a_time(),
-    "weight_id": one_of((1, 2, 3, 4)),
-    "is_private": one_of((0, 1)),
-    "tracking_type": one_of(TRACKING_TYPES),
-    "entity_template_id": positive_int,
-    "direct_focus_area_ids": refs("focus_area"),
-    "aligned_to_ids": refs("goal"),
-    "aligned_from_ids": refs("goal"),
-}
-GOAL_REQUIRED = ("action", "details", "start_time", "end_time", "weight_id")
-GOAL_READ_ONLY = frozenset(
-    {
-        "id",
-        "creator_id",
-        "title",
-        "created_at",
-        "updated_at",
-        "inherited_focus_area_ids",
-        "ancestor_ids",
-        "descendant_ids",
-        "issue_ids",
-        "task_ids",
-    }
-)
-GOAL_DEFAULTS = {
-    "status": "DRAFT",
-    "completion_criteria": "TARGET-REACHED",
-    "target_flow": "OVER",
-    "initial": 0,
-    "progress": 0,
-    "target": 100,
-    "is_private": 0,
-    "tracking_type": "MANUAL",
-    "entity_template_id": 1,
-    "direct_focus_area_ids": [],
-    "aligned_to_ids": [],
-}
-
-TASK_FIELDS: dict[str, Validator] = {
-    "task": text(),
-    "comment": text(empty=True, nullable=True),
-    "is_complete": one_of((0, 1)),
-    "role_id": ref("role"),
-    "goal_id": ref("goal"),
-    "start_date": a_time(nullable=True),
-    "due_date": a_time(nullable=True),
-    "weight_id": one_of((1, 2, 3, 4)),
-    "entity_template_id": positive_int,
-}
-TASK_REQUIRED = ("task", "goal_id")
-TASK_READ_ONLY = frozenset({"id", "user_id", "completed_user_id", "completed_at", "created_at", "updated_at"})
-TASK_DEFAULTS = {"is_complete": 0, "weight_id": 2, "entity_template_id": 1}
-
-
-def _validate(
-    store: ClassicStore, fields: dict[str, Validator], read_only: frozenset, body: Any, required: Iterable[str] = ()
-) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise invalid("body", "must be a JSON object")
-    missing = [f for f in required if f not in body]
-    if missing:
-        raise invalid(missing[0], "is required")
-    out = {}
-    for field, value in body.items():
-        if field in read_only:
-            continue
-        if field not in fields:
-            raise invalid(field, "is not a field of this resource")
-        out[field] = fields[field](store, field, value)
-    return out
 
 
 class ClassicStore:
@@ -286,7 +101,7 @@ class ClassicStore:
     # --- goals ---------------------------------------------------------------------------------
     def create_goal(self, user_id: int, body: Any) -> dict:
         with self.lock:
-            fields = _validate(self, GOAL_FIELDS, GOAL_READ_ONLY, body, GOAL_REQUIRED)
+            fields = validate(self, GOAL_FIELDS, GOAL_READ_ONLY, body, GOAL_REQUIRED)
             children = fields.pop("aligned_from_ids", None)
             row = {
                 **copy.deepcopy(GOAL_DEFAULTS),
@@ -306,7 +121,7 @@ class ClassicStore:
     def update_goal(self, goal_id: int, body: Any) -> dict:
         with self.lock:
             row = self.get("goal", goal_id)
-            fields = _validate(self, GOAL_FIELDS, GOAL_READ_ONLY, body)
+            fields = validate(self, GOAL_FIELDS, GOAL_READ_ONLY, body)
             children = fields.pop("aligned_from_ids", None)
             merged = {**row, **fields}
             _check_span(merged, "start_time", "end_time")
@@ -355,7 +170,7 @@ class ClassicStore:
     # --- tasks ---------------------------------------------------------------------------------
     def create_task(self, user_id: int, body: Any) -> dict:
         with self.lock:
-            fields = _validate(self, TASK_FIELDS, TASK_READ_ONLY, body, TASK_REQUIRED)
+            fields = validate(self, TASK_FIELDS, TASK_READ_ONLY, body, TASK_REQUIRED)
             row = {
                 **TASK_DEFAULTS,
                 "role_id": self.get("user", user_id)["role_id"],
@@ -371,7 +186,7 @@ class ClassicStore:
     def update_task(self, user_id: int, task_id: int, body: Any) -> dict:
         with self.lock:
             row = self.get("task", task_id)
-            fields = _validate(self, TASK_FIELDS, TASK_READ_ONLY, body)
+            fields = validate(self, TASK_FIELDS, TASK_READ_ONLY, body)
             _check_span({**row, **fields}, "start_date", "due_date")
             was_complete = row["is_complete"]
             row.update(fields, updated_at=now())
@@ -394,96 +209,3 @@ def _completion(row: dict, user_id: int, was_complete: int) -> None:
         row.update(completed_user_id=user_id, completed_at=now())
     elif not row["is_complete"]:
         row.update(completed_user_id=None, completed_at=None)
-
-
-class View:
-    """Renders stored rows as the API answers them, with the derived goal fields computed once
-    per request (children, tasks by goal)."""
-
-    def __init__(self, store: ClassicStore) -> None:
-        self.store = store
-        goals = store.table("goal")
-        self._children: dict[int, list[int]] = {gid: [] for gid in goals}
-        for goal in goals.values():
-            for parent in goal["aligned_to_ids"]:
-                self._children.setdefault(parent, []).append(goal["id"])
-        self._tasks: dict[int, list[int]] = {}
-        for task in store.table("task").values():
-            self._tasks.setdefault(task["goal_id"], []).append(task["id"])
-
-    def _walk(self, start: int, step: Callable[[int], list[int]]) -> list[int]:
-        seen: list[int] = []
-        frontier = list(step(start))
-        while frontier:
-            node = frontier.pop(0)
-            if node not in seen:
-                seen.append(node)
-                frontier.extend(step(node))
-        return seen
-
-    def goal(self, row: dict) -> dict:
-        goals = self.store.table("goal")
-        ancestors = self._walk(row["id"], lambda g: goals[g]["aligned_to_ids"] if g in goals else [])
-        inherited = (
-            sorted({fa for a in ancestors for fa in goals[a]["direct_focus_area_ids"]}) if row["aligned_to_ids"] else []
-        )
-        out = {
-            "id": row["id"],
-            "role_id": row["role_id"],
-            "creator_id": row["creator_id"],
-            "status": row["status"],
-            "completion_criteria": row["completion_criteria"],
-            "target_flow": row["target_flow"],
-            "action": row["action"],
-            "details": row["details"],
-            "title": goal_title(row),
-            "initial": row["initial"],
-            "progress": row["progress"],
-            "target": row["target"],
-            "start_time": render_time(row["start_time"]),
-            "end_time": render_time(row["end_time"]),
-            "weight_id": row["weight_id"],
-            "is_private": row["is_private"],
-            "tracking_type": row["tracking_type"],
-            "entity_template_id": row["entity_template_id"],
-            "direct_focus_area_ids": list(row["direct_focus_area_ids"]),
-            "inherited_focus_area_ids": inherited,
-            "aligned_to_ids": list(row["aligned_to_ids"]),
-            "aligned_from_ids": sorted(self._children[row["id"]]),
-            "ancestor_ids": ancestors,
-            "descendant_ids": self._walk(row["id"], lambda g: self._children.get(g, [])),
-            "issue_ids": [],
-            "task_ids": sorted(self._tasks.get(row["id"], [])),
-            "created_at": render_time(row["created_at"]),
-            "updated_at": render_time(row["updated_at"]),
-        }
-        return out
-
-    @staticmethod
-    def task(row: dict) -> dict:
-        out = {
-            key: row.get(key)
-            for key in (
-                "id",
-                "task",
-                "comment",
-                "is_complete",
-                "goal_id",
-                "user_id",
-                "role_id",
-                "completed_user_id",
-                "weight_id",
-                "entity_template_id",
-            )
-        }
-        for key in ("start_date", "due_date", "completed_at", "created_at", "updated_at"):
-            out[key] = render_time(row.get(key))
-        return {k: v for k, v in out.items() if v is not None}
-
-
-def goal_title(row: dict) -> str:
-    """The read-only title: the action, the details, the target and the due date in words."""
-    title = " ".join(part for part in (row["action"], row["details"]) if part)
-    if row.get("target") is not None:
-        title += f" to {row['target']:g}"
-    return f"{title} by {row['end_time'].strftime('%d %b %Y')}"

@@ -1,5 +1,10 @@
 """The ClickUp sandbox: a deterministic data generator with ground truth, and an API v2 emulator.
 
+Rooms, as in every emulator of the sandbox: ``app`` (the emulator), ``routes`` (HTTP handlers, with
+``query`` for task filters and paging, ``render`` for JSON shapes, ``errors``), ``model`` (the
+dataset in memory), ``writes`` (how changes land, with ``field_values``), ``generator`` (seeded
+data, with ``builder`` and ``names``), ``truth`` (expected staging rows), ``webhooks``.
+
 from cascade_sync_sandbox.clickup import ClickUpEmulator, generate, expected_staging
 
 dataset = generate(seed=1)

@@ -1,5 +1,6 @@
 """Task writes (PUT /task, Set/Remove Custom Field Value, and the sandbox's create/move helpers),
-each returning the webhook events ClickUp would send for the change (shapes of A8)."""
+each returning the webhook events ClickUp would send for the change (shapes of A8). How a custom
+field value is coerced per field type is ``field_values.py``'s."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from . import names
 from .errors import ApiError, bad_request
+from .field_values import coerce_value, parse_number
 from .model import ClickUpDataset, CustomField, Status, Task, User
 from .render import field_json, ms, user_json
 
@@ -51,15 +53,6 @@ def _as_ms(value: Any, name: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise bad_request(f"{name} must be ms since the epoch or null", "INPUT_003") from None
-
-
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, (int, float)):
-        return value
-    number = float(value)
-    return int(number) if number.is_integer() and "." not in str(value) else number
 
 
 def _status_brief(status: Status | None) -> dict[str, Any]:
@@ -171,7 +164,7 @@ class TaskWriter:
         for key in ("points", "time_estimate"):
             if key in body:
                 try:
-                    value = None if body[key] is None else _number(body[key])
+                    value = None if body[key] is None else parse_number(body[key])
                 except (TypeError, ValueError):
                     raise bad_request(f"{key} must be a number or null") from None
                 if key == "time_estimate" and value is not None:
@@ -255,7 +248,7 @@ class TaskWriter:
         if not isinstance(body, dict) or "value" not in body:
             raise bad_request('Body must be {"value": ...}', "FIELD_001")
         before = task.values.get(cf.id)
-        task.values[cf.id] = self._coerce(task, cf, body["value"], before)
+        task.values[cf.id] = coerce_value(self.ds, task, cf, body["value"], before)
         task.date_updated = now
         return self._field_events(task, cf, before, task.values[cf.id], actor, now)
 
@@ -268,60 +261,6 @@ class TaskWriter:
     def _field_events(self, task: Task, cf: CustomField, before: Any, after: Any, actor: User, now: int) -> list[Event]:
         item = self.history(task, actor, now, "custom_field", before, after, custom_field=field_json(cf))
         return [Event("taskUpdated", task.id, [item])]
-
-    def _coerce(self, task: Task, cf: CustomField, value: Any, current: Any) -> Any:
-        invalid = bad_request(f"Value is not valid for a {cf.type} custom field", "FIELD_011")
-        kind = cf.type
-        try:
-            if kind in ("url", "email", "phone", "short_text", "text"):
-                if not isinstance(value, str):
-                    raise invalid
-                return value
-            if kind == "drop_down":
-                for option in cf.type_config["options"]:
-                    if option["id"] == value:
-                        return option["orderindex"]
-                raise invalid
-            if kind == "labels":
-                known = {o["id"] for o in cf.type_config["options"]}
-                if not isinstance(value, list) or not set(value) <= known:
-                    raise invalid
-                return list(dict.fromkeys(value))
-            if kind == "date":
-                return str(int(value))
-            if kind in ("number", "currency"):
-                return _number(value)
-            if kind == "checkbox":
-                if value in (True, "true"):
-                    return "true"
-                if value in (False, "false"):
-                    return "false"
-                raise invalid
-            if kind == "users":
-                members = set(self.ds.teams[task.team_id].member_ids)
-                people = list(current or [])
-                for raw in (value or {}).get("add") or []:
-                    if int(raw) not in members:
-                        raise invalid
-                    if int(raw) not in people:
-                        people.append(int(raw))
-                removed = {int(r) for r in (value or {}).get("rem") or []}
-                return [p for p in people if p not in removed]
-            if kind == "manual_progress":
-                start, end = cf.type_config.get("start", 0), cf.type_config.get("end", 100)
-                current_value = _number(value["current"])
-                if not start <= current_value <= end:
-                    raise invalid
-                percent = (current_value - start) * 100 / (end - start)
-                return {
-                    "current": current_value,
-                    "percent_completed": _number(percent) if percent % 1 else int(percent),
-                }
-        except ApiError:
-            raise
-        except (TypeError, ValueError, KeyError, AttributeError):
-            raise invalid from None
-        return value
 
     # ---- sandbox helpers -----------------------------------------------------------------------
     def new_task_id(self) -> str:

@@ -1,6 +1,6 @@
 """Wire conventions of the Wrike API v4 that every emulator route shares.
 
-The envelope (``{"kind", "data": [...]}``), the error body (``{"errorDescription", "error"}``) and
+The path prefix (``API``), the envelope (``{"kind", "data": [...]}``), the error body (``{"errorDescription", "error"}``) and
 the parameter encoding: arrays and objects travel as JSON inside query or form values, and
 clients also send unquoted lists such as ``fields=[parentIds,customFields]``.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import request
 
+API = "/api/v4"
 MAX_BATCH_IDS = 100
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from cascade_sync_sandbox.wrike.generator import TASK_OPTIONAL_FIELDS, parse_wrike_datetime
+from cascade_sync_sandbox.wrike.model import TASK_OPTIONAL_FIELDS, parse_wrike_datetime
 from cascade_sync_sandbox.wrike.protocol import (
     ApiError,
     bool_value,

@@ -9,30 +9,47 @@ WITH entries AS (
              "type_config": {"options": [{"id": "VARCHAR", "name": "VARCHAR", "label": "VARCHAR", "orderindex": "VARCHAR"}]}}]}') AS p
         FROM raw.clickup_tasks
         WHERE workspace = $workspace
-    )
+    ) AS tasks
 ),
+
 valued AS (
     -- An entry without an id cannot be keyed, and one field twice on a task is kept once.
-    SELECT workspace, item_id, f.id AS field_id, COALESCE(f.name, f.id) AS field_name,
-           COALESCE(f.type, 'unknown') AS field_type, f.value AS v, f.type_config.options AS options
+    SELECT
+        workspace, item_id, f.id AS field_id, COALESCE(f.name, f.id) AS field_name,
+        COALESCE(f.type, 'unknown') AS field_type, f.value AS v, f.type_config.options AS options
     FROM entries
     WHERE f.value IS NOT NULL AND f.id IS NOT NULL AND item_id IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY item_id, f.id) = 1
 )
+
 SELECT
     workspace,
-    'clickup'        AS source,
+    'clickup' AS source,
     item_id,
     field_id,
     field_name,
     field_type,
     CASE field_type
-        WHEN 'drop_down' THEN list_filter(options, lambda o: TRY_CAST(o.orderindex AS INTEGER) = TRY_CAST(v ->> '$' AS INTEGER))[1].name
-        WHEN 'labels' THEN array_to_string(list_transform(json_extract_string(v, '$[*]'),
-            lambda id: COALESCE(list_filter(options, lambda o: o.id = id)[1].label,
-                                list_filter(options, lambda o: o.id = id)[1].name, id)), ', ')
+        WHEN 'drop_down'
+            THEN
+                list_filter(
+                    options, LAMBDA o: TRY_CAST(o.orderindex AS INTEGER) = TRY_CAST(v ->> '$' AS INTEGER)
+                )[1].name
+        WHEN 'labels'
+            THEN
+                array_to_string(list_transform(
+                    json_extract_string(v, '$[*]'),
+                    LAMBDA id: COALESCE(
+                        list_filter(options, LAMBDA o: o.id = id)[1].label,
+                        list_filter(options, LAMBDA o: o.id = id)[1].name, id
+                    )
+                ), ', ')
         WHEN 'users' THEN array_to_string(json_extract_string(v, '$[*].username'), ', ')
-        WHEN 'tasks' THEN array_to_string(COALESCE(json_extract_string(v, '$[*].name'), json_extract_string(v, '$[*].id')), ', ')
+        WHEN 'tasks'
+            THEN
+                array_to_string(
+                    COALESCE(json_extract_string(v, '$[*].name'), json_extract_string(v, '$[*].id')), ', '
+                )
         WHEN 'date' THEN strftime(ms_to_ts(v ->> '$'), '%Y-%m-%dT%H:%M:%SZ')
         WHEN 'checkbox' THEN CAST(TRY_CAST(v ->> '$' AS BOOLEAN) AS VARCHAR)
         WHEN 'number' THEN number_text(v ->> '$')
@@ -42,5 +59,5 @@ SELECT
         WHEN 'automatic_progress' THEN number_text(v ->> 'percent_completed') || '%'
         WHEN 'location' THEN v ->> 'formatted_address'
         ELSE v ->> '$'
-    END              AS value
+    END AS value
 FROM valued

@@ -4,11 +4,12 @@ WITH members AS (
     FROM raw.clickup_hierarchy
     WHERE workspace = $workspace AND object_type = 'team'
 )
+
 SELECT DISTINCT ON (u ->> 'id')
     workspace,
-    'clickup'          AS source,
-    u ->> 'id'         AS user_id,
-    u ->> 'username'   AS name,
-    u ->> 'email'      AS email
+    'clickup' AS source,
+    u ->> 'id' AS user_id,
+    u ->> 'username' AS name,
+    u ->> 'email' AS email
 FROM members
 WHERE u ->> 'id' IS NOT NULL

@@ -5,15 +5,20 @@
 WITH done AS (
     SELECT cascade_id, done_on AS day, sum(COALESCE(amount, 0)) AS amount
     FROM link_scope
-    WHERE done AND done_on IS NOT NULL AND done_on < $today
-      AND cascade_id IN (SELECT cascade_id FROM links_now WHERE cascade_type = 'measure')
+    WHERE
+        done AND done_on IS NOT NULL AND done_on < $today
+        AND cascade_id IN (SELECT cascade_id FROM links_now WHERE cascade_type = 'measure')
     GROUP BY ALL
 ),
+
 days AS (
-    SELECT cascade_id, CAST(unnest(generate_series(min(day), CAST($today AS DATE) - 1, INTERVAL 1 DAY)) AS DATE)
-           AS day
+    SELECT
+        cascade_id, CAST(unnest(generate_series(min(day), CAST($today AS DATE) - 1, INTERVAL 1 DAY)) AS DATE)
+            AS day
     FROM done GROUP BY cascade_id
 )
-SELECT $workspace AS workspace, d.cascade_id, d.day,
-       sum(COALESCE(x.amount, 0)) OVER (PARTITION BY d.cascade_id ORDER BY d.day) AS value
+
+SELECT
+    $workspace AS workspace, d.cascade_id, d.day,
+    sum(COALESCE(x.amount, 0)) OVER (PARTITION BY d.cascade_id ORDER BY d.day) AS value
 FROM days AS d LEFT JOIN done AS x ON x.cascade_id = d.cascade_id AND x.day = d.day

@@ -7,11 +7,14 @@ numbers AS (
     SELECT item_id, field_name, TRY_CAST(trim(replace(value, '%', '')) AS DOUBLE) AS number
     FROM staging.custom_field_values WHERE workspace = $workspace
 ),
+
 progress AS (
     SELECT item_id, progress AS value, basis FROM item_progress($workspace, $progress_rule, $progress_field)
 ),
+
 container_values AS (
-    SELECT l.link, l.cascade_type, l.cascade_id,
+    SELECT
+        l.link, l.cascade_type, l.cascade_id,
         CASE
             WHEN l.cascade_type = 'measure' AND l.measure_value = 'sum'
                 THEN COALESCE(sum(s.amount) FILTER (WHERE s.done), 0)
@@ -26,8 +29,9 @@ container_values AS (
             WHEN l.cascade_type = 'measure' AND l.measure_value = 'sum'
                 THEN 'sum of ' || l.field || ' over ' || count(s.item_id) FILTER (WHERE s.done) || ' done items'
             WHEN l.weight_field IS NOT NULL AND COALESCE(sum(s.weight), 0) > 0
-                THEN COALESCE(sum(s.weight) FILTER (WHERE s.done), 0) || ' of ' || sum(s.weight) || ' '
-                     || l.weight_field || ' done'
+                THEN
+                    COALESCE(sum(s.weight) FILTER (WHERE s.done), 0) || ' of ' || sum(s.weight) || ' '
+                    || l.weight_field || ' done'
             ELSE count(s.item_id) FILTER (WHERE s.done) || ' of ' || count(s.item_id) || ' items done'
         END AS basis
     FROM links_now AS l
@@ -35,21 +39,30 @@ container_values AS (
     WHERE l.source_kind = 'container'
     GROUP BY l.link, l.cascade_type, l.cascade_id, l.measure_value, l.field, l.weight_field
 ),
+
 item_values AS (
-    SELECT l.link, l.cascade_type, l.cascade_id,
+    SELECT
+        l.link, l.cascade_type, l.cascade_id,
         CASE WHEN l.cascade_type = 'measure' AND l.measure_value = 'field' THEN n.number ELSE p.value END AS value,
-        CASE WHEN l.cascade_type = 'measure' AND l.measure_value = 'field' THEN l.field || ' ' || n.number
-             ELSE p.basis END AS basis
+        CASE
+            WHEN l.cascade_type = 'measure' AND l.measure_value = 'field' THEN l.field || ' ' || n.number
+            ELSE p.basis
+        END AS basis
     FROM links_now AS l
-    JOIN progress AS p ON p.item_id = l.source_id
+    INNER JOIN progress AS p ON p.item_id = l.source_id
     LEFT JOIN numbers AS n ON n.item_id = l.source_id AND n.field_name = l.field
     WHERE l.source_kind = 'item'
 ),
+
 valued AS (
-    SELECT * FROM container_values UNION ALL SELECT * FROM item_values
+    SELECT * FROM container_values
+    UNION ALL
+    SELECT * FROM item_values
 )
-SELECT $workspace AS workspace, $source AS source, l.cascade_type, l.cascade_id, l.cascade_name, $plan_id AS plan_id,
-       l.source_id AS item_id, l.linked_by, v.value, v.basis, CAST(NULL AS VARCHAR) AS blocked
+
+SELECT
+    $workspace AS workspace, $source AS source, l.cascade_type, l.cascade_id, l.cascade_name, $plan_id AS plan_id,
+    l.source_id AS item_id, l.linked_by, v.value, v.basis, CAST(NULL AS VARCHAR) AS blocked
 FROM links_now AS l
-JOIN valued AS v ON v.link = l.link
+INNER JOIN valued AS v ON v.link = l.link
 WHERE v.value IS NOT NULL

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install lock lint test-fast test demo demo-classic dev sandbox benchmark fuzz receiver-load clean
+.PHONY: install lock lint postgres test-fast test demo demo-classic dev sandbox benchmark fuzz receiver-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ lint: install
 	$(BIN)/sqlfluff lint
 	$(BIN)/mypy
 
+## The PostgreSQL server the tests start on loopback (Debian's postgresql), installed when absent.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
 ## The fast tier: every package, no daemon, webserver, kill or fault drill (under a minute).
-test-fast: install
+test-fast: install postgres
 	$(BIN)/pytest -n 2 -q -m "not slow"
 
 ## Full sync of every workspace of config/sandbox.yaml against the embedded sandbox.
@@ -44,7 +49,7 @@ demo-classic: install
 	$(BIN)/cascade-sync --config config/sandbox-classic.yaml demo
 
 ## The whole test suite.
-test: install
+test: install postgres
 	$(BIN)/pytest -n 2 -q
 
 ## The sandbox emulators alone, on their fixed ports, until Ctrl-C.

@@ -18,7 +18,7 @@ on 127.0.0.1 with a throw-away config and inbox, then for ``--seconds``:
 Everything stays on 127.0.0.1, every loop is bounded by the deadline, and the run stops by itself. It
 reports the answer times of the signed deliveries (p50, p95, max), how many of them failed, the
 receiver's threads and open sockets (sampled from /proc), when the slow clients were cut off, and what
-the hostile requests got. ``cascade_sync_pipeline_tests/test_receiver_load.py`` runs it for a few seconds.
+the hostile requests got. ``cascade_sync_pipeline_tests/orchestration/test_receiver_load.py`` runs it for a few seconds.
 """
 
 from __future__ import annotations

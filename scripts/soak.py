@@ -1,4 +1,4 @@
-"""The longer soak: the fault drills of cascade_sync_pipeline_tests/test_fault_drills.py, at random, on
+"""The longer soak: the fault drills of cascade_sync_pipeline_tests/clickup/test_fault_drills.py, at random, on
 the whole sandbox company on Cascade's classic API (config/sandbox-classic.yaml: two ClickUp
 Workspaces, a Wrike account, a classic Cascade instance), round after round.
 
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.company import CLASSIC_CONFIG, Company, company  # noqa: E402
 from cascade_sync_pipeline.warehouse.store import Warehouse  # noqa: E402
-from cascade_sync_pipeline_tests.test_fault_drills import ON_A_SMALL_DISK, Triggers, _small_disk_runner  # noqa: E402
-from cascade_sync_pipeline_tests.wrike_fixtures import STAGING_KEYS, differences, staged  # noqa: E402
+from cascade_sync_pipeline_tests.clickup.test_fault_drills import ON_A_SMALL_DISK, Triggers, _small_disk_runner  # noqa: E402
+from cascade_sync_pipeline_tests.support.wrike_setup import STAGING_KEYS, differences, staged  # noqa: E402
 from cascade_sync_sandbox.clickup.generator import expected_staging as clickup_truth  # noqa: E402
 from cascade_sync_sandbox.server import RateLimiter  # noqa: E402
 from cascade_sync_sandbox.wrike import expected_staging as wrike_truth  # noqa: E402

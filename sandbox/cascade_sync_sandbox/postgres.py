@@ -41,6 +41,21 @@ class Postgres:
     def url(self) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.db}"
 
+    def fresh_database(self, name: str) -> Postgres:
+        """A new, empty database on this server (an older one of that name is dropped first)."""
+        import psycopg2
+
+        database = "".join(c if c.isalnum() else "_" for c in name.lower())[-60:]
+        con = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname=self.db)
+        con.autocommit = True
+        try:
+            with con.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{database}"')
+                cur.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            con.close()
+        return Postgres(self.host, self.port, self.user, database)
+
 
 def server_binary(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)

@@ -62,7 +62,7 @@ def run(report: Report, tasks: int = TASKS, limit: int = LIMIT, window: float = 
                 ],
             }
         )
-        assets = build_clickup_assets(config, workspace_partitions(config, "clickup"))
+        assets = build_clickup_assets(config, workspace_partitions(config, "clickup")).assets
         instance = dg.DagsterInstance.ephemeral()
         started = time.monotonic()
         result = dg.materialize(

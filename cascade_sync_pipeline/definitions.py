@@ -13,7 +13,6 @@ from cascade_sync_pipeline.sync.assets import build_cascade_assets
 from cascade_sync_pipeline.wrike.assets import build_wrike_assets
 
 SOURCE_BUILDERS = {"clickup": build_clickup_assets, "wrike": build_wrike_assets}
-STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users", "checklist_items")
 
 
 def sync_job_name(source: str) -> str:
@@ -26,11 +25,8 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
         partitions_def = workspace_partitions(config, source)
         if partitions_def is None:
             continue
-        source_assets = build(config, partitions_def)
-        keys = [key for a in source_assets for key in a.keys]
-        staging = [key for key in keys if key.path[-1] in STAGING_TABLES]
-        field_definitions = [key for key in keys if key.path[-1] == "raw_custom_fields"]
-        assets += source_assets + build_cascade_assets(config, source, partitions_def, staging, field_definitions)
+        built = build(config, partitions_def)
+        assets += [*built.assets, *build_cascade_assets(config, source, partitions_def, built)]
         jobs.append(
             dg.define_asset_job(
                 sync_job_name(source),

@@ -11,6 +11,7 @@ from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
 from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
     SourceAssetArgs,
+    SourceAssets,
     choose_since,
     markdown_preview,
     read_problems_result,
@@ -26,7 +27,7 @@ RAW_TASKS = dg.AssetKey(["clickup", "raw_tasks"])
 STAGING_KEYS = {table: dg.AssetKey(["clickup", table]) for table in load.STAGING_TABLES}
 
 
-def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
+def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> SourceAssets:
     workspaces = {ws.key: ws for ws in config.workspaces_of("clickup")}
     common = SourceAssetArgs(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
 
@@ -169,7 +170,11 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
             counts = load.build_staging(con, ws)
             yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 
-    return [clickup_raw_extract, clickup_staging]
+    return SourceAssets(
+        assets=[clickup_raw_extract, clickup_staging],
+        staging=list(STAGING_KEYS.values()),
+        field_definitions=[RAW_CUSTOM_FIELDS],
+    )
 
 
 def _name(value, key: str):

@@ -19,12 +19,12 @@ import pandas as pd
 from cascade_sync_pipeline.clickup.extract import ClickUpExtract
 from cascade_sync_pipeline.config import ClickUpWorkspace
 from cascade_sync_pipeline.payloads import ms_value
-from cascade_sync_pipeline.warehouse.staging import rebuild_staging
+from cascade_sync_pipeline.warehouse.staging import SOURCE_STAGING_TABLES, rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
 SQL_PACKAGE = "cascade_sync_pipeline.clickup.sql"
 RAW_TABLES = ("raw.clickup_hierarchy", "raw.clickup_custom_fields", "raw.clickup_tasks")
-STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users", "checklist_items")
+STAGING_TABLES = SOURCE_STAGING_TABLES["clickup"]
 STREAM = "tasks"
 
 

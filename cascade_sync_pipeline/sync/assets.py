@@ -13,7 +13,7 @@ import pandas as pd
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs, writeback
 from cascade_sync_pipeline.sync.checks import Outcome
-from cascade_sync_pipeline.warehouse.assets import SourceAssetArgs
+from cascade_sync_pipeline.warehouse.assets import SourceAssetArgs, SourceAssets
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 OWNERS = ["team:data"]
@@ -170,14 +170,10 @@ def build_write_back_asset(
 
 
 def build_cascade_assets(
-    config: SyncConfig,
-    source: str,
-    partitions_def: dg.PartitionsDefinition,
-    upstream: Sequence[dg.AssetKey],
-    field_definitions: Sequence[dg.AssetKey] = (),
-) -> list:
-    """The Cascade chain of ``source``; ``upstream`` are the source's staging assets and
-    ``field_definitions`` its raw custom field definitions (the write-back looks its field up there)."""
+    config: SyncConfig, source: str, partitions_def: dg.PartitionsDefinition, source_assets: SourceAssets
+) -> list[dg.AssetsDefinition]:
+    """The Cascade chain of ``source``, built on its staging assets (and, for the write-back, its raw
+    custom field definitions, where the Cascade ID field is looked up)."""
     if config.cascade is None:
         return []
     if config.cascade.api == "integrations":
@@ -185,6 +181,6 @@ def build_cascade_assets(
     else:
         from cascade_sync_pipeline.sync.goals.assets import build_goal_assets as build
     return [
-        *build(config, source, partitions_def, upstream),
-        build_write_back_asset(config, source, partitions_def, field_definitions),
+        *build(config, source, partitions_def, source_assets.staging),
+        build_write_back_asset(config, source, partitions_def, source_assets.field_definitions),
     ]

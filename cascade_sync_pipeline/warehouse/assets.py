@@ -3,6 +3,7 @@ incremental read, and the staging materializations with their previews."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypedDict
 
@@ -21,6 +22,15 @@ class SourceAssetArgs(TypedDict):
     group_name: str
     owners: list[str]
     partitions_def: dg.PartitionsDefinition
+
+
+@dataclass(frozen=True)
+class SourceAssets:
+    """What a source's asset builder returns: its assets, and the keys the Cascade assets build on."""
+
+    assets: list[dg.AssetsDefinition]
+    staging: list[dg.AssetKey]  # the staging tables of the shared contract
+    field_definitions: list[dg.AssetKey]  # the raw custom field definitions (the write-back needs their ids)
 
 
 class ExtractConfig(dg.Config):

@@ -9,6 +9,10 @@ import duckdb
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
+# The staging tables every source fills (schema.sql), in the order their SQL runs; Wrike has no checklists.
+STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users", "checklist_items")
+SOURCE_STAGING_TABLES = {"clickup": STAGING_TABLES, "wrike": STAGING_TABLES[:4]}
+
 
 def rebuild_staging(
     con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, sql_package: str, tables: Sequence[str]

@@ -9,6 +9,7 @@ from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
 from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
     SourceAssetArgs,
+    SourceAssets,
     choose_since,
     markdown_preview,
     read_problems_result,
@@ -51,7 +52,7 @@ def _task_preview(tasks: list[dict]) -> pd.DataFrame:
     )
 
 
-def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> list:
+def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefinition) -> SourceAssets:
     workspaces = {ws.key: ws for ws in config.workspaces_of("wrike")}
     common = SourceAssetArgs(group_name=GROUP, owners=OWNERS, partitions_def=partitions_def)
     raw_kinds = {"wrike", "duckdb"}
@@ -176,4 +177,8 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
             counts = load.build_staging(con, ws)
             yield from staging_results(con, ws.key, counts, STAGING_KEYS)
 
-    return [wrike_raw_extract, wrike_staging]
+    return SourceAssets(
+        assets=[wrike_raw_extract, wrike_staging],
+        staging=list(STAGING_KEYS.values()),
+        field_definitions=[RAW_REFERENCE["custom_fields"]],
+    )

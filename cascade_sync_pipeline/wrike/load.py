@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from cascade_sync_pipeline.config import WrikeWorkspace
-from cascade_sync_pipeline.warehouse.staging import rebuild_staging
+from cascade_sync_pipeline.warehouse.staging import SOURCE_STAGING_TABLES, rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 from cascade_sync_pipeline.wrike.extract import KnownReferences, WrikeExtract
 
@@ -30,7 +30,7 @@ RAW_TABLES = (
     "raw.wrike_contacts",
     "raw.wrike_tasks",
 )
-STAGING_TABLES = ("work_items", "custom_field_values", "containers", "users")
+STAGING_TABLES = SOURCE_STAGING_TABLES["wrike"]
 STREAM = "tasks"
 # reference list -> (raw table, id column)
 REFERENCE_TABLES = {

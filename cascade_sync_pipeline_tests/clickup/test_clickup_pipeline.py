@@ -41,7 +41,7 @@ def world(tmp_path, monkeypatch):
 
 
 def materialize(config, key: str, mode: str = "auto") -> dg.ExecuteInProcessResult:
-    assets = build_clickup_assets(config, workspace_partitions(config, "clickup"))
+    assets = build_clickup_assets(config, workspace_partitions(config, "clickup")).assets
     return dg.materialize(
         assets,
         partition_key=key,

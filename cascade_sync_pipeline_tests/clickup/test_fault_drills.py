@@ -130,7 +130,7 @@ class Drill:
     def materialize(self, mode: str = "full", *, timeout_s: float = 5.0, **workspace) -> dg.ExecuteInProcessResult:
         config = self.config(**workspace)
         return dg.materialize(
-            build_clickup_assets(config, workspace_partitions(config, "clickup")),
+            build_clickup_assets(config, workspace_partitions(config, "clickup")).assets,
             partition_key=KEY,
             instance=self.instance,
             raise_on_error=False,

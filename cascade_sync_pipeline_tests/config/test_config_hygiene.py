@@ -205,7 +205,7 @@ def test_a_token_http_cannot_carry_fails_at_once_and_is_in_no_recorded_error(cli
     monkeypatch.setenv("TEST_CLICKUP_TOKEN_1", bad)
     started = time.monotonic()
     result = dg.materialize(
-        build_clickup_assets(config, workspace_partitions(config, "clickup")),
+        build_clickup_assets(config, workspace_partitions(config, "clickup")).assets,
         partition_key="team-1",
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
         raise_on_error=False,

@@ -49,7 +49,7 @@ def clickup(tmp_path, monkeypatch):
 
 def materialize_clickup(config, mode: str = "full") -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        build_clickup_assets(config, workspace_partitions(config, "clickup")),
+        build_clickup_assets(config, workspace_partitions(config, "clickup")).assets,
         partition_key="team-1",
         resources={"warehouse": WarehouseResource(path=config.duckdb_path), "clickup": ClickUpResource()},
         run_config={"ops": {"clickup_raw_extract": {"config": {"mode": mode}}}},

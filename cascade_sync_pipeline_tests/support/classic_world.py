@@ -16,7 +16,6 @@ import dagster as dg
 
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import CascadeResource, ClickUpResource, WarehouseResource, WrikeResource
 from cascade_sync_pipeline.sync.assets import build_cascade_assets, cascade_keys
@@ -167,10 +166,8 @@ class ClassicWorld:
         source = config.workspace(key).source
         partitions = workspace_partitions(config, source)
         build = build_clickup_assets if source == "clickup" else build_wrike_assets
-        assets = build(config, partitions)
-        staging = [k for a in assets for k in a.keys if k.path[-1] in STAGING_TABLES]
-        fields = [k for a in assets for k in a.keys if k.path[-1] == "raw_custom_fields"]
-        assets += build_cascade_assets(config, source, partitions, staging, fields)
+        built = build(config, partitions)
+        assets = [*built.assets, *build_cascade_assets(config, source, partitions, built)]
         selection = None
         if until is not None:
             selection = (

@@ -32,7 +32,6 @@ import httpx
 from cascade_sync_pipeline.cascade.integrations import oauth_provider
 from cascade_sync_pipeline.clickup.assets import build_clickup_assets
 from cascade_sync_pipeline.config import parse_config
-from cascade_sync_pipeline.definitions import STAGING_TABLES
 from cascade_sync_pipeline.oauth import authorize_url, exchange_code
 from cascade_sync_pipeline.partitions import workspace_partitions
 from cascade_sync_pipeline.resources import CascadeResource, ClickUpResource, WarehouseResource, WrikeResource
@@ -521,11 +520,8 @@ class World:
     def assets(self, config, source: str) -> list:
         partitions = workspace_partitions(config, source)
         build = build_clickup_assets if source == "clickup" else build_wrike_assets
-        assets = build(config, partitions)
-        keys = [key for a in assets for key in a.keys]
-        staging = [key for key in keys if key.path[-1] in STAGING_TABLES]
-        fields = [key for key in keys if key.path[-1] == "raw_custom_fields"]
-        return assets + build_cascade_assets(config, source, partitions, staging, fields)
+        built = build(config, partitions)
+        return [*built.assets, *build_cascade_assets(config, source, partitions, built)]
 
     def sync(self, config, key: str = CU, *, until: str | None = None, only: str | None = None) -> Sync:
         """Materialize the source's assets and the Cascade chain for one workspace; ``until``: stop

@@ -47,7 +47,7 @@ def start_emulator(dataset, **kwargs):
 
 
 def materialize(config, key: str, mode: str = "auto", *, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    assets = build_wrike_assets(config, workspace_partitions(config, "wrike"))
+    assets = build_wrike_assets(config, workspace_partitions(config, "wrike")).assets
     return dg.materialize(
         assets,
         partition_key=key,

@@ -43,7 +43,7 @@ def two_workspaces(tmp_path, monkeypatch):
 
 def sync(config, key: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        build_clickup_assets(config, workspace_partitions(config, "clickup")),
+        build_clickup_assets(config, workspace_partitions(config, "clickup")).assets,
         partition_key=key,
         resources={
             "warehouse": WarehouseResource(path=config.duckdb_path, layout=config.warehouse.layout),

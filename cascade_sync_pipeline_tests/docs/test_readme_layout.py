@@ -51,7 +51,10 @@ def test_every_package_folder_and_top_level_entry_is_in_the_layout():
     named = set(layout_entries())
     held = tracked()
     top = {p for p in held if p.count("/") == (1 if p.endswith("/") else 0) and not p.startswith(".")}
-    packages = {p for p in held if p.startswith("cascade_sync_pipeline/") and p.endswith("/") and p.count("/") == 2
-                and not p.endswith("sql/")}
+    packages = {
+        p
+        for p in held
+        if p.startswith("cascade_sync_pipeline/") and p.endswith("/") and p.count("/") == 2 and not p.endswith("sql/")
+    }
     unnamed = sorted((top | packages) - named - {"README.md"})
     assert not unnamed, f"README layout leaves out: {unnamed}"

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from cascade_sync_pipeline.clickup import load
-from cascade_sync_pipeline.clickup.extract import extract_workspace
+from cascade_sync_pipeline.clickup.extract import extract_items, extract_workspace
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import ClickUpResource, WarehouseResource
 from cascade_sync_pipeline.warehouse.assets import (
@@ -67,9 +67,15 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         store = warehouse.get(context.partition_key)
         with store.connect() as con:
             watermark, last_full_at = load.extract_state(con, ws.key)
-        since = choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
+            stored, lists = load.stored_scope(con, ws.key)
+        items = config.mode == "items" and bool(config.item_ids) and last_full_at is not None
+        since = None if items else choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
         with clickup.client(ws) as client:
-            extract = extract_workspace(client, ws, since_ms=since)
+            if items:  # only what the webhook named; the scope is the one the last full read stored
+                scope = None if ws.scope.is_everything else lists
+                extract = extract_items(client, ws, config.item_ids, stored=stored, lists=scope)
+            else:
+                extract = extract_workspace(client, ws, since_ms=since)
             stats = client.stats
         with store.connect() as con:
             counts = load.write_raw(con, ws.key, extract)
@@ -85,6 +91,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
                 **run,
                 "dagster/row_count": counts["raw.clickup_hierarchy"],
                 "lists_in_scope": len(extract.scoped_list_ids),
+                "hierarchy_read": extract.hierarchy is not None,
             },
         )
         # Always reported, so steps that read the definitions are not skipped on incremental runs.
@@ -118,6 +125,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
                 "preview": markdown_preview(preview),
                 "payload_problems": len(extract.problems),
                 "kept_newer_stored": extract.written.get("kept_newer", 0),
+                "deleted": extract.written.get("deleted", 0),
             },
         )
         yield read_problems_result(context, RAW_TASKS, ws.key, extract.problems)

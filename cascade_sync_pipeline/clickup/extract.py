@@ -31,13 +31,14 @@ class HierarchyRow:
 @dataclass
 class ClickUpExtract:
     mode: str
-    hierarchy: list[HierarchyRow]
+    hierarchy: list[HierarchyRow] | None  # None: not read (an items extract keeps the stored one)
     tasks: list[dict]
     custom_fields: list[tuple[str, dict]] | None = None  # (list_id, field definition); None when not read
     scoped_list_ids: list[str] = field(default_factory=list)
     problems: list[PayloadProblem] = field(default_factory=list)  # items skipped or values left out
     read_started_at: datetime | None = None  # when the read began (a full write keeps rows stored since)
     written: dict[str, int] = field(default_factory=dict)  # set by load.write_raw: written, kept_newer, removed
+    deleted: list[str] = field(default_factory=list)  # stored tasks ClickUp no longer has (items extract)
 
     @property
     def max_updated_ms(self) -> int | None:
@@ -198,3 +199,28 @@ def extract_workspace(client: ClickUpClient, ws: ClickUpWorkspace, *, since_ms: 
         ws, [t for page in _task_pages(client, ws, scoped, archived=False, updated_since_ms=since) for t in page]
     )
     return ClickUpExtract("incremental", hierarchy, tasks, None, list_ids, problems, started)
+
+
+def extract_items(
+    client: ClickUpClient, ws: ClickUpWorkspace, task_ids: Iterable[str], *, stored: set[str], lists: set[str] | None
+) -> ClickUpExtract:
+    """Only the tasks ``task_ids`` (a webhook run), one ``GET /task/{id}`` each; the hierarchy and the
+    field definitions stay as stored. A task ClickUp no longer has (``ITEM_013``, sent with 404 or 401)
+    is ``deleted`` if it was ``stored``; a task of another Workspace, or whose home list is not among
+    ``lists`` (the scoped lists; None: every list), is left out, so it costs no write anywhere."""
+    started = datetime.now(UTC)
+    tasks, deleted = [], []
+    for task_id in dict.fromkeys(task_ids):
+        try:
+            task = client.task(task_id)
+        except ClickUpError as err:
+            if err.code == "ITEM_013":
+                deleted += [task_id] if task_id in stored else []
+                continue
+            raise
+        home = str((task.get("list") or {}).get("id")) if isinstance(task, dict) else None
+        if str(task.get("team_id", ws.team_id)) != ws.team_id or (lists is not None and home not in lists):
+            continue
+        tasks.append(task)
+    kept, problems = _checked(ws, tasks)
+    return ClickUpExtract("items", None, kept, None, sorted(lists or ()), problems, started, deleted=deleted)

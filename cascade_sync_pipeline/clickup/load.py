@@ -50,7 +50,7 @@ def write_raw(
                 "parent_id": r.parent_id,
                 "payload": json.dumps(r.payload),
             }
-            for r in extract.hierarchy
+            for r in extract.hierarchy or []
         ],
         ["object_type", "object_id", "parent_id", "payload"],
     )
@@ -66,14 +66,15 @@ def write_raw(
     con.register("hierarchy", hierarchy)
     con.register("tasks", tasks)
     with Warehouse.transaction(con):
-        Warehouse.replace_partition(
-            con,
-            "raw.clickup_hierarchy",
-            workspace,
-            "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, $at AS extracted_at "
-            "FROM hierarchy",
-            {"ws": workspace, "at": at},
-        )
+        if extract.hierarchy is not None:
+            Warehouse.replace_partition(
+                con,
+                "raw.clickup_hierarchy",
+                workspace,
+                "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, "
+                "$at AS extracted_at FROM hierarchy",
+                {"ws": workspace, "at": at},
+            )
         if extract.custom_fields is not None:
             fields = _frame(
                 [{"list_id": lid, "field_id": f["id"], "payload": json.dumps(f)} for lid, f in extract.custom_fields],
@@ -98,6 +99,12 @@ def write_raw(
             params={"ws": workspace, "at": at},
             full_read_started=(extract.read_started_at or at) if extract.mode == "full" else None,
         )
+        if extract.deleted:
+            con.execute(
+                "DELETE FROM raw.clickup_tasks WHERE workspace = ? AND list_contains(?, task_id)",
+                [workspace, extract.deleted],
+            )
+            extract.written["deleted"] = len(extract.deleted)
         _save_state(con, workspace, extract.mode, at)
     for view in ("hierarchy", "tasks", "fields"):
         con.unregister(view)
@@ -112,11 +119,12 @@ def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: d
                CASE WHEN $full THEN $at END, $at
         FROM raw.clickup_tasks WHERE workspace = $ws
         ON CONFLICT (workspace, stream) DO UPDATE SET
-            watermark = excluded.watermark,
+            -- an items read saw a few tasks, not every change up to their time: the watermark stays
+            watermark = CASE WHEN $items THEN sync.extract_state.watermark ELSE excluded.watermark END,
             last_full_at = COALESCE(excluded.last_full_at, sync.extract_state.last_full_at),
             last_run_at = excluded.last_run_at
         """,
-        {"ws": workspace, "stream": STREAM, "full": mode == "full", "at": at},
+        {"ws": workspace, "stream": STREAM, "full": mode == "full", "items": mode == "items", "at": at},
     )
 
 
@@ -135,3 +143,18 @@ def build_staging(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace) -> dict[
     """Rebuild the workspace's rows of the staging tables from `raw`; return the row counts."""
     ensure_raw_tables(con)
     return rebuild_staging(con, ws, SQL_PACKAGE, STAGING_TABLES)
+
+
+def stored_scope(con: duckdb.DuckDBPyConnection, workspace: str) -> tuple[set[str], set[str]]:
+    """(the workspace's stored task ids, its stored list ids) for an items read."""
+    ensure_raw_tables(con)
+    tasks = {
+        r[0] for r in con.execute("SELECT task_id FROM raw.clickup_tasks WHERE workspace = ?", [workspace]).fetchall()
+    }
+    lists = {
+        r[0]
+        for r in con.execute(
+            "SELECT object_id FROM raw.clickup_hierarchy WHERE workspace = ? AND object_type = 'list'", [workspace]
+        ).fetchall()
+    }
+    return tasks, lists

@@ -1,15 +1,20 @@
-"""Webhook sensors: turn the inbox's new events into one incremental run per workspace.
+"""Webhook sensors: turn the inbox's new events into one run per workspace.
 
 A burst of edits produces many deliveries; the sensor waits until a workspace's newest event is
-`debounce` seconds old and then requests a single run covering all of them. The cursor (JSON) holds
-the last inbox event id the sensor is done with, plus, for workspaces already requested past that id,
-how far each was covered, so no event is skipped while another workspace is still settling.
+`debounce` seconds old and then requests a single run covering all of them. When every event of that
+run is about tasks and they name at most ``ITEMS_PER_RUN`` of them, the run reads just those tasks
+(extract mode ``items``: one request per ClickUp task, one per 100 Wrike tasks) and runs in one
+process; otherwise it reads the changes since the last run (``incremental``). The scheduled runs stay
+the reconciliation that catches lost events. The cursor (JSON) holds the last inbox event id the
+sensor is done with, plus, for workspaces already requested past that id, how far each was covered,
+so no event is skipped while another workspace is still settling.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +28,14 @@ from cascade_sync_pipeline.orchestration.run_config import sync_run_config
 from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, open_inbox
 
 DEBOUNCE_ENV = "CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS"
-DEFAULT_DEBOUNCE_SECONDS = 10.0
-MINIMUM_INTERVAL_SECONDS = 15
+DEFAULT_DEBOUNCE_SECONDS = 1.0
+MINIMUM_INTERVAL_SECONDS = 1  # the daemon's own loop sets the floor
+ITEMS_PER_RUN = 100
+TASK_EVENT = {"clickup": re.compile(r"^task[A-Z]"), "wrike": re.compile(r"^Task[A-Z]")}
 
 
 def debounce_from_env() -> float:
-    """Seconds a workspace must be quiet before its webhook run: env or 10."""
+    """Seconds a workspace must be quiet before its webhook run: env or 1."""
     raw = os.environ.get(DEBOUNCE_ENV, "").strip()
     try:
         return float(raw) if raw else DEFAULT_DEBOUNCE_SECONDS
@@ -80,11 +87,21 @@ class WebhookCursor:
 
 @dataclass(frozen=True)
 class WorkspaceRun:
-    """One run to request: a workspace and the newest inbox event it covers."""
+    """One run to request: a workspace, the newest inbox event it covers, and the tasks its events
+    name when they are all task events (else empty: the run reads every change)."""
 
     workspace: str
     max_event_id: int
     events: int
+    task_ids: tuple[str, ...] = ()
+
+
+def named_tasks(source: str, events: list[InboxEvent]) -> tuple[str, ...]:
+    """The tasks a run's events name, when every event is about tasks and names some; else ()."""
+    pattern = TASK_EVENT[source]
+    if not all(e.item_ids and all(pattern.match(t) for t in e.event_type.split(",")) for e in events):
+        return ()
+    return tuple(dict.fromkeys(i for e in events for i in e.item_ids))
 
 
 @dataclass
@@ -96,7 +113,12 @@ class WebhookPlan:
 
 
 def plan_runs(
-    events: list[InboxEvent], known: set[str], cursor: WebhookCursor, now: datetime, debounce: timedelta
+    events: list[InboxEvent],
+    known: set[str],
+    cursor: WebhookCursor,
+    now: datetime,
+    debounce: timedelta,
+    source: str = "clickup",
 ) -> WebhookPlan:
     """Decide which workspaces get a run now and how far the cursor may move."""
     pending: dict[str, list[InboxEvent]] = defaultdict(list)
@@ -115,7 +137,7 @@ def plan_runs(
             first = group[0].id
             oldest_unhandled = first if oldest_unhandled is None else min(oldest_unhandled, first)
             continue
-        runs.append(WorkspaceRun(workspace, group[-1].id, len(group)))
+        runs.append(WorkspaceRun(workspace, group[-1].id, len(group), named_tasks(source, group)))
         requested[workspace] = group[-1].id
 
     read_to = events[-1].id if events else cursor.last_event_id
@@ -129,6 +151,13 @@ def run_key(run: WorkspaceRun, inbox_id: str | None) -> str:
     """Unique per inbox file, so the runs of a replaced inbox (whose ids start again) are not taken for old ones."""
     inbox = f"{inbox_id[:8]}:" if inbox_id else ""
     return f"{run.workspace}:webhook:{inbox}{run.max_event_id}"
+
+
+def webhook_run_config(source: str, run: WorkspaceRun) -> dict:
+    """The items its events name when there are few enough, else every change; in one process."""
+    if 0 < len(run.task_ids) <= ITEMS_PER_RUN:
+        return sync_run_config(source, "items", item_ids=run.task_ids, in_process=True)
+    return sync_run_config(source, "incremental", in_process=True)
 
 
 def build_webhook_sensor(
@@ -153,8 +182,8 @@ def build_webhook_sensor(
         job_name=job_name,
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"One incremental {source} sync per workspace once its webhook events have been quiet "
-        f"for {debounce.total_seconds():g}s.",
+        description=f"One {source} sync per workspace once its webhook events have been quiet for "
+        f"{debounce.total_seconds():g}s: of the tasks they name (up to {ITEMS_PER_RUN}), else of every change.",
     )
     def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         inbox = open_inbox(inbox_path)
@@ -165,7 +194,7 @@ def build_webhook_sensor(
         cursor, restart = WebhookCursor.parse(context.cursor).for_inbox(inbox.inbox_id(), inbox.last_id())
         if restart:
             context.log.warning(f"{restart}: reading the {source} webhook events of {inbox.path} from the start")
-        plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce)
+        plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce, source)
         if plan.unknown:
             context.log.warning(
                 f"ignored {source} webhook events for workspaces no longer configured: {', '.join(plan.unknown)}"
@@ -174,7 +203,7 @@ def build_webhook_sensor(
             dg.RunRequest(
                 partition_key=run.workspace,
                 run_key=run_key(run, plan.cursor.inbox_id),
-                run_config=sync_run_config(source, "incremental"),
+                run_config=webhook_run_config(source, run),
                 tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
             )
             for run in plan.runs

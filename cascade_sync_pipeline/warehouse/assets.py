@@ -34,9 +34,11 @@ class SourceAssets:
 
 
 class ExtractConfig(dg.Config):
-    """How much to read: `auto` reads only changes unless a reconciliation is due."""
+    """How much to read: `auto` reads only changes unless a reconciliation is due; `items` reads only
+    ``item_ids`` (a webhook run: the items its events name), keeping everything else as stored."""
 
-    mode: Literal["auto", "full", "incremental"] = "auto"
+    mode: Literal["auto", "full", "incremental", "items"] = "auto"
+    item_ids: list[str] = []
 
 
 def choose_since(

@@ -17,7 +17,7 @@ from cascade_sync_pipeline.warehouse.assets import (
     staging_results,
 )
 from cascade_sync_pipeline.wrike import load
-from cascade_sync_pipeline.wrike.extract import REFERENCE_LISTS, extract_account
+from cascade_sync_pipeline.wrike.extract import REFERENCE_LISTS, extract_account, extract_items
 
 GROUP = "wrike"
 OWNERS = ["team:data"]
@@ -91,9 +91,16 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
         with store.connect() as con:
             watermark, last_full_at = load.extract_state(con, ws.key)
             known = load.known_references(con, ws.key)
-        since = choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
+            folders = load.stored_folders(con, ws.key)
+        items = config.mode == "items" and bool(config.item_ids) and last_full_at is not None
+        since = None if items else choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
         with wrike.client(ws) as client:
-            extract = extract_account(client, ws, since=since, known=known)
+            if items:  # only what the webhook named; the scope is the one the last full read stored
+                extract = extract_items(
+                    client, ws, config.item_ids, folders=folders, everything=ws.scope.is_everything, known=known
+                )
+            else:
+                extract = extract_account(client, ws, since=since, known=known)
             stats = client.stats
         with store.connect() as con:
             counts = load.write_raw(con, ws.key, extract)
@@ -108,9 +115,10 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
             metadata={
                 **run,
                 "dagster/row_count": counts["raw.wrike_hierarchy"],
-                "spaces": len(extract.spaces),
+                "spaces": len(extract.spaces or []),
                 "projects": len(extract.projects),
-                "folders": len(extract.folders) - len(extract.projects),
+                "folders": len(extract.folders or []) - len(extract.projects),
+                "hierarchy_read": extract.spaces is not None,
             },
         )
         for name, key in RAW_REFERENCE.items():

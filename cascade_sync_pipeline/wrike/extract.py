@@ -44,9 +44,9 @@ class KnownReferences:
 
 @dataclass
 class WrikeExtract:
-    mode: str  # full | incremental
-    spaces: list[dict]
-    folders: list[dict]  # full models of plain folders and projects, Recycle Bin included
+    mode: str  # full | incremental | items
+    spaces: list[dict] | None  # None: not read (an items extract keeps the stored hierarchy)
+    folders: list[dict] | None  # full models of plain folders and projects, Recycle Bin included
     tasks: list[dict]
     custom_fields: list[dict] | None = None  # None: not read this time, keep what is stored
     workflows: list[dict] | None = None
@@ -60,7 +60,7 @@ class WrikeExtract:
 
     @property
     def projects(self) -> list[dict]:
-        return [f for f in self.folders if "project" in f]
+        return [f for f in self.folders or [] if "project" in f]
 
     @property
     def max_updated(self) -> str | None:
@@ -276,5 +276,40 @@ def extract_account(
         notes=notes,
         read_started_at=started,
     )
+    _refresh_stale(client, extract, known or KnownReferences())
+    return extract
+
+
+def extract_items(
+    client: WrikeClient,
+    ws: WrikeWorkspace,
+    task_ids: Iterable[str],
+    *,
+    folders: set[str],
+    everything: bool,
+    known: KnownReferences | None = None,
+) -> WrikeExtract:
+    """Only the tasks ``task_ids`` (a webhook run): ``GET /tasks/{ids}``, 100 ids a call; the hierarchy
+    stays as stored. A scoped workspace keeps a task only when one of its folders or projects
+    (``parentIds``, ``superParentIds``) is among the stored ``folders``; a deleted task comes back in the
+    Recycle Bin (``scope: RbTask``) and is staged as archived. Ids Wrike does not know are left out."""
+    started = datetime.now(UTC)
+    wanted = list(dict.fromkeys(task_ids))
+    try:
+        tasks = client.tasks(wanted)
+    except WrikeApiError as err:
+        if err.status not in (400, 404):
+            raise
+        tasks = []  # one unknown id fails the whole call: ask one by one
+        for task_id in wanted:
+            try:
+                tasks += client.tasks([task_id])
+            except WrikeApiError as one:
+                if one.status not in (400, 404):
+                    raise
+    if not everything:
+        tasks = [t for t in tasks if folders & set((t.get("parentIds") or []) + (t.get("superParentIds") or []))]
+    kept, problems = check_wrike_tasks(ws.key, tasks)
+    extract = WrikeExtract("items", None, None, kept, problems=problems, read_started_at=started)
     _refresh_stale(client, extract, known or KnownReferences())
     return extract

@@ -47,7 +47,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 def _hierarchy_rows(extract: WrikeExtract) -> pd.DataFrame:
     rows = [
         {"object_type": "space", "object_id": s["id"], "parent_id": None, "payload": json.dumps(s)}
-        for s in extract.spaces
+        for s in extract.spaces or []
     ]
     rows += [
         {
@@ -56,7 +56,7 @@ def _hierarchy_rows(extract: WrikeExtract) -> pd.DataFrame:
             "parent_id": (f.get("parentIds") or [None])[0],
             "payload": json.dumps(f),
         }
-        for f in extract.folders
+        for f in extract.folders or []
     ]
     return pd.DataFrame(rows, columns=["object_type", "object_id", "parent_id", "payload"])
 
@@ -88,14 +88,15 @@ def write_raw(
         con.register(view, frame)
     try:
         with Warehouse.transaction(con):
-            Warehouse.replace_partition(
-                con,
-                "raw.wrike_hierarchy",
-                workspace,
-                "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, "
-                "$at AS extracted_at FROM hierarchy_rows",
-                params,
-            )
+            if extract.spaces is not None:
+                Warehouse.replace_partition(
+                    con,
+                    "raw.wrike_hierarchy",
+                    workspace,
+                    "SELECT $ws AS workspace, object_type, object_id, parent_id, payload::JSON AS payload, "
+                    "$at AS extracted_at FROM hierarchy_rows",
+                    params,
+                )
             for name, (table, id_column) in REFERENCE_TABLES.items():
                 if f"{name}_rows" in views:
                     Warehouse.replace_partition(
@@ -131,11 +132,12 @@ def _save_state(con: duckdb.DuckDBPyConnection, workspace: str, mode: str, at: d
         SELECT $ws, 'wrike', $stream, arg_max(updated_date, wrike_ts(updated_date)), CASE WHEN $full THEN $at END, $at
         FROM raw.wrike_tasks WHERE workspace = $ws
         ON CONFLICT (workspace, stream) DO UPDATE SET
-            watermark = excluded.watermark,
+            -- an items read saw a few tasks, not every change up to their time: the watermark stays
+            watermark = CASE WHEN $items THEN sync.extract_state.watermark ELSE excluded.watermark END,
             last_full_at = COALESCE(excluded.last_full_at, sync.extract_state.last_full_at),
             last_run_at = excluded.last_run_at
         """,
-        {"ws": workspace, "stream": STREAM, "full": mode == "full", "at": at},
+        {"ws": workspace, "stream": STREAM, "full": mode == "full", "items": mode == "items", "at": at},
     )
 
 
@@ -180,3 +182,13 @@ def build_staging(con: duckdb.DuckDBPyConnection, ws: WrikeWorkspace) -> dict[st
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def stored_folders(con: duckdb.DuckDBPyConnection, workspace: str) -> set[str]:
+    """The folders and projects the last hierarchy read kept in scope (an items read checks against them)."""
+    ensure_raw_tables(con)
+    rows = con.execute(
+        "SELECT object_id FROM raw.wrike_hierarchy WHERE workspace = ? AND object_type IN ('folder', 'project', 'space')",
+        [workspace],
+    ).fetchall()
+    return {r[0] for r in rows}

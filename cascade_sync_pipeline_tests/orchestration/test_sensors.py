@@ -11,7 +11,12 @@ import pytest
 
 from cascade_sync_pipeline.config import parse_config
 from cascade_sync_pipeline.definitions import build_definitions
-from cascade_sync_pipeline.orchestration.sensors import DEBOUNCE_ENV, build_webhook_sensor, debounce_from_env
+from cascade_sync_pipeline.orchestration.sensors import (
+    DEBOUNCE_ENV,
+    ITEMS_PER_RUN,
+    build_webhook_sensor,
+    debounce_from_env,
+)
 from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, Inbox, WebhookInbox, open_inbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app, signature
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
@@ -33,7 +38,17 @@ CONFIG = parse_config(
         ]
     }
 )
-INCREMENTAL = {"ops": {"clickup_raw_extract": {"config": {"mode": "incremental"}}}}
+INCREMENTAL = {
+    "ops": {"clickup_raw_extract": {"config": {"mode": "incremental"}}},
+    "execution": {"config": {"in_process": {}}},
+}
+
+
+def items(*task_ids: str) -> dict:
+    return {
+        "ops": {"clickup_raw_extract": {"config": {"mode": "items", "item_ids": list(task_ids)}}},
+        "execution": {"config": {"in_process": {}}},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +110,9 @@ def test_events_of_two_workspaces_give_one_run_each(repository, inbox):
             ("acme-eng", run_key(inbox, "acme-eng", ids[3])),
             ("acme-ops", run_key(inbox, "acme-ops", ids[4])),
         ]
+        # task events: each run reads just the tasks its events name, in one process
+        assert [r.run_config for r in requests] == [items("t0", "t2", "t3"), items("t1", "t4")]
         for request in requests:
-            assert request.run_config == INCREMENTAL
             assert {"trigger": "webhook", "workspace": request.partition_key}.items() <= request.tags.items()
         assert [r.tags["webhook_events"] for r in requests] == ["3", "2"]
         assert json.loads(cursor)["last_event_id"] == ids[-1]
@@ -104,7 +120,28 @@ def test_events_of_two_workspaces_give_one_run_each(repository, inbox):
         again, _, skip = evaluate(sensor, repository, instance, cursor)
         assert again == [] and skip == "no new webhook events"
     job = repository.get_job("clickup_sync")
-    assert dg.validate_run_config(job, INCREMENTAL)
+    assert dg.validate_run_config(job, INCREMENTAL) and dg.validate_run_config(job, items("t0"))
+
+
+def test_events_that_are_not_all_about_tasks_or_name_too_many_read_every_change(repository, inbox):
+    event(inbox, "acme-eng", "t1", T0)
+    body = json.dumps({"event": "listUpdated", "list_id": "l1"}).encode()
+    inbox.add(
+        source="clickup", workspace="acme-eng", event_type="listUpdated", item_ids=["l1"], body=body, received_at=T0
+    )
+    for i in range(ITEMS_PER_RUN + 1):
+        event(inbox, "acme-ops", f"many{i}", T0)
+    sensor = build_webhook_sensor(
+        CONFIG,
+        "clickup",
+        "clickup_sync",
+        inbox_path=inbox.path,
+        debounce_seconds=1,
+        clock=Clock(T0 + timedelta(seconds=5)),
+    )
+    with dg.instance_for_test() as instance:
+        requests, _, _ = evaluate(sensor, repository, instance, None)
+    assert [(r.partition_key, r.run_config) for r in requests] == [("acme-eng", INCREMENTAL), ("acme-ops", INCREMENTAL)]
 
 
 def test_a_burst_waits_until_quiet_then_gives_exactly_one_run(repository, inbox):
@@ -180,13 +217,13 @@ def test_no_inbox_yet_is_a_skip_that_says_what_to_start(repository, tmp_path):
 def test_code_location_sensor_turns_received_webhooks_into_runs(tmp_path, monkeypatch):
     monkeypatch.setenv(INBOX_ENV, str(tmp_path / "inbox.sqlite"))
     monkeypatch.setenv("TEST_HOOK", "sensor-test-secret")
-    assert debounce_from_env() == 10
+    assert debounce_from_env() == 1
     monkeypatch.setenv(DEBOUNCE_ENV, "0")
     defs = build_definitions(CONFIG)
     repository = defs.get_repository_def()
     sensor = repository.get_sensor_def("clickup_webhook_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensor.minimum_interval_seconds == 15 and sensor.job_name == "clickup_sync"
+    assert sensor.minimum_interval_seconds == 1 and sensor.job_name == "clickup_sync"
     assert {s.name for s in repository.sensor_defs} == {"clickup_webhook_sensor"}  # no Wrike job, no Wrike sensor
 
     with ReceiverServer(create_receiver_app(CONFIG, WebhookInbox())) as server:

@@ -523,7 +523,9 @@ class World:
         built = build(config, partitions)
         return [*built.assets, *build_cascade_assets(config, source, partitions, built)]
 
-    def sync(self, config, key: str = CU, *, until: str | None = None, only: str | None = None) -> Sync:
+    def sync(
+        self, config, key: str = CU, *, until: str | None = None, only: str | None = None, extract: dict | None = None
+    ) -> Sync:
         """Materialize the source's assets and the Cascade chain for one workspace; ``until``: stop
         after that Cascade stage (desired_state, diff, publish); ``only``: that stage alone, on what
         earlier runs left in the warehouse (as a person re-materializing one asset does)."""
@@ -550,7 +552,7 @@ class World:
             raise_on_error=False,
             selection=selection,
             resources=resources,
-            run_config={"ops": {} if only else {f"{source}_raw_extract": {"config": {"mode": "full"}}}},
+            run_config={"ops": {} if only else {f"{source}_raw_extract": {"config": extract or {"mode": "full"}}}},
         )
         requests = [e for e in self.cascade.log.entries[before:] if e[1].startswith("/v2/")]
         return Sync(

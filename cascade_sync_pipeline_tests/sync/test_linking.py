@@ -174,6 +174,74 @@ def test_a_task_moved_to_done_changes_exactly_its_action(world):
     assert not wrong_values(world, after)
 
 
+def test_a_webhook_run_reads_only_the_named_tasks_and_ends_where_a_full_sync_ends(world):
+    """The live fast path: an ``items`` run reads one task per request (no hierarchy, no listing), writes
+    exactly the values that changed, and leaves the state a full sync would; a task outside the
+    workspace costs no write; a deleted task drops out of its action; the watermark does not move."""
+    config = world.config()
+    assert world.sync(config).success
+    before, truth = world.expected(), world.truth()
+    task_id, action_id = next(
+        (i, r["cascade_id"])
+        for i, r in sorted(truth.items.items())
+        if r["item_type"] == "task"
+        and not r["is_archived"]
+        and not truth.done(i)
+        and before.kinds.get(r["cascade_id"]) == "action"
+        and before.claims[r["cascade_id"]] == [i]
+    )
+    with Warehouse(config.duckdb_path).connect(read_only=True) as con:
+        watermark = con.execute("SELECT watermark FROM sync.extract_state WHERE workspace = ?", [CU]).fetchall()
+    world.set_status(task_id, "done")
+    after = world.expected()
+    changed = {i: v for i, v in after.values.items() if not approx_equal(before.values.get(i), v)}
+    reads = world.clickup.log.count("GET", r"^/api/v2/")
+
+    run = world.sync(config, extract={"mode": "items", "item_ids": [task_id]})
+    assert run.success, run.failure()
+    assert world.clickup.log.count("GET", r"^/api/v2/") - reads == 1  # GET /task/{id}, nothing else
+    assert run.writes == len(changed) and world.value(action_id) == 100
+    assert not wrong_values(world, after)
+    with Warehouse(config.duckdb_path).connect(read_only=True) as con:
+        assert con.execute("SELECT watermark FROM sync.extract_state WHERE workspace = ?", [CU]).fetchall() == watermark
+
+    unknown = world.sync(config, extract={"mode": "items", "item_ids": ["no-such-task"]})
+    assert unknown.success and unknown.writes == 0
+
+    world.clickup.delete_task(task_id)
+    gone = world.expected()
+    assert world.sync(config, extract={"mode": "items", "item_ids": [task_id]}).success
+    assert not wrong_values(world, gone)
+    full = world.sync(config)
+    assert full.success and full.writes == 0  # the items runs left what a full sync leaves
+
+
+def test_a_wrike_webhook_run_reads_only_the_named_tasks_in_one_call(both):
+    world = both
+    config = world.config()
+    assert world.sync(config, WR).success
+    before, truth = world.expected(WR), world.truth(WR)
+    task_id, action_id = next(
+        (i, r["cascade_id"])
+        for i, r in sorted(truth.items.items())
+        if r["item_type"] == "task"
+        and not r["is_archived"]
+        and not truth.done(i)
+        and before.kinds.get(r["cascade_id"]) == "action"
+        and before.claims[r["cascade_id"]] == [i]
+    )
+    world.wrike.update_task(task_id, status="Completed")
+    after = world.expected(WR)
+    changed = {i: v for i, v in after.values.items() if not approx_equal(before.values.get(i), v)}
+    reads = world.wrike.log.count("GET", r"^/api/v4/")
+    run = world.sync(config, WR, extract={"mode": "items", "item_ids": [task_id, "IEAAAAAAKQNOSUCHTASK"]})
+    assert run.success, run.failure()
+    assert world.wrike.log.count("GET", r"^/api/v4/") - reads <= 3  # the batch, then one by one past the unknown id
+    assert run.writes == len(changed) and world.value(action_id) == 100
+    assert not wrong_values(world, after)
+    assert world.sync(config, WR).writes == 0
+
+
 # --- 4. ids that name nothing, or another plan's action ---------------------------------------------
 def test_unknown_and_other_plan_ids_are_named_and_skipped(world):
     truth = world.truth()

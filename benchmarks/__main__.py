@@ -4,10 +4,16 @@
     python -m benchmarks --only economy,rate     # some of them
     python -m benchmarks --tasks 100000          # a smaller compute-at-scale run
     python -m benchmarks --json out.json         # also write the JSON document to a file
+    python -m benchmarks --only live --changes 10  # live sync latency with 10 edits per source
+    python -m benchmarks --only scale-out --partitions 24  # 1,000 workspaces; backfills of 24 partitions
 
 Benchmarks: economy (request economy, and publish economy on Cascade's classic API, on the sandbox
 company), linking (push economy on Cascade's Integrations API), rate (rate-limit saturation), scale
-(staging, desired state and diff of 1,000,000 tasks already in raw, beside pandas). Missed goals are
+(staging, desired state and diff of 1,000,000 tasks already in raw, beside pandas), live (a change in
+ClickUp or Wrike reaching Cascade through webhooks and the Dagster daemon; about 20 minutes with the
+default 30 edits per source), scale-out (1,000 ClickUp workspaces: definitions load time, schedule and
+sensor ticks, 200-partition backfills on PostgreSQL with per-workspace files and with the single file; over
+two hours on 2 cores at the default, about 25 minutes with --partitions 24). Missed goals are
 listed under "goals_missed" and marked MISSED in the table; the exit status is 1 only when a
 benchmark could not run.
 """
@@ -24,7 +30,7 @@ from pathlib import Path
 
 from benchmarks.report import Report
 
-BENCHMARKS = ("economy", "linking", "rate", "scale")
+BENCHMARKS = ("economy", "linking", "rate", "scale", "live", "scale-out")
 
 
 def _run(name: str, report: Report, args: argparse.Namespace) -> None:
@@ -44,6 +50,14 @@ def _run(name: str, report: Report, args: argparse.Namespace) -> None:
         from benchmarks import scale
 
         scale.run(report, tasks=args.tasks, with_pandas=not args.no_pandas)
+    elif name == "live":
+        from benchmarks import live
+
+        live.run(report, changes=args.changes)
+    elif name == "scale-out":
+        from benchmarks import scale_out
+
+        scale_out.run(report, partitions=args.partitions, daemon_ticks=args.daemon_ticks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}")
     parser.add_argument("--tasks", type=int, default=1_000_000, help="tasks in raw for the scale benchmark")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas reference of the scale benchmark")
+    parser.add_argument(
+        "--changes",
+        type=int,
+        default=None,
+        help="single edits per source for the live benchmark (default: env CASCADE_SYNC_BENCH_LIVE_CHANGES or 30)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="partitions per backfill of the scale-out benchmark (default: env "
+        "CASCADE_SYNC_BENCH_SCALE_OUT_PARTITIONS or 200)",
+    )
+    parser.add_argument(
+        "--daemon-ticks",
+        type=float,
+        default=None,
+        help="at most this many seconds per daemon start for the scale-out benchmark's daemon ticks, 0 to skip "
+        "(default: env CASCADE_SYNC_BENCH_SCALE_OUT_DAEMON_TICKS or 300)",
+    )
     parser.add_argument("--json", help="also write the JSON document here")
     args = parser.parse_args(argv)
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]

@@ -31,6 +31,9 @@ def build_definitions(config: SyncConfig) -> dg.Definitions:
             dg.define_asset_job(
                 sync_job_name(source),
                 selection=dg.AssetSelection.key_prefixes([source]),
+                # Steps run one after another anyway; a process per step would load the code location again
+                # for each (seconds per run, and most of a small run).
+                executor_def=dg.in_process_executor,
                 description=f"Sync one {source} workspace (pick its partition): extract, staging, the Cascade "
                 "diff and its checks, publish, and the write-back of Cascade IDs.",
             )

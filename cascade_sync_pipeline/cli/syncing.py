@@ -4,15 +4,13 @@ another run of the same workspace, and the summary a person reads afterwards."""
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
-from cascade_sync_pipeline.orchestration.instance import local_instance
+from cascade_sync_pipeline.orchestration.instance import local_instance, process_tags, running_elsewhere
 from cascade_sync_pipeline.orchestration.run_config import sync_run_config
 from cascade_sync_pipeline.sync import runs
 from cascade_sync_pipeline.warehouse.store import Warehouse
@@ -23,60 +21,6 @@ def _root_cause(error) -> str:
     while error.cause is not None:
         error = error.cause
     return error.message.strip()
-
-
-PID_TAG, HOST_TAG = "cascade-sync/pid", "cascade-sync/host"
-
-
-def _terminal_tags() -> dict[str, str]:
-    """Tags of a run started from this terminal, so a later one can tell whether its process still lives."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-
-
-def _died(run) -> bool:
-    if run.tags.get(HOST_TAG) != socket.gethostname() or not run.tags.get(PID_TAG, "").isdigit():
-        return False
-    try:
-        os.kill(int(run.tags[PID_TAG]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-STALE_AFTER_S = 1800
-
-
-def _silent_for(instance, run_id: str) -> float:
-    """Seconds since the run's last event."""
-    records = instance.get_records_for_run(run_id, limit=1, ascending=False).records
-    return time.time() - records[0].event_log_entry.timestamp if records else float("inf")
-
-
-def running_elsewhere(instance, key: str) -> str | None:
-    """Why a run of workspace ``key`` may not start now: one is already in progress (a schedule tick,
-    a webhook run, another terminal). The run queue keeps daemon runs to one per workspace; runs
-    started here do not go through the queue, so they look first. A run started from a terminal
-    whose process is gone (killed) is marked failed instead of blocking the workspace for ever."""
-    import dagster as dg
-    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
-
-    records = instance.get_run_records(
-        dg.RunsFilter(tags={"dagster/partition": key}, statuses=list(IN_PROGRESS_RUN_STATUSES))
-    )
-    for record in records:
-        run = record.dagster_run
-        if _died(run):
-            instance.report_run_failed(run, f"its process {run.tags[PID_TAG]} ended without finishing the run")
-            continue
-        if PID_TAG not in run.tags and _silent_for(instance, run.run_id) > STALE_AFTER_S:
-            continue  # left behind by a process that died before runs carried their pid; Dagster's run monitoring owns it
-        return (
-            f"workspace '{key}': run {run.run_id} ({run.job_name}, {run.status.value}) is already syncing it; "
-            "wait for it to end (the Dagster UI shows it) or cancel it there, then run this again"
-        )
-    return None
 
 
 def step_log(config: SyncConfig) -> Path:
@@ -119,7 +63,7 @@ def _sync_one(
     started = time.monotonic()
     with open(log, "a", encoding="utf-8") as out, contextlib.redirect_stderr(out):
         result = job.execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=_terminal_tags()
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=process_tags()
         )
     requests = 0
     for event in result.get_asset_materialization_events():

@@ -1,6 +1,8 @@
-"""`cascade-sync webhooks serve|register`: the webhook receiver, and registering it with the sources.
+"""`cascade-sync webhooks serve|run|register`: the webhook receiver, the live runner, and registering the
+receiver with the sources.
 
 cascade-sync webhooks serve --port 8710
+cascade-sync webhooks run
 cascade-sync webhooks register --public-url https://sync.example.com [KEY ...]
 """
 
@@ -67,6 +69,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--max-body-bytes", type=int, default=5 * 1024 * 1024, help="larger bodies get 413 (default 5 MiB)"
     )
     serve.set_defaults(func=_serve)
+    run = actions.add_parser(
+        "run", help="run the webhook syncs in this process as the events arrive (the live runner), until Ctrl-C"
+    )
+    run.add_argument("--inbox", help="the inbox the receiver writes (default: $CASCADE_SYNC_WEBHOOK_INBOX)")
+    run.add_argument(
+        "--debounce", type=float, default=0.3, help="seconds a workspace's events must be quiet (default 0.3)"
+    )
+    run.add_argument(
+        "--max-wait", type=float, default=3, help="run anyway once the oldest event waited this long (default 3)"
+    )
+    run.add_argument("--poll", type=float, default=0.1, help="seconds between reads of the inbox (default 0.1)")
+    run.set_defaults(func=_run)
     register = actions.add_parser("register", help="create or re-activate the sources' webhooks")
     register.add_argument("--public-url", required=True, help="the receiver's public base URL")
     register.add_argument("keys", nargs="*", help="workspace keys (default: all)")
@@ -111,6 +125,45 @@ def _serve(args: argparse.Namespace) -> int:
         server.run()  # closes every connection and the listening socket when it ends
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    import threading
+
+    from cascade_sync_pipeline.orchestration.instance import local_instance
+    from cascade_sync_pipeline.orchestration.webhooks.runner import LiveRunner
+
+    runner = LiveRunner(
+        load_config(args.config),
+        local_instance(),
+        open_inbox(args.inbox),
+        debounce=timedelta(seconds=args.debounce),
+        max_wait=timedelta(seconds=args.max_wait),
+        log=logger.info,
+    )
+    logger.info(
+        "running the webhook syncs of %s from %s; quiet for %gs, at most %gs",
+        ", ".join(runner.jobs) or "no source",
+        runner.inbox.path,
+        args.debounce,
+        args.max_wait,
+    )
+    stop = threading.Event()
+
+    def finish_first(signum, frame):  # a run in flight ends before the runner does, so its claim holds
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.info("stopping after the run in flight (again to stop at once)")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish_first)
+    signal.signal(signal.SIGINT, finish_first)
+    while not stop.is_set():
+        if not runner.tick():
+            stop.wait(args.poll)
     return 0
 
 

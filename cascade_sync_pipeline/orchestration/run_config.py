@@ -14,16 +14,12 @@ def sync_run_config(
     *,
     dry_run: bool | None = None,
     item_ids: Sequence[str] = (),
-    in_process: bool = False,
 ) -> dict:
     """How much the source's raw extract reads (``mode``; ``item_ids`` for ``items``) and, when given,
     whether the publish only previews (``dry_run``; None leaves the publish's own default, for a config
-    without Cascade). ``in_process`` runs every step in the run's own process: a small webhook run then
-    pays for no step process of its own (each would load the code location again)."""
+    without Cascade). Every sync job runs its steps in the run's own process (the jobs' executor)."""
     extract: dict = {"mode": mode, **({"item_ids": list(item_ids)} if item_ids else {})}
     config: dict = {"ops": {f"{source}_raw_extract": {"config": extract}}}
     if dry_run is not None:
         config["ops"][f"{source}__cascade_publish"] = {"config": {"dry_run": dry_run}}
-    if in_process:
-        config["execution"] = {"config": {"in_process": {}}}
     return config

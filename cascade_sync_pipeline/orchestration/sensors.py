@@ -3,11 +3,14 @@
 A burst of edits produces many deliveries; the sensor waits until a workspace's newest event is
 `debounce` seconds old and then requests a single run covering all of them. When every event of that
 run is about tasks and they name at most ``ITEMS_PER_RUN`` of them, the run reads just those tasks
-(extract mode ``items``: one request per ClickUp task, one per 100 Wrike tasks) and runs in one
-process; otherwise it reads the changes since the last run (``incremental``). The scheduled runs stay
+(extract mode ``items``: one request per ClickUp task, one per 100 Wrike tasks); otherwise it reads the changes since the last run (``incremental``). The scheduled runs stay
 the reconciliation that catches lost events. The cursor (JSON) holds the last inbox event id the
 sensor is done with, plus, for workspaces already requested past that id, how far each was covered,
 so no event is skipped while another workspace is still settling.
+
+Events the live runner (``webhooks/runner.py``) has claimed are its own, and while it is alive the
+sensor waits ``RUNNER_GRACE`` before it takes any event the runner has left: the sensor is then the
+fallback for a busy or stopped runner.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.orchestration.run_config import sync_run_config
-from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent, open_inbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import Claim, Inbox, InboxEvent, open_inbox
 
 DEBOUNCE_ENV = "CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS"
 DEFAULT_DEBOUNCE_SECONDS = 1.0
@@ -41,6 +44,16 @@ def debounce_from_env() -> float:
         return float(raw) if raw else DEFAULT_DEBOUNCE_SECONDS
     except ValueError:
         raise ValueError(f"{DEBOUNCE_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+RUNNER_GRACE = timedelta(seconds=30)
+RUNNER_ALIVE = timedelta(seconds=15)
+
+
+def runner_alive(inbox: Inbox, now: datetime) -> bool:
+    """Whether the live runner (``cascade-sync webhooks run``) said it was alive within ``RUNNER_ALIVE``."""
+    seen = inbox.runner_seen_at()
+    return seen is not None and now - seen < RUNNER_ALIVE
 
 
 def sensor_name(source: str) -> str:
@@ -94,6 +107,7 @@ class WorkspaceRun:
     max_event_id: int
     events: int
     task_ids: tuple[str, ...] = ()
+    first_event_id: int = 0
 
 
 def named_tasks(source: str, events: list[InboxEvent]) -> tuple[str, ...]:
@@ -119,8 +133,13 @@ def plan_runs(
     now: datetime,
     debounce: timedelta,
     source: str = "clickup",
+    *,
+    read_to: int | None = None,
+    max_wait: timedelta | None = None,
 ) -> WebhookPlan:
-    """Decide which workspaces get a run now and how far the cursor may move."""
+    """Decide which workspaces get a run now and how far the cursor may move. A workspace is due once
+    its newest event is ``debounce`` old, or (given ``max_wait``) its oldest is that old, so a steady
+    stream of edits still syncs. ``read_to``: the newest id read when ``events`` leaves some out."""
     pending: dict[str, list[InboxEvent]] = defaultdict(list)
     unknown = set()
     for event in events:
@@ -132,15 +151,17 @@ def plan_runs(
     runs, settling, requested = [], [], dict(cursor.requested)
     oldest_unhandled = None
     for workspace, group in sorted(pending.items()):
-        if now - max(e.received_at for e in group) < debounce:
+        quiet = now - max(e.received_at for e in group) >= debounce
+        overdue = max_wait is not None and now - min(e.received_at for e in group) >= max_wait
+        if not (quiet or overdue):
             settling.append(workspace)
             first = group[0].id
             oldest_unhandled = first if oldest_unhandled is None else min(oldest_unhandled, first)
             continue
-        runs.append(WorkspaceRun(workspace, group[-1].id, len(group), named_tasks(source, group)))
+        runs.append(WorkspaceRun(workspace, group[-1].id, len(group), named_tasks(source, group), group[0].id))
         requested[workspace] = group[-1].id
 
-    read_to = events[-1].id if events else cursor.last_event_id
+    read_to = read_to if read_to is not None else events[-1].id if events else cursor.last_event_id
     last = read_to if oldest_unhandled is None else oldest_unhandled - 1
     last = max(last, cursor.last_event_id)
     requested = {ws: i for ws, i in requested.items() if i > last}
@@ -153,11 +174,30 @@ def run_key(run: WorkspaceRun, inbox_id: str | None) -> str:
     return f"{run.workspace}:webhook:{inbox}{run.max_event_id}"
 
 
+def is_sensor_claim(claim: Claim) -> bool:
+    return ":webhook:" in claim.run_id
+
+
+def claim_runs(inbox: Inbox, source: str, plan: WebhookPlan, claims: list[Claim], frontier: dict[str, int]) -> bool:
+    """Claim the events of the plan's runs (each under its run key) past the ``frontier`` the plan was
+    made on, so the live runner leaves them; False when it took some first. A claim this sensor already
+    made (an evaluation repeated after the daemon stopped) stands: Dagster's run key keeps that run from
+    being requested twice."""
+    for run in plan.runs:
+        key = run_key(run, plan.cursor.inbox_id)
+        if any(c.run_id == key for c in claims):
+            continue
+        claim = Claim(run.workspace, run.first_event_id, run.max_event_id, key)
+        if not inbox.claim(source, frontier.get(run.workspace, 0), claim):
+            return False
+    return True
+
+
 def webhook_run_config(source: str, run: WorkspaceRun) -> dict:
-    """The items its events name when there are few enough, else every change; in one process."""
+    """The items its events name when there are few enough, else every change."""
     if 0 < len(run.task_ids) <= ITEMS_PER_RUN:
-        return sync_run_config(source, "items", item_ids=run.task_ids, in_process=True)
-    return sync_run_config(source, "incremental", in_process=True)
+        return sync_run_config(source, "items", item_ids=run.task_ids)
+    return sync_run_config(source, "incremental")
 
 
 def build_webhook_sensor(
@@ -194,11 +234,21 @@ def build_webhook_sensor(
         cursor, restart = WebhookCursor.parse(context.cursor).for_inbox(inbox.inbox_id(), inbox.last_id())
         if restart:
             context.log.warning(f"{restart}: reading the {source} webhook events of {inbox.path} from the start")
-        plan = plan_runs(inbox.events_after(source, cursor.last_event_id), known, cursor, now(), debounce, source)
+        events = inbox.events_after(source, cursor.last_event_id)
+        claims, frontier = inbox.claims_after(source, cursor.last_event_id), inbox.frontier(source)
+        theirs = [c for c in claims if not is_sensor_claim(c)]  # this sensor's own are in its cursor
+        unclaimed = [e for e in events if not any(c.covers(e) for c in theirs)]
+        at = now()
+        wait = debounce
+        if runner_alive(inbox, at):
+            wait = max(debounce, RUNNER_GRACE)  # the live runner has them; this sensor steps in if it does not
+        plan = plan_runs(unclaimed, known, cursor, at, wait, source, read_to=events[-1].id if events else None)
         if plan.unknown:
             context.log.warning(
                 f"ignored {source} webhook events for workspaces no longer configured: {', '.join(plan.unknown)}"
             )
+        if not claim_runs(inbox, source, plan, claims, frontier):
+            return dg.SkipReason("the live runner claimed some of these events first; reading them again")
         requests = [
             dg.RunRequest(
                 partition_key=run.workspace,
@@ -211,7 +261,7 @@ def build_webhook_sensor(
         skip = None
         if not requests:
             skip = (
-                f"waiting for {', '.join(plan.settling)} to be quiet for {debounce.total_seconds():g}s"
+                f"waiting for {', '.join(plan.settling)} to be quiet for {wait.total_seconds():g}s"
                 if plan.settling
                 else "no new webhook events"
             )

@@ -80,7 +80,7 @@ def test_a_run_whose_terminal_process_died_does_not_block_the_workspace(tmp_path
 
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from cascade_sync_pipeline.cli.syncing import HOST_TAG, PID_TAG, running_elsewhere
+    from cascade_sync_pipeline.orchestration.instance import HOST_TAG, PID_TAG, running_elsewhere
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -105,7 +105,7 @@ def test_an_untagged_run_silent_for_long_does_not_block_but_a_live_one_does(tmp_
     elsewhere) blocks the workspace only while it still records events."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from cascade_sync_pipeline.cli import syncing as cli
+    from cascade_sync_pipeline.orchestration import instance as cli
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with _instance(tmp_path) as instance:

@@ -120,6 +120,8 @@ def test_backfill_of_every_partition(backfill_env):
             for run in runs:
                 logs = " ".join(e.user_message for e in instance.all_logs(run.run_id))
                 assert "Could not set lock" not in logs and "Conflicting lock" not in logs
+                # every step in the run's own process: no step process loads the code location again
+                assert not instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTING)
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)

@@ -17,7 +17,7 @@ from cascade_sync_pipeline.orchestration.sensors import (
     build_webhook_sensor,
     debounce_from_env,
 )
-from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, Inbox, WebhookInbox, open_inbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, Claim, Inbox, WebhookInbox, open_inbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app, signature
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 
@@ -38,17 +38,11 @@ CONFIG = parse_config(
         ]
     }
 )
-INCREMENTAL = {
-    "ops": {"clickup_raw_extract": {"config": {"mode": "incremental"}}},
-    "execution": {"config": {"in_process": {}}},
-}
+INCREMENTAL = {"ops": {"clickup_raw_extract": {"config": {"mode": "incremental"}}}}
 
 
 def items(*task_ids: str) -> dict:
-    return {
-        "ops": {"clickup_raw_extract": {"config": {"mode": "items", "item_ids": list(task_ids)}}},
-        "execution": {"config": {"in_process": {}}},
-    }
+    return {"ops": {"clickup_raw_extract": {"config": {"mode": "items", "item_ids": list(task_ids)}}}}
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +274,69 @@ def test_a_cursor_past_the_inbox_starts_over_even_without_inbox_ids(repository, 
             sensor, repository, instance, json.dumps({"last_event_id": 40, "requested": {}})
         )
     assert request.partition_key == "acme-ops" and json.loads(cursor)["last_event_id"] == new
+
+
+# --- beside the live runner ------------------------------------------------------------------------------------
+
+
+def test_claims_chain_per_workspace_and_only_one_of_two_claimers_wins(inbox):
+    a, b = event(inbox, "acme-eng", "t1", T0), event(inbox, "acme-eng", "t2", T0)
+    assert inbox.claim("clickup", 0, Claim("acme-eng", a, a, "run-1"))
+    assert not inbox.claim("clickup", 0, Claim("acme-eng", a, b, "run-2"))  # read the same frontier: lost
+    assert inbox.claim("clickup", a, Claim("acme-eng", b, b, "run-3"))
+    assert inbox.frontier("clickup") == {"acme-eng": b} and inbox.frontier("wrike") == {}
+    assert not inbox.release("clickup", Claim("acme-eng", a, a, "run-1"))  # a later claim follows it
+    assert inbox.release("clickup", Claim("acme-eng", b, b, "run-3"))
+    assert inbox.frontier("clickup") == {"acme-eng": a}
+    assert inbox.claim("clickup", a, Claim("acme-eng", b, b, "run-4"))
+    inbox.prune(datetime.now(UTC) + timedelta(days=1))  # every event, and every claim but the frontier
+    assert [c.run_id for c in inbox.claims_after("clickup", 0)] == ["run-4"]
+    assert inbox.frontier("clickup") == {"acme-eng": b}
+
+
+def test_the_runners_claimed_events_are_passed_over_and_while_it_lives_it_is_given_time(repository, inbox):
+    first, second = event(inbox, "acme-eng", "t1", T0), event(inbox, "acme-eng", "t2", T0 + timedelta(seconds=1))
+    assert inbox.claim("clickup", 0, Claim("acme-eng", first, second, "live-run"))
+    third = event(inbox, "acme-ops", "t3", T0 + timedelta(seconds=2))
+    inbox.runner_seen(T0 + timedelta(seconds=5))
+    clock = Clock(T0 + timedelta(seconds=10))
+    sensor = build_webhook_sensor(
+        CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=1, clock=clock
+    )
+    with dg.instance_for_test() as instance:
+        requests, cursor, skip = evaluate(sensor, repository, instance, None)
+        assert requests == [] and skip == "waiting for acme-ops to be quiet for 30s"  # the live runner's turn
+        clock.now = T0 + timedelta(seconds=40)  # the runner has not been seen for 35 s, and left acme-ops
+        requests, cursor, _ = evaluate(sensor, repository, instance, cursor)
+        assert [(r.partition_key, r.run_config) for r in requests] == [("acme-ops", items("t3"))]
+        assert json.loads(cursor)["last_event_id"] == third
+        assert inbox.frontier("clickup") == {"acme-eng": second, "acme-ops": third}  # so the runner leaves it
+        again, _, skip = evaluate(sensor, repository, instance, cursor)
+        assert again == [] and skip == "no new webhook events"
+
+
+class RunnerFirst(Clock):
+    """Now, as the sensor reads it after the inbox: the live runner claims the events at that moment."""
+
+    def __init__(self, now: datetime, inbox: Inbox, claim: Claim) -> None:
+        super().__init__(now)
+        self.inbox, self.claim = inbox, claim
+
+    def __call__(self) -> datetime:
+        if self.claim is not None:
+            assert self.inbox.claim("clickup", 0, self.claim)
+            self.claim = None
+        return self.now
+
+
+def test_a_sensor_that_loses_the_claim_to_the_runner_requests_nothing_and_reads_again(repository, inbox):
+    only = event(inbox, "acme-eng", "t1", T0)
+    clock = RunnerFirst(T0 + timedelta(seconds=5), inbox, Claim("acme-eng", only, only, "live-run"))
+    sensor = build_webhook_sensor(
+        CONFIG, "clickup", "clickup_sync", inbox_path=inbox.path, debounce_seconds=1, clock=clock
+    )
+    with dg.instance_for_test() as instance:
+        requests, cursor, skip = evaluate(sensor, repository, instance, None)
+        assert requests == [] and cursor is None and "claimed some of these events first" in skip
+        requests, cursor, skip = evaluate(sensor, repository, instance, None)
+        assert requests == [] and skip == "no new webhook events" and json.loads(cursor)["last_event_id"] == only

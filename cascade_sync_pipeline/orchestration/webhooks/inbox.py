@@ -12,6 +12,11 @@ file was replaced (deleted, restored from a backup, moved) instead of waiting fo
 
 A delivery is a duplicate when the same body was already stored for the same source and workspace
 (``UNIQUE (source, workspace, body_sha256)``); the same body sent to two workspaces is two events.
+
+The live runner (``runner.py``) claims the events it runs, so the sensors leave them alone: a claim
+covers one workspace's events ``from_id``..``up_to_id`` and names the one before it by ``after_id``
+(the previous claim's ``up_to_id``, 0 for the first). Two runners reading the same frontier both try
+to insert the same ``after_id``; the primary key lets one of them win.
 """
 
 from __future__ import annotations
@@ -47,6 +52,16 @@ _INDEXES = """
 CREATE INDEX IF NOT EXISTS events_by_source ON events (source, id);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    source     TEXT NOT NULL,
+    workspace  TEXT NOT NULL,
+    after_id   INTEGER NOT NULL,
+    from_id    INTEGER NOT NULL,
+    up_to_id   INTEGER NOT NULL,
+    run_id     TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (source, workspace, after_id)
+);
 """
 _COLUMNS = "id, received_at, source, workspace, event_type, item_ids, body_sha256, body"
 
@@ -71,6 +86,29 @@ class InboxEvent:
     workspace: str
     event_type: str
     item_ids: list[str]
+
+    @classmethod
+    def from_row(cls, row) -> InboxEvent:
+        """From ``id, received_at, source, workspace, event_type, item_ids``, whichever store read them."""
+        received_at = row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1])
+        item_ids = row[5] if isinstance(row[5], list) else json.loads(row[5])
+        return cls(row[0], received_at, row[2], row[3], row[4], item_ids)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The live runner's claim on one workspace's events ``from_id``..``up_to_id`` (run ``run_id``)."""
+
+    workspace: str
+    from_id: int
+    up_to_id: int
+    run_id: str
+
+    def covers(self, event: InboxEvent) -> bool:
+        return event.workspace == self.workspace and self.from_id <= event.id <= self.up_to_id
+
+
+RUNNER_SEEN_AT = "live_runner_seen_at"
 
 
 class WebhookInbox:
@@ -173,23 +211,95 @@ class WebhookInbox:
                 "WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
                 [source, after_id, limit],
             ).fetchall()
-        return [
-            InboxEvent(
-                id=r[0],
-                received_at=datetime.fromisoformat(r[1]),
-                source=r[2],
-                workspace=r[3],
-                event_type=r[4],
-                item_ids=json.loads(r[5]),
+        return [InboxEvent.from_row(r) for r in rows]
+
+    def frontier(self, source: str) -> dict[str, int]:
+        """Per workspace, the last event id the live runner has claimed."""
+        if not self.exists():
+            return {}
+        with closing(self._connect()) as con:
+            try:
+                return dict(
+                    con.execute("SELECT workspace, max(up_to_id) FROM claims WHERE source = ? GROUP BY 1", [source])
+                )
+            except sqlite3.OperationalError:  # a file the receiver has not upgraded to claims yet
+                return {}
+
+    def claims_after(self, source: str, after_id: int) -> list[Claim]:
+        """The source's claims that cover any event above ``after_id``."""
+        if not self.exists():
+            return []
+        with closing(self._connect()) as con:
+            try:
+                rows = con.execute(
+                    "SELECT workspace, from_id, up_to_id, run_id FROM claims WHERE source = ? AND up_to_id > ?",
+                    [source, after_id],
+                ).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        return [Claim(*r) for r in rows]
+
+    def claim(self, source: str, after_id: int, claim: Claim) -> bool:
+        """Record ``claim`` when ``after_id`` is still the workspace's frontier; False when another took it."""
+        with closing(self._connect()) as con:
+            cursor = con.execute(
+                "INSERT INTO claims (source, workspace, after_id, from_id, up_to_id, run_id, claimed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    source,
+                    claim.workspace,
+                    after_id,
+                    claim.from_id,
+                    claim.up_to_id,
+                    claim.run_id,
+                    _stamp(datetime.now(UTC)),
+                ],
             )
-            for r in rows
-        ]
+            return cursor.rowcount == 1
+
+    def release(self, source: str, claim: Claim) -> bool:
+        """Give a claim back (its run failed) while it is still the workspace's last, so the events are
+        handled again; False when a later claim already follows it."""
+        with closing(self._connect()) as con:
+            return (
+                con.execute(
+                    "DELETE FROM claims WHERE source = ? AND workspace = ? AND run_id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM claims AS later WHERE later.source = ? AND later.workspace = ? AND later.after_id = ?)",
+                    [source, claim.workspace, claim.run_id, source, claim.workspace, claim.up_to_id],
+                ).rowcount
+                == 1
+            )
+
+    def runner_seen(self, at: datetime | None = None) -> None:
+        """The live runner is alive: it calls this every few seconds."""
+        with closing(self._connect()) as con:
+            con.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [RUNNER_SEEN_AT, _stamp(at or datetime.now(UTC))],
+            )
+
+    def runner_seen_at(self) -> datetime | None:
+        """When the live runner last said it was alive (None: never, or no inbox yet)."""
+        if not self.exists():
+            return None
+        with closing(self._connect()) as con:
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = ?", [RUNNER_SEEN_AT]).fetchone()
+            except sqlite3.OperationalError:
+                return None
+        return datetime.fromisoformat(row[0]) if row else None
 
     def prune(self, before: datetime) -> int:
-        """Delete events received before ``before``; a replay is recognised as long as its event is kept."""
+        """Delete events received before ``before``; a replay is recognised as long as its event is kept.
+        Claims of that age go too, except each workspace's last (the frontier its next claim names)."""
         if not self.exists():
             return 0
         with closing(self._connect()) as con:
+            con.execute(
+                "DELETE FROM claims WHERE claimed_at < ? AND EXISTS (SELECT 1 FROM claims AS later WHERE "
+                "later.source = claims.source AND later.workspace = claims.workspace AND later.after_id = claims.up_to_id)",
+                [_stamp(before)],
+            )
             return con.execute("DELETE FROM events WHERE received_at < ?", [_stamp(before)]).rowcount
 
 
@@ -207,7 +317,7 @@ def _upgrade_dedup_key(con: sqlite3.Connection) -> None:
 
 
 class Inbox(Protocol):
-    """What the receiver and the sensors need of an inbox, whichever store holds it."""
+    """What the receiver, the sensors and the live runner need of an inbox, whichever store holds it."""
 
     path: Any
 
@@ -231,6 +341,18 @@ class Inbox(Protocol):
     ) -> int | None: ...
 
     def events_after(self, source: str, after_id: int, limit: int = 10_000) -> list[InboxEvent]: ...
+
+    def frontier(self, source: str) -> dict[str, int]: ...
+
+    def claims_after(self, source: str, after_id: int) -> list[Claim]: ...
+
+    def claim(self, source: str, after_id: int, claim: Claim) -> bool: ...
+
+    def release(self, source: str, claim: Claim) -> bool: ...
+
+    def runner_seen(self, at: datetime | None = None) -> None: ...
+
+    def runner_seen_at(self) -> datetime | None: ...
 
     def prune(self, before: datetime) -> int: ...
 

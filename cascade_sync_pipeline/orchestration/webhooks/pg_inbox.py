@@ -4,7 +4,8 @@ different machines (Kubernetes: the receiver's pods and the code server's pod sh
 Chosen when ``CASCADE_SYNC_WEBHOOK_INBOX`` (or ``--inbox``) is a ``postgresql://`` URL; the tables live
 in the schema ``cascade_sync_inbox``. Same contract as the SQLite inbox: an event is committed before
 the receiver answers 200, duplicates (same source, workspace and body) are stored once, ids only grow,
-and the random ``inbox_id`` written at creation lets a sensor notice that the store was replaced.
+and the random ``inbox_id`` written at creation lets a sensor notice that the store was replaced;
+the live runner's claims work as in ``inbox.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from cascade_sync_pipeline.orchestration.webhooks.inbox import InboxEvent
+from cascade_sync_pipeline.orchestration.webhooks.inbox import RUNNER_SEEN_AT, Claim, InboxEvent
 
 SCHEMA = "cascade_sync_inbox"
 _CREATE = f"""
@@ -39,6 +40,16 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.events (
 CREATE INDEX IF NOT EXISTS events_by_source ON {SCHEMA}.events (source, id);
 CREATE INDEX IF NOT EXISTS events_by_time ON {SCHEMA}.events (received_at);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.claims (
+    source     TEXT NOT NULL,
+    workspace  TEXT NOT NULL,
+    after_id   BIGINT NOT NULL,
+    from_id    BIGINT NOT NULL,
+    up_to_id   BIGINT NOT NULL,
+    run_id     TEXT NOT NULL,
+    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, workspace, after_id)
+);
 """
 
 
@@ -138,14 +149,68 @@ class PostgresInbox:
                 [source, after_id, limit],
             )
             rows = cur.fetchall()
-        return [
-            InboxEvent(id=r[0], received_at=r[1], source=r[2], workspace=r[3], event_type=r[4], item_ids=r[5])
-            for r in rows
-        ]
+        return [InboxEvent.from_row(r) for r in rows]
+
+    def frontier(self, source: str) -> dict[str, int]:
+        if not self.exists():
+            return {}
+        with self._cursor() as cur:
+            cur.execute(f"SELECT workspace, max(up_to_id) FROM {SCHEMA}.claims WHERE source = %s GROUP BY 1", [source])
+            return {ws: int(up_to) for ws, up_to in cur.fetchall()}
+
+    def claims_after(self, source: str, after_id: int) -> list[Claim]:
+        if not self.exists():
+            return []
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT workspace, from_id, up_to_id, run_id FROM {SCHEMA}.claims WHERE source = %s AND up_to_id > %s",
+                [source, after_id],
+            )
+            return [Claim(ws, int(a), int(b), run) for ws, a, b, run in cur.fetchall()]
+
+    def claim(self, source: str, after_id: int, claim: Claim) -> bool:
+        with self._cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.claims (source, workspace, after_id, from_id, up_to_id, run_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [source, claim.workspace, after_id, claim.from_id, claim.up_to_id, claim.run_id],
+            )
+            return cur.rowcount == 1
+
+    def release(self, source: str, claim: Claim) -> bool:
+        with self._cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.claims WHERE source = %s AND workspace = %s AND run_id = %s AND NOT EXISTS "
+                f"(SELECT 1 FROM {SCHEMA}.claims AS later WHERE later.source = %s AND later.workspace = %s "
+                "AND later.after_id = %s)",
+                [source, claim.workspace, claim.run_id, source, claim.workspace, claim.up_to_id],
+            )
+            return cur.rowcount == 1
+
+    def runner_seen(self, at: datetime | None = None) -> None:
+        with self._cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [RUNNER_SEEN_AT, (at or datetime.now(UTC)).isoformat()],
+            )
+
+    def runner_seen_at(self) -> datetime | None:
+        if not self.exists():
+            return None
+        with self._cursor() as cur:
+            cur.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", [RUNNER_SEEN_AT])
+            row = cur.fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
 
     def prune(self, before: datetime) -> int:
         if not self.exists():
             return 0
         with self._cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {SCHEMA}.claims AS c WHERE claimed_at < %s AND EXISTS (SELECT 1 FROM {SCHEMA}.claims "
+                "AS later WHERE later.source = c.source AND later.workspace = c.workspace AND later.after_id = c.up_to_id)",
+                [before],
+            )
             cur.execute(f"DELETE FROM {SCHEMA}.events WHERE received_at < %s", [before])
             return cur.rowcount

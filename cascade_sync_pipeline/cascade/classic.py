@@ -1,9 +1,10 @@
 """The client of Cascade's classic API (``https://{instance}.executestrategy.net/api/v2``): Goals
 and Tasks, as ``shared/reference/cascade/classic-connector.swagger.json`` describes them.
 
-Plain Python, no Dagster. Built on :class:`~cascade_sync_pipeline.http.ApiSession` (retries of
-5xx, timeouts and resets, 429 waits, request counting). Reads, PUTs and DELETEs are safe to repeat
-and are retried. A create is not: the API has no idempotency key, no external reference and no
+Plain Python, no Dagster. Built on :class:`~cascade_sync_pipeline.cascade.classic_session.ClassicSession`
+(reads, PUTs and DELETEs) over :class:`~cascade_sync_pipeline.http.ApiSession` (retries of 5xx,
+timeouts and resets, 429 waits, request counting). Reads, PUTs and DELETEs are safe to repeat and are
+retried. A create is not: the API has no idempotency key, no external reference and no
 conflict answer, so a POST whose answer was lost is never simply sent again. Instead the client
 looks for what that POST may have stored (see :meth:`ClassicClient._create`): adopted when exactly
 one item matches, sent again only when none does, and an error that says so when it cannot look.

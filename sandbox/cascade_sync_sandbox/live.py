@@ -9,38 +9,45 @@ workspace's partition.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.http import SourceApiError
 from cascade_sync_pipeline.orchestration.instance import ROOT, dagster_home
-from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
+from cascade_sync_pipeline.orchestration.webhooks.inbox import Inbox, open_inbox
 from cascade_sync_pipeline.orchestration.webhooks.receiver import create_receiver_app
 from cascade_sync_pipeline.orchestration.webhooks.register import (
     open_clickup,
     open_wrike,
     register_clickup,
     register_wrike,
-    suggested_secret_env,
 )
 from cascade_sync_pipeline.orchestration.webhooks.server import ReceiverServer
 from cascade_sync_sandbox.company import start_sandbox
 
 RECEIVER_PORT = 8710
+HEALTH_TIMEOUT_S = 10.0
 
 
 def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
     """Point every configured workspace's webhooks at the receiver; return what was done."""
     done = []
     for ws in config.workspaces:
-        env = ws.webhook_secret_env or suggested_secret_env(ws.source, ws.key)
+        env = ws.webhook_secret_env  # the only name the receiver reads the secret from
         try:
             if ws.source == "wrike":
-                os.environ.setdefault(env, secrets.token_hex(16))
+                if env:
+                    os.environ.setdefault(env, secrets.token_hex(16))
                 with open_wrike(ws) as client:
                     registration = register_wrike(client, ws, public_url)
             else:
@@ -49,7 +56,7 @@ def register_sandbox_webhooks(config: SyncConfig, public_url: str) -> list[str]:
         except SourceApiError as err:
             done.append(f"{ws.key}: webhook not registered ({err})")
             continue
-        if registration.secret:
+        if registration.secret and env:
             os.environ[env] = registration.secret
         done.append(f"{ws.key}: webhook {registration.action} -> {registration.endpoint}")
     return done
@@ -79,18 +86,52 @@ def second_terminal(sandbox, config: SyncConfig, home: Path) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class DevWebhooks:
+    """The receiver `cascade-sync dev` serves and what registering the sandbox webhooks at it did."""
+
+    receiver: ReceiverServer
+    inbox: Inbox
+    registrations: list[str]
+
+
+@contextlib.contextmanager
+def dev_webhooks(config: SyncConfig, sandbox, *, port: int = RECEIVER_PORT) -> Iterator[DevWebhooks]:
+    """The sandbox tokens exported, the receiver serving on ``port`` (0: a free one) and every
+    workspace's webhook registered at it; the receiver stops on the way out."""
+    sandbox.export_env(config)
+    inbox = open_inbox().create()
+    # The production server (waitress, with its timeouts and caps), in this process. It must answer
+    # before registering: Wrike calls the hookUrl for the secret handshake while creating the webhook.
+    with ReceiverServer(create_receiver_app(config, inbox), port=port) as receiver:
+        wait_until_healthy(receiver.url)
+        yield DevWebhooks(receiver, inbox, register_sandbox_webhooks(config, receiver.url))
+
+
+def wait_until_healthy(url: str, timeout: float = HEALTH_TIMEOUT_S) -> None:
+    """Return once ``url``/healthz answers 200; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the webhook receiver at {url} did not answer /healthz within {timeout:g} s")
+        time.sleep(0.05)
+
+
 def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
     """Serve the sandbox, the webhook receiver and the Dagster UI until Ctrl-C."""
     home = dagster_home()
-    with start_sandbox(cascade_api=config.cascade.api if config.cascade else "integrations") as sandbox:
-        sandbox.export_env(config)
-        receiver_url = f"http://127.0.0.1:{RECEIVER_PORT}"
-        for line in register_sandbox_webhooks(config, receiver_url):
+    with (
+        start_sandbox(cascade_api=config.cascade.api if config.cascade else "integrations") as sandbox,
+        dev_webhooks(config, sandbox) as dev,
+    ):
+        for line in dev.registrations:
             print(line)
-        inbox = open_inbox().create()
-        # The production server (waitress, with its timeouts and caps), in this process.
-        receiver = ReceiverServer(create_receiver_app(config, inbox), port=RECEIVER_PORT).start()
-        print(f"Webhook receiver: {receiver_url}/webhooks/<source>/<key> (inbox {inbox.path})")
+        print(f"Webhook receiver: {dev.receiver.url}/webhooks/<source>/<key> (inbox {dev.inbox.path})")
         for name, server in sandbox.servers.items():
             print(f"{name} emulator: {server.url}")
         print(f"Dagster UI: http://127.0.0.1:{port} (DAGSTER_HOME={home})")
@@ -104,5 +145,3 @@ def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
         except KeyboardInterrupt:
             proc.terminate()
             return proc.wait(timeout=60)
-        finally:
-            receiver.stop()

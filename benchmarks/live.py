@@ -2,9 +2,11 @@
 
 The whole production path, on the sandbox company (config/sandbox.yaml on free ports, a small company):
 the emulators fire signed webhooks at the receiver (in this process, the production waitress server),
-which stores them in the inbox; the Dagster daemon (``dagster-daemon run``, a subprocess) evaluates the
-webhook sensors and launches the workspace's incremental run through its run queue; the run pushes the
-new value to the Cascade emulator. Nothing of the product is called directly after the first full sync
+which stores them in the inbox; the live runner (``cascade-sync webhooks run``, a subprocess) claims the
+workspace's events once quiet and runs the sync in its warm process, beside the Dagster daemon
+(``dagster-daemon run``, a subprocess) whose webhook sensors are the fallback; the run pushes the new
+value to the Cascade emulator. With env ``CASCADE_SYNC_BENCH_LIVE_RUNNER=0`` no runner starts, and the
+sensors launch every run through the daemon's run queue (the path before the runner). Nothing of the product is called directly after the first full sync
 (``cascade-sync sync --mode full``, a subprocess).
 
 Per source (ClickUp: acme-product; Wrike: acme-delivery), ``changes`` single edits, one at a time and the
@@ -18,20 +20,18 @@ done status, then back to its old status, and so on. For each edit:
   attributed to the workspace by the ids they write; goal: equal to the values that changed, counted by
   diffing the Cascade emulator's state, a measure's history counting as one);
 * stages, read from the inbox and the Dagster instance: edit -> inbox row (webhook received), inbox row
-  -> run created (debounce and sensor interval), created -> launched (the run queue dequeues it:
-  RUN_STARTING), launched -> run started (the run's process starts: RUN_START), run started -> Cascade
-  value changed, value changed -> run ended; inside the run, the time the multiprocess executor spends
-  launching each step's process (STEP_WORKER_STARTING -> STEP_START) and each step's own work.
+  -> run created (debounce, and the runner's poll or the sensor interval), created -> launched (the run
+  queue dequeues it: RUN_STARTING; none for the runner's runs), launched -> run started (the run's
+  process starts: RUN_START), run started -> Cascade value changed, value changed -> run ended; inside
+  the run, each step's own work.
 
 Then a burst: ``BURST_EDITS`` status edits to acme-product within ``BURST_SECONDS``; reported: the runs it
 caused, the time from the last edit to the edited actions holding their final progress and to the last
 Cascade write, and whether that state is final: a full sync afterwards (the CLI, daemon stopped) must
 write nothing to Cascade.
 
-Benchmark-only settings (the product is not changed): the Wrike workspace gets a ``webhook_secret_env``
-(config/sandbox.yaml has none, so registering its webhook is skipped; see ``register.unready``), and
-every schedule a cron that does not fire during the run (Jan 1, 00:00), so no schedule tick lands among
-the measured runs. The debounce is the product's (env ``CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS``, passed
+Benchmark-only setting (the product is not changed): every schedule gets a cron that does not fire
+during the run (Jan 1, 00:00), so no schedule tick lands among the measured runs. The debounce is the product's (env ``CASCADE_SYNC_WEBHOOK_DEBOUNCE_SECONDS``, passed
 through when set).
 
 Knobs: ``python -m benchmarks --only live --changes N`` or env ``CASCADE_SYNC_BENCH_LIVE_CHANGES`` (edits per
@@ -62,6 +62,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.processes import Background, dagster_daemon
 from benchmarks.report import Figure, Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ BIN = Path(sys.executable).parent
 NAME = "live"
 CHANGES_ENV = "CASCADE_SYNC_BENCH_LIVE_CHANGES"
 BUDGET_ENV = "CASCADE_SYNC_BENCH_LIVE_BUDGET_SECONDS"
+RUNNER_ENV = "CASCADE_SYNC_BENCH_LIVE_RUNNER"
 DEFAULT_CHANGES = 30
 DEFAULT_BUDGET_S = 840.0  # for the single edits; with setup and the burst the benchmark stays near 20 minutes
 CLICKUP_TASKS_PER_TEAM = 300
@@ -113,8 +115,8 @@ class Stack:
     inbox_path: Path
     env: dict[str, str]
     registrations: list[str]
-    daemon: subprocess.Popen | None = None
-    daemon_log: Path | None = None
+    daemon: Background | None = None
+    runner: Background | None = None
     _instance: Any = None
 
     @property
@@ -137,40 +139,26 @@ class Stack:
         )
 
     def start_daemon(self) -> None:
-        self.daemon_log = self.workdir / "daemon.log"
-        with open(self.daemon_log, "ab") as out:
-            self.daemon = subprocess.Popen(
-                [str(BIN / "dagster-daemon"), "run", "-m", "cascade_sync_pipeline.definitions"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the code server and the runs it launches
-            )
+        self.daemon = dagster_daemon(self.env, self.workdir / "daemon.log")
+        self.daemon.start()
+
+    def start_runner(self) -> None:
+        """The live runner (``cascade-sync webhooks run``), beside the daemon as in production."""
+        argv = [str(BIN / "cascade-sync"), "--config", str(self.config_path), "webhooks", "run"]
+        self.runner = Background(argv, self.env, self.workdir / "runner.log")
+        self.runner.start()
 
     def stop_daemon(self) -> None:
-        daemon, self.daemon = self.daemon, None
-        if daemon is None or daemon.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=30)
-        # Runs the daemon launched live in its process group; make sure none outlives it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(daemon.pid, signal.SIGKILL)
+        for process in (self.runner, self.daemon):
+            if process is not None:
+                process.stop()
+        self.runner = self.daemon = None
 
     def daemon_alive(self) -> bool:
-        return self.daemon is not None and self.daemon.poll() is None
+        return all(p is None or p.alive() for p in (self.runner, self.daemon)) and self.daemon is not None
 
     def daemon_tail(self, chars: int = 3000) -> str:
-        if self.daemon_log is None or not self.daemon_log.exists():
-            return ""
-        return self.daemon_log.read_text(errors="replace")[-chars:]
+        return "\n".join(p.tail(chars) for p in (self.daemon, self.runner) if p is not None)
 
 
 def _pointed_config(sandbox, workdir: Path) -> dict:
@@ -184,10 +172,6 @@ def _pointed_config(sandbox, workdir: Path) -> dict:
     raw["warehouse"] = {"path": str(workdir / "warehouse.duckdb")}
     for ws in raw["workspaces"]:
         ws["schedule"] = NEVER
-        if ws["source"] == "wrike" and not ws.get("webhook_secret_env"):
-            # config/sandbox.yaml gives the Wrike workspace no webhook secret, and registration skips a
-            # Wrike workspace without one (register.unready); this benchmark names one.
-            ws["webhook_secret_env"] = "WRIKE_WEBHOOK_SECRET_" + ws["key"].upper().replace("-", "_")
     return raw
 
 
@@ -278,11 +262,23 @@ def _last_inbox_id(stack: Stack) -> int:
     return open_inbox(stack.inbox_path).last_id()
 
 
-def _covered(run) -> int:
-    """The newest inbox event a webhook run covers (its run key ends with that id)."""
-    key = run.tags.get("dagster/run_key", "")
-    tail = key.rsplit(":", 1)[-1]
-    return int(tail) if key and tail.isdigit() else 0
+def _frontier(stack: Stack, source: str) -> dict[str, int]:
+    from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
+
+    return open_inbox(stack.inbox_path).frontier(source)
+
+
+def _run_of(stack: Stack, source: str, event, runs):
+    """The run that covered ``event``: by the claim on it (the runner's run id, or the sensor's run key)."""
+    from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
+
+    claims = open_inbox(stack.inbox_path).claims_after(source, event.id - 1)
+    claim = next((c for c in claims if c.covers(event)), None)
+    if claim is not None:
+        for r in runs:
+            if claim.run_id in (r.dagster_run.run_id, r.dagster_run.tags.get("dagster/run_key")):
+                return r
+    return runs[-1]
 
 
 def _runs(stack: Stack, key: str, *, since: float | None = None) -> list:
@@ -308,9 +304,7 @@ def settle(stack: Stack, key: str, source: str, *, since: float | None = None, t
             raise RuntimeError(f"the Dagster daemon exited:\n{stack.daemon_tail()}")
         events = [e for e in _inbox_events(stack, source, 0) if e.workspace == key]
         records = _runs(stack, key)
-        covered = max(
-            (_covered(r.dagster_run) for r in records if r.dagster_run.tags.get("trigger") == "webhook"), default=0
-        )
+        covered = _frontier(stack, source).get(key, 0)  # the live runner and the sensors claim what they run
         newest = max((e.id for e in events), default=0)
         if newest <= covered and not _busy(records):
             return [r for r in records if since is None or r.create_timestamp.timestamp() >= since]
@@ -323,10 +317,13 @@ def settle(stack: Stack, key: str, source: str, *, since: float | None = None, t
         time.sleep(0.25)
 
 
-def wait_for_daemon(stack: Stack, sensors: set[str], timeout: float = SETTLE_TIMEOUT_S) -> None:
+def wait_for_daemon(stack: Stack, sensors: set[str], *, runner: bool, timeout: float = SETTLE_TIMEOUT_S) -> None:
     """Wait until the daemon has loaded the code location (each of ``sensors`` has ticked once) and its
-    run queue runs, so the first edit does not pay for the daemon's start."""
+    run queue runs, and (``runner``) the live runner has said it is alive, so the first edit does not pay
+    for their start."""
     from dagster._core.scheduler.instigation import InstigatorType
+
+    from cascade_sync_pipeline.orchestration.webhooks.inbox import open_inbox
 
     deadline = time.monotonic() + timeout
     while True:
@@ -338,7 +335,8 @@ def wait_for_daemon(stack: Stack, sensors: set[str], timeout: float = SETTLE_TIM
             for s in states
             if stack.instance.get_ticks(s.instigator_origin_id, s.selector_id, limit=1)
         }
-        if sensors <= ticked and "QUEUED_RUN_COORDINATOR" in stack.instance.get_daemon_heartbeats():
+        alive = not runner or open_inbox(stack.inbox_path).runner_seen_at() is not None
+        if sensors <= ticked and "QUEUED_RUN_COORDINATOR" in stack.instance.get_daemon_heartbeats() and alive:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(
@@ -539,7 +537,7 @@ def _failure(stack: Stack, run_id: str) -> str:
 
 def _stages(stack: Stack, t0: float, seen: float, events, runs) -> tuple[dict[str, float], dict[str, float]]:
     """Where one edit's time went: the stages from the edit to its run's end, and each step's time."""
-    run = next((r for r in runs if _covered(r.dagster_run) >= events[-1].id), runs[-1])
+    run = _run_of(stack, events[-1].source, events[-1], runs)
     timeline = _run_timeline(stack, run.dagster_run.run_id)
     received = [e.received_at.timestamp() for e in events]
     created = run.create_timestamp.timestamp()
@@ -690,9 +688,8 @@ def _burst(stack: Stack, targets: list[Target], ids: set[str], report: Report, l
             "burst: Cascade writes",
             writes,
             "PUTs",
-            changed,
-            "==",
-            "goal: the values that changed between before and after the burst",
+            note=f"{changed} values differ between before and after the burst; a run during the burst also "
+            "writes the states it saw then (the live runner runs a workspace whose events keep coming every 3 s)",
         ),
         Figure(
             NAME,
@@ -821,6 +818,7 @@ def run(report: Report, *, changes: int | None = None, log: Callable[[str], None
 
     n = changes if changes is not None else changes_from_env()
     budget = budget_from_env()
+    with_runner = os.environ.get(RUNNER_ENV, "1").strip() != "0"
     say = log or (lambda line: print(line, file=sys.__stderr__, flush=True))
     started = time.monotonic()
     with live_stack() as stack:
@@ -831,6 +829,13 @@ def run(report: Report, *, changes: int | None = None, log: Callable[[str], None
                 debounce_from_env(),
                 "s",
                 note=f"env {DEBOUNCE_ENV}; the sensors' minimum interval is {MINIMUM_INTERVAL_SECONDS}s",
+            ),
+            Figure(
+                NAME,
+                "live runner (cascade-sync webhooks run) beside the daemon",
+                "yes" if with_runner else "no",
+                "",
+                note=f"env {RUNNER_ENV}=0 measures the sensors' path alone",
             ),
         )
         first = time.monotonic()
@@ -845,7 +850,9 @@ def run(report: Report, *, changes: int | None = None, log: Callable[[str], None
 
         stack.start_daemon()
         ready = time.monotonic()
-        wait_for_daemon(stack, {"clickup_webhook_sensor", "wrike_webhook_sensor"})
+        if with_runner:
+            stack.start_runner()
+        wait_for_daemon(stack, {"clickup_webhook_sensor", "wrike_webhook_sensor"}, runner=with_runner)
         for key, source in ((CLICKUP_KEY, "clickup"), ("acme-ops", "clickup"), (WRIKE_KEY, "wrike")):
             settle(stack, key, source)  # the first sync's own webhooks (write-back), if any, are handled first
         report.add(

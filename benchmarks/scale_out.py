@@ -66,6 +66,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.processes import Background, dagster_daemon
 from benchmarks.report import Figure, Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -510,40 +511,19 @@ class Deployment:
     config: Any
     env: dict[str, str]
     log: Path
-    daemon: subprocess.Popen | None = None
+    daemon: Background | None = None
 
     def start_daemon(self) -> float:
-        out = open(self.log, "ab")  # noqa: SIM115 - closed in stop_daemon
-        self._out = out
-        started = time.time()
-        self.daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-m", MODULE],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the code server and the runs it launches
-        )
-        return started
+        self.daemon = dagster_daemon(self.env, self.log, MODULE)
+        return self.daemon.start()
 
     def stop_daemon(self) -> None:
-        daemon, self.daemon = self.daemon, None
-        if daemon is not None and daemon.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(timeout=30)
-        if daemon is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(daemon.pid, signal.SIGKILL)
+        if self.daemon is not None:
+            self.daemon.stop()
         _reap(self.home)
-        if getattr(self, "_out", None) is not None:
-            self._out.close()
-            self._out = None
+
+    def daemon_alive(self) -> bool:
+        return self.daemon is not None and self.daemon.alive()
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
@@ -722,7 +702,7 @@ def run_backfill(w: World, pg, layout: str, selected: list[str]) -> Backfill:
             last_report = time.monotonic()
             while True:
                 time.sleep(2)
-                if dep.daemon is None or dep.daemon.poll() is not None:
+                if not dep.daemon_alive():
                     raise RuntimeError(f"the Dagster daemon exited:\n{dep.tail()}")
                 records = instance.get_run_records(dg.RunsFilter(job_name="clickup_sync"))
                 statuses = [r.dagster_run.status.value for r in records]
@@ -955,7 +935,7 @@ def _wait_for_minute(instance, dep: Deployment, keys: list[str], after: float, d
     while not (names := {schedule_name(k) for k in keys if minute_offset(k) == int(boundary // 60) % 60}):
         boundary += 60
     while time.time() < deadline:
-        if dep.daemon is None or dep.daemon.poll() is not None:
+        if not dep.daemon_alive():
             raise RuntimeError(f"the Dagster daemon exited:\n{dep.tail()}")
         if time.time() >= boundary:
             ticks = _schedule_ticks(instance, names, limit=1)
@@ -980,7 +960,7 @@ def measure_daemon_ticks(report: Report, w: World, pg, seconds: float) -> None:
             states_done = None
             while time.time() < deadline and states_done is None:
                 time.sleep(3)
-                if dep.daemon is None or dep.daemon.poll() is not None:
+                if not dep.daemon_alive():
                     raise RuntimeError(f"the Dagster daemon exited:\n{dep.tail()}")
                 stored = instance.all_instigator_state(instigator_type=_instigator_type("SCHEDULE"))
                 if len(stored) >= n:

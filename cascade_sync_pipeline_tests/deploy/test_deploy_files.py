@@ -75,6 +75,10 @@ def _receiver_pod() -> dict:
     return _one(K8S / "receiver.yaml", "Deployment")["spec"]["template"]["spec"]
 
 
+def _runner_pod() -> dict:
+    return _one(K8S / "runner.yaml", "Deployment")["spec"]["template"]["spec"]
+
+
 def _example_config() -> dict:
     configmap = _one(K8S / "config.yaml", "ConfigMap", "cascade-sync-config")
     return read_yaml(configmap["data"][CONFIG_KEY], "cascade-sync-config")
@@ -110,6 +114,7 @@ def test_every_yaml_file_under_deploy_parses():
     assert {f.relative_to(DEPLOY).as_posix() for f in files} >= {
         "helm/values.yaml",
         "k8s/receiver.yaml",
+        "k8s/runner.yaml",
         "k8s/warehouse-pvc.yaml",
         "k8s/config.yaml",
     }
@@ -197,17 +202,17 @@ def test_every_pod_is_told_the_config_path_where_the_configmap_is_mounted():
     run_env = dict(item.split("=", 1) for item in launcher["envVars"])
     assert run_env["CASCADE_SYNC_CONFIG"] in mounted_config_paths(launcher["volumes"], launcher["volumeMounts"])
 
-    pod = _receiver_pod()
-    (container,) = pod["containers"]
-    receiver_env = {e["name"]: e.get("value") for e in container["env"]}
-    assert receiver_env["CASCADE_SYNC_CONFIG"] in mounted_config_paths(pod["volumes"], container["volumeMounts"])
+    for pod in (_receiver_pod(), _runner_pod()):
+        (container,) = pod["containers"]
+        pod_env = {e["name"]: e.get("value") for e in container["env"]}
+        assert pod_env["CASCADE_SYNC_CONFIG"] in mounted_config_paths(pod["volumes"], container["volumeMounts"])
 
 
 def test_the_webhook_inbox_comes_from_the_secret_as_a_postgresql_url():
     secrets = _secret("cascade-sync-secrets")
     assert secrets["CASCADE_SYNC_WEBHOOK_INBOX"].startswith("postgresql://")
-    (receiver,) = _receiver_pod()["containers"]
-    for env in (_code_server()["env"], receiver["env"]):
+    (receiver,), (runner,) = _receiver_pod()["containers"], _runner_pod()["containers"]
+    for env in (_code_server()["env"], receiver["env"], runner["env"]):
         (inbox,) = [e for e in env if e["name"] == "CASCADE_SYNC_WEBHOOK_INBOX"]
         assert inbox["valueFrom"]["secretKeyRef"] == {
             "name": "cascade-sync-secrets",
@@ -381,3 +386,36 @@ def test_the_image_entry_point_serves_the_code_location(tmp_path):
                 server.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def test_the_live_runner_gets_what_a_run_pod_gets_and_the_charts_instance():
+    """It executes runs itself: the run launcher's Secret, warehouse volume and resources, the image of the
+    receiver, and the instance config the chart writes for the release deploy/README.md installs."""
+    pod, launcher = _runner_pod(), _run_launcher()
+    (container,) = pod["containers"]
+    (receiver,) = _receiver_pod()["containers"]
+    assert container["image"] == receiver["image"]
+    assert container["command"] == ["cascade-sync", "webhooks", "run"]
+    assert {"secretRef": {"name": "cascade-sync-secrets"}} in container["envFrom"]
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v
+    }
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    (launcher_mount,) = [
+        m
+        for m in launcher["volumeMounts"]
+        if m["name"] in {v["name"] for v in launcher["volumes"]}
+        and "persistentVolumeClaim" in next(v for v in launcher["volumes"] if v["name"] == m["name"])
+    ]
+    assert {mounts[name] for name, claim in claims.items() if claim == "cascade-sync-warehouse"} == {
+        launcher_mount["mountPath"]
+    }
+    assert container["resources"] == launcher["resources"]
+    env = {e["name"]: e for e in container["env"]}
+    (instance,) = [v for v in pod["volumes"] if v.get("configMap", {}).get("name", "").endswith("-dagster-instance")]
+    assert instance["configMap"]["name"] == "cascade-sync-dagster-instance"  # release cascade-sync, chart dagster
+    chart_home = _values()["global"].get("dagsterHome", "/opt/dagster/dagster_home")  # the chart's default
+    assert mounts[instance["name"]] == env["DAGSTER_HOME"]["value"] == chart_home
+    password = env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": _values()["global"]["postgresqlSecretName"], "key": "postgresql-password"}
+    assert "helm upgrade --install cascade-sync dagster/dagster" in (DEPLOY / "README.md").read_text()

@@ -3,8 +3,8 @@
 `cascade-sync dev` starts everything a new user needs to watch the sync react: schedules and
 sensors run in the Dagster daemon; a change made in the sandbox (for example
 `curl -X POST 127.0.0.1:8701/_sandbox/clickup/update_task -d '{"task_id": "…", "name": "…"}'`)
-reaches the receiver as a signed webhook, lands in the inbox, and the sensor runs exactly that
-workspace's partition.
+reaches the receiver as a signed webhook, lands in the inbox, and the live runner
+(`cascade-sync webhooks run`) syncs exactly that task of that workspace's partition.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def second_terminal(sandbox, config: SyncConfig, home: Path) -> str:
     if clickup is not None and sandbox.clickup is not None:
         task = next(t for t in sandbox.clickup.dataset.tasks.values() if str(t.team_id) == clickup.team_id)
         lines += [
-            f"Change a task of {clickup.key}; the webhook sensor runs that workspace within seconds:",
+            f"Change a task of {clickup.key}; the live runner syncs it to Cascade within seconds:",
             f"  curl -X POST {sandbox.servers['clickup'].url}/_sandbox/clickup/update_task "
             "-H 'content-type: application/json' "
             f"""-d '{{"task_id": "{task.id}", "name": "Renamed in ClickUp"}}'""",
@@ -136,12 +136,19 @@ def run_dev(config: SyncConfig, *, port: int = 3000) -> int:
             print(f"{name} emulator: {server.url}")
         print(f"Dagster UI: http://127.0.0.1:{port} (DAGSTER_HOME={home})")
         print(second_terminal(sandbox, config, home))
-        dagster = Path(sys.executable).parent / "dagster"
+        bin_dir = Path(sys.executable).parent
+        # The live runner syncs a workspace a second or two after its webhook; the sensors stay its fallback.
+        runner = subprocess.Popen([str(bin_dir / "cascade-sync"), "webhooks", "run"], cwd=ROOT, env=os.environ.copy())
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)], cwd=ROOT, env=os.environ.copy()
+            [str(bin_dir / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)],
+            cwd=ROOT,
+            env=os.environ.copy(),
         )
         try:
             return proc.wait()
         except KeyboardInterrupt:
             proc.terminate()
             return proc.wait(timeout=60)
+        finally:
+            runner.terminate()  # it finishes the run in flight first
+            runner.wait(timeout=120)

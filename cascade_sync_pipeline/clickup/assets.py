@@ -12,7 +12,7 @@ from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
     SourceAssetArgs,
     SourceAssets,
-    choose_since,
+    choose_read,
     markdown_preview,
     read_problems_result,
     read_problems_spec,
@@ -68,14 +68,13 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         with store.connect() as con:
             watermark, last_full_at = load.extract_state(con, ws.key)
             stored, lists = load.stored_scope(con, ws.key)
-        items = config.mode == "items" and bool(config.item_ids) and last_full_at is not None
-        since = None if items else choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
+        read = choose_read(config, watermark, last_full_at, ws.full_refresh_hours)
         with clickup.client(ws) as client:
-            if items:  # only what the webhook named; the scope is the one the last full read stored
+            if read.item_ids:  # only what the webhook named; the scope is the one the last full read stored
                 scope = None if ws.scope.is_everything else lists
-                extract = extract_items(client, ws, config.item_ids, stored=stored, lists=scope)
+                extract = extract_items(client, ws, read.item_ids, stored=stored, lists=scope)
             else:
-                extract = extract_workspace(client, ws, since_ms=since)
+                extract = extract_workspace(client, ws, since_ms=read.since)
             stats = client.stats
         with store.connect() as con:
             counts = load.write_raw(con, ws.key, extract)
@@ -121,7 +120,7 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
                 **run,
                 "dagster/row_count": counts["raw.clickup_tasks"],
                 "tasks_read": len(extract.tasks),
-                "since_ms": since if since is not None else "full",
+                "since_ms": read.since if read.since is not None else "full",
                 "preview": markdown_preview(preview),
                 "payload_problems": len(extract.problems),
                 "kept_newer_stored": extract.written.get("kept_newer", 0),

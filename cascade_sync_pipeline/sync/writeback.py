@@ -11,7 +11,6 @@ and reported together, naming the workspace, the item and the field to create.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ import duckdb
 
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.http import SourceApiError
+from cascade_sync_pipeline.sync.recorder import BatchRecorder
 from cascade_sync_pipeline.warehouse.store import Warehouse
 
 RECORD_EVERY = 50  # successful writes, or
@@ -185,27 +185,6 @@ def _mark(con: duckdb.DuckDBPyConnection, workspace: str, items: list[Pending]) 
         )
 
 
-class _Recorder:
-    """Successful writes, recorded in the warehouse every RECORD_EVERY items or RECORD_SECONDS."""
-
-    def __init__(self, warehouse: Warehouse, workspace: str) -> None:
-        self.warehouse, self.workspace = warehouse, workspace
-        self.waiting: list[Pending] = []
-        self.since = time.monotonic()
-
-    def add(self, item: Pending) -> None:
-        self.waiting.append(item)
-        if len(self.waiting) >= RECORD_EVERY or time.monotonic() - self.since >= RECORD_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.waiting:
-            with self.warehouse.connect() as con:
-                _mark(con, self.workspace, self.waiting)
-            self.waiting = []
-        self.since = time.monotonic()
-
-
 def write_back(
     warehouse: Warehouse, ws: ClickUpWorkspace | WrikeWorkspace, target: IdField, planned: Plan
 ) -> WriteBackResult:
@@ -213,8 +192,10 @@ def write_back(
     (and whatever is written when an error stops the loop). Raises WriteBackError at the end when
     some items failed (the others are written and recorded)."""
     result = WriteBackResult(already_held=planned.already_held)
-    recorder = _Recorder(warehouse, ws.key)
-    try:
+    recorder = BatchRecorder[Pending](
+        warehouse, lambda con, items: _mark(con, ws.key, items), every=RECORD_EVERY, seconds=RECORD_SECONDS
+    )
+    with recorder:
         field_ids = target.resolve(planned.field_ids)
         for item in planned.items:
             if item.item_id not in field_ids:
@@ -231,8 +212,6 @@ def write_back(
                 continue
             recorder.add(item)
             result.written += 1
-    finally:
-        recorder.flush()
     if result.failed:
         shown = "; ".join(result.failed[:10])
         more = f" (and {len(result.failed) - 10} more)" if len(result.failed) > 10 else ""

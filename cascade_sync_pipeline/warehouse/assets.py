@@ -1,5 +1,5 @@
-"""What every source's Dagster assets share: the extract mode, the choice between a full and an
-incremental read, and the staging materializations with their previews."""
+"""What every source's Dagster assets share: the extract mode, the choice of what to read (the items a
+webhook named, the changes since the last run, or everything), and the staging materializations."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 from collections.abc import Mapping
@@ -41,18 +41,33 @@ class ExtractConfig(dg.Config):
     item_ids: list[str] = []
 
 
-def choose_since(
-    mode: str, watermark, last_full_at: datetime | None, full_every_hours: float, now: datetime | None = None
-):
-    """The watermark to read changes from, or None for a full read."""
-    if mode == "full" or watermark is None:
-        return None
-    if mode == "incremental":
-        return watermark
+@dataclass(frozen=True)
+class Read:
+    """What one extract reads: only ``item_ids``, else the changes since ``since``, else (neither) everything."""
+
+    item_ids: list[str] | None = None
+    since: Any = None
+
+
+def choose_read(
+    config: ExtractConfig,
+    watermark: Any,
+    last_full_at: datetime | None,
+    full_every_hours: float,
+    now: datetime | None = None,
+) -> Read:
+    """Only the items a webhook named (once a full read is stored to keep them beside); else the changes
+    since the watermark, unless a full read is asked for or due."""
+    if config.mode == "items" and config.item_ids and last_full_at is not None:
+        return Read(item_ids=config.item_ids)
+    if config.mode == "full" or watermark is None:
+        return Read()
+    if config.mode == "incremental":
+        return Read(since=watermark)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     if last_full_at is None or now - last_full_at >= timedelta(hours=full_every_hours):
-        return None
-    return watermark
+        return Read()
+    return Read(since=watermark)
 
 
 def markdown_preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:

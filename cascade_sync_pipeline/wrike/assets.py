@@ -10,7 +10,7 @@ from cascade_sync_pipeline.warehouse.assets import (
     ExtractConfig,
     SourceAssetArgs,
     SourceAssets,
-    choose_since,
+    choose_read,
     markdown_preview,
     read_problems_result,
     read_problems_spec,
@@ -92,15 +92,14 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
             watermark, last_full_at = load.extract_state(con, ws.key)
             known = load.known_references(con, ws.key)
             folders = load.stored_folders(con, ws.key)
-        items = config.mode == "items" and bool(config.item_ids) and last_full_at is not None
-        since = None if items else choose_since(config.mode, watermark, last_full_at, ws.full_refresh_hours)
+        read = choose_read(config, watermark, last_full_at, ws.full_refresh_hours)
         with wrike.client(ws) as client:
-            if items:  # only what the webhook named; the scope is the one the last full read stored
+            if read.item_ids:  # only what the webhook named; the scope is the one the last full read stored
                 extract = extract_items(
-                    client, ws, config.item_ids, folders=folders, everything=ws.scope.is_everything, known=known
+                    client, ws, read.item_ids, folders=folders, everything=ws.scope.is_everything, known=known
                 )
             else:
-                extract = extract_account(client, ws, since=since, known=known)
+                extract = extract_account(client, ws, since=read.since, known=known)
             stats = client.stats
         with store.connect() as con:
             counts = load.write_raw(con, ws.key, extract)
@@ -133,7 +132,7 @@ def build_wrike_assets(config: SyncConfig, partitions_def: dg.PartitionsDefiniti
                 **run,
                 "dagster/row_count": counts["raw.wrike_tasks"],
                 "tasks_read": len(extract.tasks),
-                "updated_since": since or "full",
+                "updated_since": read.since or "full",
                 "preview": markdown_preview(_task_preview(extract.tasks)),
                 "payload_problems": len(extract.problems),
                 "kept_newer_stored": extract.written.get("kept_newer", 0),

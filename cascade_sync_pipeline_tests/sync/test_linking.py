@@ -144,6 +144,25 @@ def test_a_second_run_without_change_writes_nothing(tmp_path, monkeypatch, key):
         world.stop()
 
 
+def test_a_dry_run_writes_nothing_and_the_next_run_pushes_what_it_planned(world):
+    dry = world.sync(world.config(clickup={"dry_run": True}))
+    assert dry.success, dry.failure()
+    assert dry.writes == 0 and dry.puts() == []
+    [publish] = [
+        e.materialization.metadata
+        for e in dry.result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "clickup/cascade_publish"
+    ]
+    planned = publish["planned_set_action"].value + publish["planned_set_measure"].value
+    assert publish["dry_run"].value is True and planned > 0
+    row = world.run_row(dry.run_id)
+    assert (row["status"], row["dry_run"], row["updated"], row["cascade_writes"]) == ("dry_run", True, planned, 0)
+
+    run = world.sync(world.config())
+    assert run.success, run.failure()
+    assert len(value_puts(run)) == planned and not wrong_values(world, world.expected())
+
+
 # --- 3. one task done -------------------------------------------------------------------------------
 def test_a_task_moved_to_done_changes_exactly_its_action(world):
     config = world.config()

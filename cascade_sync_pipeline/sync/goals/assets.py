@@ -22,6 +22,7 @@ from cascade_sync_pipeline.sync.assets import (
     started_at,
 )
 from cascade_sync_pipeline.sync.goals import checks, desired, diff, publish
+from cascade_sync_pipeline.sync.publish_step import Planned, Published, RunCounts, publish_step
 
 
 def build_goal_assets(
@@ -124,61 +125,30 @@ def build_goal_assets(
         a goal or task twice); the warehouse is let go every few seconds so other workspaces' steps
         get their turn. The run's figures go to sync.runs."""
         ws = workspaces[context.partition_key]
-        dry_run = ws.dry_run or config.dry_run
-        run_id = context.run.run_id
         store = warehouse.get(context.partition_key)
-        with store.connect() as con:
-            runs.start(con, ws.key, run_id, started_at(context), dry_run)  # a re-executed step
-            planned = diff.op_counts(con, ws.key, pending_only=True)
-            if dry_run:
-                runs.update(
-                    con,
-                    ws.key,
-                    run_id,
-                    status="dry_run",
-                    dry_run=True,
-                    finished_at=runs.now(),
-                    created=planned["create"],
-                    updated=planned["update"],
-                    archived=sum(planned[op] for op in diff.RETIRE_OPS),
-                    cascade_writes=0,
-                )
-                context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
-                return dg.MaterializeResult(
-                    metadata={"workspace": ws.key, "dry_run": True, **{f"planned_{op}": n for op, n in planned.items()}}
-                )
-        with cascade.client(ws.key) as client, failing_run(store, ws.key, run_id):
-            try:
-                result = publish.publish(store, client, ws)
-            finally:
-                with store.connect() as con:
-                    runs.update(con, ws.key, run_id, cascade_writes=client.writes)
-        with store.connect() as con:
-            runs.update(
-                con,
-                ws.key,
-                run_id,
-                dry_run=False,
-                created=result.created,
-                updated=result.updated,
-                archived=result.archived,
+
+        def plan(con) -> Planned:
+            ops = diff.op_counts(con, ws.key, pending_only=True)
+            archived = sum(ops[op] for op in diff.RETIRE_OPS)
+            return Planned(ops, RunCounts(created=ops["create"], updated=ops["update"], archived=archived))
+
+        def send(client, _: None) -> Published:
+            result = publish.publish(store, client, ws)
+            return Published(
+                RunCounts(created=result.created, updated=result.updated, archived=result.archived),
+                f"{result.created} created, {result.updated} updated, {result.archived} archived, "
+                f"{result.writes} Cascade writes",
+                {
+                    "created": result.created,
+                    "updated": result.updated,
+                    "archived": result.archived,
+                    "linked": result.linked,
+                    "recovered_creates": result.recovered,
+                    "cascade_writes": result.writes,
+                },
             )
-        context.log.info(
-            f"workspace '{ws.key}': {result.created} created, {result.updated} updated, "
-            f"{result.archived} archived, {result.writes} Cascade writes"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "workspace": ws.key,
-                "dry_run": False,
-                "created": result.created,
-                "updated": result.updated,
-                "archived": result.archived,
-                "linked": result.linked,
-                "recovered_creates": result.recovered,
-                "cascade_writes": result.writes,
-                "cascade_requests": client.stats.requests,
-            }
-        )
+
+        dry_run = ws.dry_run or config.dry_run
+        return publish_step(context, ws, dry_run, store, cascade, plan=plan, prepare=lambda con: None, send=send)
 
     return [cascade_desired_state, cascade_diff, cascade_publish]

@@ -21,6 +21,7 @@ from cascade_sync_pipeline.sync.assets import (
     started_at,
 )
 from cascade_sync_pipeline.sync.linking import checks, links, push, values
+from cascade_sync_pipeline.sync.publish_step import Planned, Published, RunCounts, publish_step
 
 
 def build_link_assets(
@@ -117,55 +118,30 @@ def build_link_assets(
         """This workspace's changed values sent to Cascade, each recorded in sync.pushed_values as soon
         as Cascade took it (a killed run resumes where it stopped); the run's figures go to sync.runs."""
         ws = workspaces[context.partition_key]
-        dry_run = ws.dry_run or config.dry_run
         run_id = context.run.run_id
         store = warehouse.get(context.partition_key)
-        with store.connect() as con:
-            runs.start(con, ws.key, run_id, started_at(context), dry_run)
-            planned = push.op_counts(con, ws.key, pending_only=True)
-            if dry_run:
-                runs.update(
-                    con,
-                    ws.key,
-                    run_id,
-                    status="dry_run",
-                    dry_run=True,
-                    finished_at=runs.now(),
-                    created=0,
-                    updated=planned["set_action"] + planned["set_measure"],
-                    archived=0,
-                    cascade_writes=0,
-                )
-                context.log.info(f"workspace '{ws.key}': dry run, nothing written to Cascade")
-                return dg.MaterializeResult(
-                    metadata={"workspace": ws.key, "dry_run": True, **{f"planned_{op}": n for op, n in planned.items()}}
-                )
-            with failing_run(con, ws.key, run_id):
-                items = push.pending(con, ws)
-        with cascade.client(ws.key) as client, failing_run(store, ws.key, run_id):
-            try:
-                result = push.publish(store, client, workspace_id, ws, run_id, items)
-            finally:
-                with store.connect() as con:
-                    runs.update(con, ws.key, run_id, cascade_writes=client.writes)
-        with store.connect() as con:
-            runs.update(
-                con, ws.key, run_id, dry_run=False, created=0, updated=result.actions + result.measures, archived=0
+
+        def plan(con) -> Planned:
+            ops = push.op_counts(con, ws.key, pending_only=True)
+            return Planned(ops, RunCounts(created=0, updated=ops["set_action"] + ops["set_measure"], archived=0))
+
+        def send(client, items: list[push.ValueToPush]) -> Published:
+            result = push.publish(store, client, workspace_id, ws, run_id, items)
+            return Published(
+                RunCounts(created=0, updated=result.actions + result.measures, archived=0),
+                f"{result.actions} action and {result.measures} measure values, "
+                f"{result.history_days} history days, {result.writes} Cascade writes",
+                {
+                    "actions_set": result.actions,
+                    "measures_set": result.measures,
+                    "history_days": result.history_days,
+                    "cascade_writes": result.writes,
+                },
             )
-        context.log.info(
-            f"workspace '{ws.key}': {result.actions} action and {result.measures} measure values, "
-            f"{result.history_days} history days, {result.writes} Cascade writes"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "workspace": ws.key,
-                "dry_run": False,
-                "actions_set": result.actions,
-                "measures_set": result.measures,
-                "history_days": result.history_days,
-                "cascade_writes": result.writes,
-                "cascade_requests": client.stats.requests,
-            }
+
+        dry_run = ws.dry_run or config.dry_run
+        return publish_step(
+            context, ws, dry_run, store, cascade, plan=plan, prepare=lambda con: push.pending(con, ws), send=send
         )
 
     return [cascade_desired_state, cascade_diff, cascade_publish]

@@ -10,13 +10,14 @@ uninterrupted run ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
+from cascade_sync_pipeline.sync.recorder import BatchRecorder
 from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 
@@ -134,59 +135,57 @@ def pending(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspac
     return out
 
 
-class _Recorder:
-    """Results kept in memory and written in short transactions (every ``batch`` values, and at the
-    end), so the warehouse lock is never held while Cascade is called. A value pushed but not yet
-    recorded when a run dies is pushed again by the next run: a PUT of a value is safe to repeat."""
+@dataclass(frozen=True)
+class _Pushed:
+    """What Cascade took: a value set, or one chunk of a measure's history (``done``: its last)."""
 
-    def __init__(self, warehouse: Warehouse, workspace: str, run_id: str, batch: int) -> None:
-        self.warehouse, self.workspace, self.run_id, self.batch = warehouse, workspace, run_id, batch
-        self.values: list[list] = []
-        self.days: list[list] = []
-        self.histories: list[str] = []
+    item: ValueToPush
+    at: datetime
+    days: list[tuple[date, float]] | None = None
+    done: bool = False
 
-    def value(self, item: ValueToPush) -> None:
-        self.values.append(
-            [self.workspace, item.cascade_type, item.cascade_id, item.value, item.basis, now(), self.run_id]
-        )
-        if len(self.values) >= self.batch:
-            self.flush()
 
-    def history(self, item: ValueToPush, chunk: list[tuple[date, float]], done: bool) -> None:
-        self.days += [[self.workspace, item.cascade_id, day, value, now()] for day, value in chunk]
-        if done:
-            self.histories.append(item.cascade_id)
-        self.flush()
-
-    def flush(self) -> None:
-        if not (self.values or self.days):
-            return
-        values = pd.DataFrame(
-            self.values, columns=["workspace", "cascade_type", "cascade_id", "value", "basis", "pushed_at", "run_id"]
-        ).astype(object)
-        days = pd.DataFrame(self.days, columns=["workspace", "cascade_id", "day", "value", "pushed_at"])
-        with self.warehouse.connect() as con, Warehouse.transaction(con):
-            if len(values):
-                con.execute("INSERT OR REPLACE INTO sync.pushed_values BY NAME SELECT * FROM values")
-                con.execute(
-                    "UPDATE sync.id_map AS m SET last_synced_at = v.pushed_at FROM values AS v "
-                    "WHERE m.workspace = v.workspace AND m.cascade_type = v.cascade_type "
-                    "AND m.cascade_id = v.cascade_id"
-                )
-                con.execute(
-                    "UPDATE sync.diff AS d SET applied_at = v.pushed_at FROM values AS v "
-                    "WHERE d.workspace = v.workspace AND d.op = 'set' AND d.cascade_type = v.cascade_type "
-                    "AND d.cascade_id = v.cascade_id"
-                )
-            if len(days):
-                con.execute("INSERT OR REPLACE INTO sync.pushed_history BY NAME SELECT * FROM days")
-            if self.histories:
-                con.execute(
-                    "UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' "
-                    "AND list_contains(?, cascade_id)",
-                    [now(), self.workspace, self.histories],
-                )
-        self.values, self.days, self.histories = [], [], []
+def _record(con: duckdb.DuckDBPyConnection, pushed: list[_Pushed], workspace: str, run_id: str) -> None:
+    """One short transaction: the values and history days Cascade took, and the diff rows they apply."""
+    values = pd.DataFrame(
+        [
+            [workspace, p.item.cascade_type, p.item.cascade_id, p.item.value, p.item.basis, p.at, run_id]
+            for p in pushed
+            if p.days is None
+        ],
+        columns=["workspace", "cascade_type", "cascade_id", "value", "basis", "pushed_at", "run_id"],
+    ).astype(object)
+    days = pd.DataFrame(
+        [
+            [workspace, p.item.cascade_id, day, value, p.at]
+            for p in pushed
+            if p.days is not None
+            for day, value in p.days
+        ],
+        columns=["workspace", "cascade_id", "day", "value", "pushed_at"],
+    )
+    histories = [p.item.cascade_id for p in pushed if p.done]
+    with Warehouse.transaction(con):
+        if len(values):
+            con.execute("INSERT OR REPLACE INTO sync.pushed_values BY NAME SELECT * FROM values")
+            con.execute(
+                "UPDATE sync.id_map AS m SET last_synced_at = v.pushed_at FROM values AS v "
+                "WHERE m.workspace = v.workspace AND m.cascade_type = v.cascade_type "
+                "AND m.cascade_id = v.cascade_id"
+            )
+            con.execute(
+                "UPDATE sync.diff AS d SET applied_at = v.pushed_at FROM values AS v "
+                "WHERE d.workspace = v.workspace AND d.op = 'set' AND d.cascade_type = v.cascade_type "
+                "AND d.cascade_id = v.cascade_id"
+            )
+        if len(days):
+            con.execute("INSERT OR REPLACE INTO sync.pushed_history BY NAME SELECT * FROM days")
+        if histories:
+            con.execute(
+                "UPDATE sync.diff SET applied_at = ? WHERE workspace = ? AND op = 'history' "
+                "AND list_contains(?, cascade_id)",
+                [now(), workspace, histories],
+            )
 
 
 def publish(
@@ -198,25 +197,28 @@ def publish(
     items: list[ValueToPush],
     batch: int = 50,
 ) -> PushResult:
-    """Send every pending value, recording what Cascade took in short transactions (see _Recorder)."""
+    """Send every pending value. What Cascade took is recorded in short transactions (every ``batch``
+    values, each history chunk, and at the end), so the warehouse lock is never held while Cascade is
+    called. A value pushed but not yet recorded when a run dies is pushed again by the next run: a PUT
+    of a value is safe to repeat."""
     result = PushResult()
     writes_before = client.writes
-    recorder = _Recorder(warehouse, ws.key, run_id, batch)
-    try:
+    recorder = BatchRecorder[_Pushed](warehouse, lambda con, pushed: _record(con, pushed, ws.key, run_id), every=batch)
+    with recorder:
         for item in items:
             if item.op == "history":
                 for start in range(0, len(item.days), HISTORY_DAYS_PER_CALL):
                     chunk = item.days[start : start + HISTORY_DAYS_PER_CALL]
                     client.set_measure_history(workspace_id, item.plan_id, item.cascade_id, chunk)
-                    recorder.history(item, chunk, done=start + HISTORY_DAYS_PER_CALL >= len(item.days))
+                    done = start + HISTORY_DAYS_PER_CALL >= len(item.days)
+                    recorder.add(_Pushed(item, now(), chunk, done))
+                    recorder.flush()
                 result.history_days += len(item.days)
                 continue
             setter = client.set_action_value if item.cascade_type == "action" else client.set_measure_value
             setter(workspace_id, item.plan_id, item.cascade_id, item.value)
-            recorder.value(item)
+            recorder.add(_Pushed(item, now()))
             result.actions += item.cascade_type == "action"
             result.measures += item.cascade_type == "measure"
-    finally:
-        recorder.flush()
-        result.writes = client.writes - writes_before
+    result.writes = client.writes - writes_before
     return result

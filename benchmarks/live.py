@@ -6,7 +6,9 @@ which stores them in the inbox; the live runner (``cascade-sync webhooks run``, 
 workspace's events once quiet and runs the sync in its warm process, beside the Dagster daemon
 (``dagster-daemon run``, a subprocess) whose webhook sensors are the fallback; the run pushes the new
 value to the Cascade emulator. With env ``CASCADE_SYNC_BENCH_LIVE_RUNNER=0`` no runner starts, and the
-sensors launch every run through the daemon's run queue (the path before the runner). Nothing of the product is called directly after the first full sync
+sensors launch every run through the daemon's run queue (the path before the runner). With env
+``CASCADE_SYNC_BENCH_LIVE_INSTANCE=postgres`` the Dagster instance and the inbox are on a throwaway
+PostgreSQL (config/dagster-postgres.yaml), as in production; by default SQLite, as ``make dev``. Nothing of the product is called directly after the first full sync
 (``cascade-sync sync --mode full``, a subprocess).
 
 Per source (ClickUp: acme-product; Wrike: acme-delivery), ``changes`` single edits, one at a time and the
@@ -71,6 +73,7 @@ NAME = "live"
 CHANGES_ENV = "CASCADE_SYNC_BENCH_LIVE_CHANGES"
 BUDGET_ENV = "CASCADE_SYNC_BENCH_LIVE_BUDGET_SECONDS"
 RUNNER_ENV = "CASCADE_SYNC_BENCH_LIVE_RUNNER"
+INSTANCE_ENV = "CASCADE_SYNC_BENCH_LIVE_INSTANCE"
 DEFAULT_CHANGES = 30
 DEFAULT_BUDGET_S = 840.0  # for the single edits; with setup and the burst the benchmark stays near 20 minutes
 CLICKUP_TASKS_PER_TEAM = 300
@@ -112,7 +115,7 @@ class Stack:
     workdir: Path
     config_path: Path
     home: Path
-    inbox_path: Path
+    inbox_path: Any  # a SQLite file, or a postgresql:// URL
     env: dict[str, str]
     registrations: list[str]
     daemon: Background | None = None
@@ -176,9 +179,12 @@ def _pointed_config(sandbox, workdir: Path) -> dict:
 
 
 @contextlib.contextmanager
-def live_stack(*, workdir: str | None = None, tasks_per_team: int = CLICKUP_TASKS_PER_TEAM) -> Iterator[Stack]:
+def live_stack(
+    *, workdir: str | None = None, tasks_per_team: int = CLICKUP_TASKS_PER_TEAM, postgres: bool = False
+) -> Iterator[Stack]:
     """The sandbox on free ports, its config, the receiver (in this process) with the sandbox webhooks
-    registered at it, and a Dagster home; the daemon is started by the caller (after the first sync).
+    registered at it, and a Dagster home (``postgres``: the instance and the inbox on a throwaway
+    PostgreSQL, as config/dagster-postgres.yaml sets it up); the daemon is started by the caller.
     Everything started here is stopped on the way out, failures included."""
     from cascade_sync_pipeline.config import parse_config
     from cascade_sync_pipeline.orchestration.webhooks.inbox import INBOX_ENV, open_inbox
@@ -193,6 +199,7 @@ def live_stack(*, workdir: str | None = None, tasks_per_team: int = CLICKUP_TASK
         _terminate_as_exit(),
         tempfile.TemporaryDirectory(prefix="live-bench-", dir=workdir) as tmp,
         start_sandbox(ports={"clickup": 0, "wrike": 0, "cascade": 0}, clickup_tasks_per_team=tasks_per_team) as sandbox,
+        contextlib.ExitStack() as extra,
     ):
         try:
             work = Path(tmp)
@@ -202,8 +209,15 @@ def live_stack(*, workdir: str | None = None, tasks_per_team: int = CLICKUP_TASK
             config = parse_config(raw, str(config_path))
             home = work / "dagster_home"
             home.mkdir()
-            shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
-            inbox_path = work / "inbox.sqlite"
+            instance_file = "dagster-postgres.yaml" if postgres else "dagster.yaml"
+            shutil.copy(ROOT / "config" / instance_file, home / "dagster.yaml")
+            inbox_path: Any = work / "inbox.sqlite"
+            if postgres:
+                from cascade_sync_sandbox.postgres import postgres_server
+
+                pg = extra.enter_context(postgres_server())
+                os.environ.update(pg.env())
+                inbox_path = pg.fresh_database("live_inbox").url
             os.environ.pop("CASCADE_SYNC_DUCKDB", None)
             os.environ.update(
                 DAGSTER_HOME=str(home), CASCADE_SYNC_CONFIG=str(config_path), **{INBOX_ENV: str(inbox_path)}
@@ -819,9 +833,10 @@ def run(report: Report, *, changes: int | None = None, log: Callable[[str], None
     n = changes if changes is not None else changes_from_env()
     budget = budget_from_env()
     with_runner = os.environ.get(RUNNER_ENV, "1").strip() != "0"
+    on_postgres = os.environ.get(INSTANCE_ENV, "sqlite").strip() == "postgres"
     say = log or (lambda line: print(line, file=sys.__stderr__, flush=True))
     started = time.monotonic()
-    with live_stack() as stack:
+    with live_stack(postgres=on_postgres) as stack:
         report.add(
             Figure(
                 NAME,
@@ -836,6 +851,13 @@ def run(report: Report, *, changes: int | None = None, log: Callable[[str], None
                 "yes" if with_runner else "no",
                 "",
                 note=f"env {RUNNER_ENV}=0 measures the sensors' path alone",
+            ),
+            Figure(
+                NAME,
+                "Dagster instance and inbox",
+                "PostgreSQL" if on_postgres else "SQLite (as make dev)",
+                "",
+                note=f"env {INSTANCE_ENV}=postgres: config/dagster-postgres.yaml and the inbox on a throwaway server",
             ),
         )
         first = time.monotonic()

@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
 import dagster as dg
-import pandas as pd
 
 from cascade_sync_pipeline.clickup import load
 from cascade_sync_pipeline.clickup.extract import extract_items, extract_workspace
@@ -63,6 +62,8 @@ def build_clickup_assets(config: SyncConfig, partitions_def: dg.PartitionsDefini
         context: dg.AssetExecutionContext, config: ExtractConfig, clickup: ClickUpResource, warehouse: WarehouseResource
     ):
         """Read one ClickUp workspace (full, or changes since the last run) and store the payloads verbatim."""
+        import pandas as pd
+
         ws = workspaces[context.partition_key]
         store = warehouse.get(context.partition_key)
         with store.connect() as con:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.clickup.extract import ClickUpExtract
 from cascade_sync_pipeline.config import ClickUpWorkspace
 from cascade_sync_pipeline.payloads import ms_value
 from cascade_sync_pipeline.warehouse.staging import SOURCE_STAGING_TABLES, rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SQL_PACKAGE = "cascade_sync_pipeline.clickup.sql"
 RAW_TABLES = ("raw.clickup_hierarchy", "raw.clickup_custom_fields", "raw.clickup_tasks")
@@ -33,6 +36,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=columns)
 
 

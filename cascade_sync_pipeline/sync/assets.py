@@ -6,15 +6,18 @@ over the plain modules of ``sync/``; what both engines share lives here."""
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.sync import runs, writeback
 from cascade_sync_pipeline.sync.checks import Outcome
 from cascade_sync_pipeline.warehouse.assets import SourceAssetArgs, SourceAssets
 from cascade_sync_pipeline.warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OWNERS = ["team:data"]
 STAGES = ("desired_state", "diff", "publish", "write_back")
@@ -30,7 +33,7 @@ class PublishConfig(dg.Config):
     dry_run: bool = False
 
 
-def md(df: pd.DataFrame) -> dg.MetadataValue:
+def md(df: "pd.DataFrame") -> dg.MetadataValue:
     return dg.MetadataValue.md(df.to_markdown(index=False) if len(df) else "_nothing_")
 
 

@@ -5,13 +5,15 @@ webhook named, the changes since the last run, or everything), and the staging m
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.payloads import PayloadProblem, problems_markdown
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 READ_PROBLEMS = "read_problems"
 
@@ -70,7 +72,7 @@ def choose_read(
     return Read(since=watermark)
 
 
-def markdown_preview(df: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
+def markdown_preview(df: "pd.DataFrame", rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(rows).to_markdown(index=False) if len(df) else "_no rows_")
 
 

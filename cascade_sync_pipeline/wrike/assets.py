@@ -1,8 +1,9 @@
 """Wrike assets, one partition per Wrike workspace: raw extracts, then the staging slice."""
 
 # No `from __future__ import annotations`: Dagster resolves the config annotation at definition time.
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from cascade_sync_pipeline.config import SyncConfig
 from cascade_sync_pipeline.resources import WarehouseResource, WrikeResource
@@ -18,6 +19,9 @@ from cascade_sync_pipeline.warehouse.assets import (
 )
 from cascade_sync_pipeline.wrike import load
 from cascade_sync_pipeline.wrike.extract import REFERENCE_LISTS, extract_account, extract_items
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GROUP = "wrike"
 OWNERS = ["team:data"]
@@ -36,7 +40,9 @@ _REFRESH_NOTE = (
 )
 
 
-def _task_preview(tasks: list[dict]) -> pd.DataFrame:
+def _task_preview(tasks: list[dict]) -> "pd.DataFrame":
+    import pandas as pd
+
     return pd.DataFrame(
         [
             {

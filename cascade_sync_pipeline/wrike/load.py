@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.config import WrikeWorkspace
 from cascade_sync_pipeline.warehouse.staging import SOURCE_STAGING_TABLES, rebuild_staging
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
 from cascade_sync_pipeline.wrike.extract import KnownReferences, WrikeExtract
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SQL_PACKAGE = "cascade_sync_pipeline.wrike.sql"
 RAW_TABLES = (
@@ -45,6 +48,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _hierarchy_rows(extract: WrikeExtract) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [
         {"object_type": "space", "object_id": s["id"], "parent_id": None, "payload": json.dumps(s)}
         for s in extract.spaces or []
@@ -65,6 +70,8 @@ def write_raw(
     con: duckdb.DuckDBPyConnection, workspace: str, extract: WrikeExtract, extracted_at: datetime | None = None
 ) -> dict[str, int]:
     """Store the payloads verbatim; return how many rows each raw table now holds for the workspace."""
+    import pandas as pd
+
     ensure_raw_tables(con)
     con.execute(sql_text(SQL_PACKAGE, "macros.sql"))  # wrike_ts: the tasks' update times compared
     at = (extracted_at or datetime.now(UTC)).replace(tzinfo=None)

@@ -4,13 +4,17 @@ too long, never rejected)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.cascade.classic_wire import split_title
 from cascade_sync_pipeline.config import CascadeUser, ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.sync.goals import mapping
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
 
@@ -31,6 +35,8 @@ def build_desired_state(
 
 def _split_titles(con: duckdb.DuckDBPyConnection, workspace: str) -> None:
     """Fill action, details and title_warnings of the goals the merge (re)wrote."""
+    import pandas as pd
+
     goals = con.execute(
         "SELECT item_id, name FROM sync.desired_state WHERE workspace = ? AND cascade_type = 'goal' AND action IS NULL",
         [workspace],

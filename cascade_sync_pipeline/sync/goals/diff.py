@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.cascade.classic import GOAL_STATUSES, ClassicClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SQL_PACKAGE = "cascade_sync_pipeline.sync.goals.sql"
 OPS = ("create", "link", "update", "archive", "complete", "delete")
@@ -64,6 +67,8 @@ def store_current(
     con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, rows: list[tuple[str, int, str | None, str]]
 ) -> int:
     """Replace sync.cascade_items for the workspace with ``rows``; return how many."""
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["cascade_type", "cascade_id", "item_id", "payload"])
     con.register("fetched", frame)
     try:

@@ -7,12 +7,14 @@ so placements are ids and owners are matched through the configured table of Cas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.config import CascadeUser, ClickUpWorkspace, ConfigError, WrikeWorkspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMAS = {
     "map_placements": "container_key VARCHAR, focus_area_ids BIGINT[], parent_goal_id BIGINT",
@@ -29,6 +31,8 @@ class MappingError(ConfigError):
 
 def lookups(ws: ClickUpWorkspace | WrikeWorkspace, users: list[CascadeUser]) -> dict[str, pd.DataFrame]:
     """The rows of each temp table (see ``SCHEMAS``)."""
+    import pandas as pd
+
     rules = ws.mapping
     placements: list[list[Any]] = (
         [[None, list(rules.target.focus_area_ids), rules.target.parent_goal_id]] if rules.target else []

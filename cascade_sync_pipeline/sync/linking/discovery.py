@@ -9,19 +9,25 @@ stored); a container link is a config entry, which ``config_entry`` prints.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.sync.linking.links import LinkError, Plan, source_names
 from cascade_sync_pipeline.sync.writeback import Pending
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 CLOSE_ENOUGH = 0.9
 
 
 def catalog(client: IntegrationsClient, workspace_id: str | None = None) -> pd.DataFrame:
     """One row per workspace, plan, action and measure the credential sees (one workspace if given)."""
+    import pandas as pd
+
     rows = []
     for ws in client.workspaces():
         if workspace_id and ws["id"] != workspace_id:
@@ -38,6 +44,8 @@ def suggestions(
     con: duckdb.DuckDBPyConnection, plan: Plan, ws: ClickUpWorkspace | WrikeWorkspace, threshold: float = CLOSE_ENOUGH
 ) -> pd.DataFrame:
     """Unlinked source containers and items whose name matches an action or measure of the plan."""
+    import pandas as pd
+
     targets = pd.DataFrame(
         [[i, kind, name] for i, (kind, name) in plan.items.items()],
         columns=["cascade_id", "cascade_type", "cascade_name"],

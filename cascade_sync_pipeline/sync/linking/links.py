@@ -11,14 +11,17 @@ other links: each is recorded in ``sync.link_problems`` and shown by a warning c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, ConfigError, LinkRule, WrikeWorkspace
 from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    pass
 
 LINK_COLUMNS = [
     "link",
@@ -272,6 +275,8 @@ def _config_link(
 
 def register(con: duckdb.DuckDBPyConnection, ws: ClickUpWorkspace | WrikeWorkspace, found: Resolution) -> None:
     """The temp table ``links_now`` the value SQL reads, and this run's ``sync.link_problems``."""
+    import pandas as pd
+
     frame = pd.DataFrame(found.links, columns=LINK_COLUMNS).astype(object)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE links_now (link VARCHAR, source_kind VARCHAR, source_id VARCHAR, "

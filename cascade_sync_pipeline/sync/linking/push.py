@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from cascade_sync_pipeline.cascade.integrations import IntegrationsClient
 from cascade_sync_pipeline.config import ClickUpWorkspace, WrikeWorkspace
 from cascade_sync_pipeline.sync.recorder import BatchRecorder
 from cascade_sync_pipeline.sync.runs import now
 from cascade_sync_pipeline.warehouse.store import Warehouse, sql_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SQL_PACKAGE = "cascade_sync_pipeline.sync.linking.sql"
 HISTORY_DAYS_PER_CALL = 366
@@ -147,6 +150,8 @@ class _Pushed:
 
 def _record(con: duckdb.DuckDBPyConnection, pushed: list[_Pushed], workspace: str, run_id: str) -> None:
     """One short transaction: the values and history days Cascade took, and the diff rows they apply."""
+    import pandas as pd
+
     values = pd.DataFrame(
         [
             [workspace, p.item.cascade_type, p.item.cascade_id, p.item.value, p.item.basis, p.at, run_id]

@@ -33,23 +33,11 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
+    """A linking world after its first full sync."""
     world = World(tmp_path, monkeypatch)
+    assert world.sync(world.config()).success
     yield world
     world.stop()
-
-
-def open_task(world: World) -> tuple[str, str]:
-    """A task not yet done whose Cascade action no other task claims: (task id, action id)."""
-    before, truth = world.expected(), world.truth()
-    return next(
-        (i, r["cascade_id"])
-        for i, r in sorted(truth.items.items())
-        if r["item_type"] == "task"
-        and not r["is_archived"]
-        and not truth.done(i)
-        and before.kinds.get(r["cascade_id"]) == "action"
-        and before.claims[r["cascade_id"]] == [i]
-    )
 
 
 def status_event(inbox: WebhookInbox, task_id: str, at: datetime) -> int:
@@ -70,8 +58,7 @@ def sensor_requests(config, inbox: WebhookInbox, instance, clock: Clock) -> list
 
 def test_an_edit_syncs_once_quiet_in_one_read_and_the_sensor_leaves_it(world, tmp_path):
     config = world.config()
-    assert world.sync(config).success
-    task_id, action_id = open_task(world)
+    task_id, action_id = world.open_task()
     inbox, clock = WebhookInbox(tmp_path / "inbox.sqlite"), Clock()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         runner = LiveRunner(config, instance, inbox, clock=clock)
@@ -99,8 +86,7 @@ def test_an_edit_syncs_once_quiet_in_one_read_and_the_sensor_leaves_it(world, tm
 
 def test_it_waits_for_a_run_of_the_workspace_and_gives_a_failed_run_to_the_sensor(world, tmp_path, monkeypatch):
     config = world.config()
-    assert world.sync(config).success
-    task_id, _ = open_task(world)
+    task_id, _ = world.open_task()
     inbox, clock = WebhookInbox(tmp_path / "inbox.sqlite"), Clock()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         runner = LiveRunner(config, instance, inbox, clock=clock)

@@ -568,6 +568,19 @@ class World:
                 **{i: "measure" for i, m in self.cascade.store.measures.items() if m["planId"] == PLAN_ID},
             }
 
+    def open_task(self, key: str = CU) -> tuple[str, str]:
+        """A task not yet done whose Cascade action no other item claims: (task id, action id)."""
+        before, truth = self.expected(key), self.truth(key)
+        return next(
+            (i, r["cascade_id"])
+            for i, r in sorted(truth.items.items())
+            if r["item_type"] == "task"
+            and not r["is_archived"]
+            and not truth.done(i)
+            and before.kinds.get(r["cascade_id"]) == "action"
+            and before.claims[r["cascade_id"]] == [i]
+        )
+
     def expected(self, key: str = CU, truth: Truth | None = None) -> Expected:
         """The values a correct sync of the workspace leaves in Cascade, from the ground truth."""
         truth = truth or self.truth(key)

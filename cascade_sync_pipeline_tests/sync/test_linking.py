@@ -199,16 +199,8 @@ def test_a_webhook_run_reads_only_the_named_tasks_and_ends_where_a_full_sync_end
     workspace costs no write; a deleted task drops out of its action; the watermark does not move."""
     config = world.config()
     assert world.sync(config).success
-    before, truth = world.expected(), world.truth()
-    task_id, action_id = next(
-        (i, r["cascade_id"])
-        for i, r in sorted(truth.items.items())
-        if r["item_type"] == "task"
-        and not r["is_archived"]
-        and not truth.done(i)
-        and before.kinds.get(r["cascade_id"]) == "action"
-        and before.claims[r["cascade_id"]] == [i]
-    )
+    before = world.expected()
+    task_id, action_id = world.open_task()
     with Warehouse(config.duckdb_path).connect(read_only=True) as con:
         watermark = con.execute("SELECT watermark FROM sync.extract_state WHERE workspace = ?", [CU]).fetchall()
     world.set_status(task_id, "done")
@@ -239,16 +231,8 @@ def test_a_wrike_webhook_run_reads_only_the_named_tasks_in_one_call(both):
     world = both
     config = world.config()
     assert world.sync(config, WR).success
-    before, truth = world.expected(WR), world.truth(WR)
-    task_id, action_id = next(
-        (i, r["cascade_id"])
-        for i, r in sorted(truth.items.items())
-        if r["item_type"] == "task"
-        and not r["is_archived"]
-        and not truth.done(i)
-        and before.kinds.get(r["cascade_id"]) == "action"
-        and before.claims[r["cascade_id"]] == [i]
-    )
+    before = world.expected(WR)
+    task_id, action_id = world.open_task(WR)
     world.wrike.update_task(task_id, status="Completed")
     after = world.expected(WR)
     changed = {i: v for i, v in after.values.items() if not approx_equal(before.values.get(i), v)}

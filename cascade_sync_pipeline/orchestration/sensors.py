@@ -183,14 +183,14 @@ def claim_runs(inbox: Inbox, source: str, plan: WebhookPlan, claims: list[Claim]
     made on, so the live runner leaves them; False when it took some first. A claim this sensor already
     made (an evaluation repeated after the daemon stopped) stands: Dagster's run key keeps that run from
     being requested twice."""
-    for run in plan.runs:
-        key = run_key(run, plan.cursor.inbox_id)
-        if any(c.run_id == key for c in claims):
-            continue
-        claim = Claim(run.workspace, run.first_event_id, run.max_event_id, key)
-        if not inbox.claim(source, frontier.get(run.workspace, 0), claim):
-            return False
-    return True
+    made = {c.run_id for c in claims}
+    keys = [(run, run_key(run, plan.cursor.inbox_id)) for run in plan.runs]
+    new = [
+        (frontier.get(run.workspace, 0), Claim(run.workspace, run.first_event_id, run.max_event_id, key))
+        for run, key in keys
+        if key not in made
+    ]
+    return inbox.claim(source, new)
 
 
 def webhook_run_config(source: str, run: WorkspaceRun) -> dict:

@@ -281,14 +281,17 @@ def test_a_cursor_past_the_inbox_starts_over_even_without_inbox_ids(repository, 
 
 def test_claims_chain_per_workspace_and_only_one_of_two_claimers_wins(inbox):
     a, b = event(inbox, "acme-eng", "t1", T0), event(inbox, "acme-eng", "t2", T0)
-    assert inbox.claim("clickup", 0, Claim("acme-eng", a, a, "run-1"))
-    assert not inbox.claim("clickup", 0, Claim("acme-eng", a, b, "run-2"))  # read the same frontier: lost
-    assert inbox.claim("clickup", a, Claim("acme-eng", b, b, "run-3"))
+    assert inbox.claim("clickup", [(0, Claim("acme-eng", a, a, "run-1"))])
+    assert not inbox.claim("clickup", [(0, Claim("acme-eng", a, b, "run-2"))])  # read the same frontier: lost
+    assert inbox.claim("clickup", [(a, Claim("acme-eng", b, b, "run-3"))])
     assert inbox.frontier("clickup") == {"acme-eng": b} and inbox.frontier("wrike") == {}
     assert not inbox.release("clickup", Claim("acme-eng", a, a, "run-1"))  # a later claim follows it
     assert inbox.release("clickup", Claim("acme-eng", b, b, "run-3"))
     assert inbox.frontier("clickup") == {"acme-eng": a}
-    assert inbox.claim("clickup", a, Claim("acme-eng", b, b, "run-4"))
+    assert inbox.claim("clickup", [(a, Claim("acme-eng", b, b, "run-4"))])
+    c = event(inbox, "acme-ops", "t3", T0)  # all or nothing: one frontier taken, no claim of the other either
+    assert not inbox.claim("clickup", [(0, Claim("acme-ops", c, c, "run-5")), (a, Claim("acme-eng", b, b, "run-6"))])
+    assert "acme-ops" not in inbox.frontier("clickup")
     inbox.prune(datetime.now(UTC) + timedelta(days=1))  # every event, and every claim but the frontier
     assert [c.run_id for c in inbox.claims_after("clickup", 0)] == ["run-4"]
     assert inbox.frontier("clickup") == {"acme-eng": b}
@@ -296,7 +299,7 @@ def test_claims_chain_per_workspace_and_only_one_of_two_claimers_wins(inbox):
 
 def test_the_runners_claimed_events_are_passed_over_and_while_it_lives_it_is_given_time(repository, inbox):
     first, second = event(inbox, "acme-eng", "t1", T0), event(inbox, "acme-eng", "t2", T0 + timedelta(seconds=1))
-    assert inbox.claim("clickup", 0, Claim("acme-eng", first, second, "live-run"))
+    assert inbox.claim("clickup", [(0, Claim("acme-eng", first, second, "live-run"))])
     third = event(inbox, "acme-ops", "t3", T0 + timedelta(seconds=2))
     inbox.runner_seen(T0 + timedelta(seconds=5))
     clock = Clock(T0 + timedelta(seconds=10))
@@ -324,7 +327,7 @@ class RunnerFirst(Clock):
 
     def __call__(self) -> datetime:
         if self.claim is not None:
-            assert self.inbox.claim("clickup", 0, self.claim)
+            assert self.inbox.claim("clickup", [(0, self.claim)])
             self.claim = None
         return self.now
 

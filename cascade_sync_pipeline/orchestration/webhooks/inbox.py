@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -239,23 +240,28 @@ class WebhookInbox:
                 return []
         return [Claim(*r) for r in rows]
 
-    def claim(self, source: str, after_id: int, claim: Claim) -> bool:
-        """Record ``claim`` when ``after_id`` is still the workspace's frontier; False when another took it."""
+    def claim(self, source: str, claims: Sequence[tuple[int, Claim]]) -> bool:
+        """Record every claim, each after the frontier (``after_id``) it was planned on, in one transaction;
+        False, and none recorded, when another claimer took any of those frontiers first."""
+        stamp = _stamp(datetime.now(UTC))
+        rows = [[source, c.workspace, after, c.from_id, c.up_to_id, c.run_id, stamp] for after, c in claims]
         with closing(self._connect()) as con:
-            cursor = con.execute(
-                "INSERT INTO claims (source, workspace, after_id, from_id, up_to_id, run_id, claimed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    source,
-                    claim.workspace,
-                    after_id,
-                    claim.from_id,
-                    claim.up_to_id,
-                    claim.run_id,
-                    _stamp(datetime.now(UTC)),
-                ],
-            )
-            return cursor.rowcount == 1
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    inserted = con.execute(
+                        "INSERT INTO claims (source, workspace, after_id, from_id, up_to_id, run_id, claimed_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        row,
+                    ).rowcount
+                    if inserted != 1:
+                        con.execute("ROLLBACK")
+                        return False
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
 
     def release(self, source: str, claim: Claim) -> bool:
         """Give a claim back (its run failed) while it is still the workspace's last, so the events are
@@ -346,7 +352,7 @@ class Inbox(Protocol):
 
     def claims_after(self, source: str, after_id: int) -> list[Claim]: ...
 
-    def claim(self, source: str, after_id: int, claim: Claim) -> bool: ...
+    def claim(self, source: str, claims: Sequence[tuple[int, Claim]]) -> bool: ...
 
     def release(self, source: str, claim: Claim) -> bool: ...
 

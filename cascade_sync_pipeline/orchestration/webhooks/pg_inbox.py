@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import psycopg2.extras
 
 from cascade_sync_pipeline.orchestration.webhooks.inbox import RUNNER_SEEN_AT, Claim, InboxEvent
 
@@ -168,14 +169,29 @@ class PostgresInbox:
             )
             return [Claim(ws, int(a), int(b), run) for ws, a, b, run in cur.fetchall()]
 
-    def claim(self, source: str, after_id: int, claim: Claim) -> bool:
-        with self._cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {SCHEMA}.claims (source, workspace, after_id, from_id, up_to_id, run_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [source, claim.workspace, after_id, claim.from_id, claim.up_to_id, claim.run_id],
-            )
-            return cur.rowcount == 1
+    def claim(self, source: str, claims: Sequence[tuple[int, Claim]]) -> bool:
+        rows = [(source, c.workspace, after, c.from_id, c.up_to_id, c.run_id) for after, c in claims]
+        if not rows:
+            return True
+        with closing(psycopg2.connect(self._url, connect_timeout=10)) as con:
+            try:
+                with con.cursor() as cur:
+                    inserted = psycopg2.extras.execute_values(
+                        cur,
+                        f"INSERT INTO {SCHEMA}.claims (source, workspace, after_id, from_id, up_to_id, run_id) "
+                        "VALUES %s ON CONFLICT DO NOTHING RETURNING 1",
+                        rows,
+                        fetch=True,
+                        page_size=len(rows),
+                    )
+                if len(inserted) != len(rows):
+                    con.rollback()
+                    return False
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+        return True
 
     def release(self, source: str, claim: Claim) -> bool:
         with self._cursor() as cur:

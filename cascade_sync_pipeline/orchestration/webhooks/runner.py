@@ -96,7 +96,7 @@ class LiveRunner:
             if self.resting.get(run.workspace, now) > now or self._busy(run.workspace):
                 continue
             claim = Claim(run.workspace, run.first_event_id, run.max_event_id, str(uuid.uuid4()))
-            if not self.inbox.claim(source, frontier.get(run.workspace, 0), claim):
+            if not self.inbox.claim(source, [(frontier.get(run.workspace, 0), claim)]):
                 continue  # a sensor or another runner took them first; the next tick reads again
             left.pop(run.workspace)
             done.append(self._execute(source, run, claim))

@@ -130,7 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic"):  # a request per task, and the instance's storage set-up
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     import threading
 
     from cascade_sync_pipeline.orchestration.instance import local_instance

@@ -49,7 +49,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -64,7 +63,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.processes import Background, dagster_daemon
+from benchmarks.processes import Background, dagster_daemon, terminate_as_exit
 from benchmarks.report import Figure, Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,10 +156,11 @@ class Stack:
                 process.stop()
         self.runner = self.daemon = None
 
-    def daemon_alive(self) -> bool:
-        return all(p is None or p.alive() for p in (self.runner, self.daemon)) and self.daemon is not None
+    def alive(self) -> bool:
+        """The daemon runs, and the live runner too when one was started."""
+        return self.daemon is not None and all(p is None or p.alive() for p in (self.runner, self.daemon))
 
-    def daemon_tail(self, chars: int = 3000) -> str:
+    def tails(self, chars: int = 3000) -> str:
         return "\n".join(p.tail(chars) for p in (self.daemon, self.runner) if p is not None)
 
 
@@ -196,7 +196,7 @@ def live_stack(
     saved = dict(os.environ)
     stack: Stack | None = None
     with (
-        _terminate_as_exit(),
+        terminate_as_exit(),
         tempfile.TemporaryDirectory(prefix="live-bench-", dir=workdir) as tmp,
         start_sandbox(ports={"clickup": 0, "wrike": 0, "cascade": 0}, clickup_tasks_per_team=tasks_per_team) as sandbox,
         contextlib.ExitStack() as extra,
@@ -241,24 +241,6 @@ def live_stack(
         finally:
             os.environ.clear()
             os.environ.update(saved)
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit while the stack is up, so the daemon, the receiver and the sandbox are
-    stopped then too (Python's default SIGTERM ends the process without running any cleanup)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _exit(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # ---- reading the inbox and the Dagster instance ----------------------------------------------------
@@ -314,8 +296,8 @@ def settle(stack: Stack, key: str, source: str, *, since: float | None = None, t
     progress; return the runs of ``key`` created after ``since``."""
     deadline = time.monotonic() + timeout
     while True:
-        if not stack.daemon_alive():
-            raise RuntimeError(f"the Dagster daemon exited:\n{stack.daemon_tail()}")
+        if not stack.alive():
+            raise RuntimeError(f"the Dagster daemon or the live runner exited:\n{stack.tails()}")
         events = [e for e in _inbox_events(stack, source, 0) if e.workspace == key]
         records = _runs(stack, key)
         covered = _frontier(stack, source).get(key, 0)  # the live runner and the sensors claim what they run
@@ -326,7 +308,7 @@ def settle(stack: Stack, key: str, source: str, *, since: float | None = None, t
             states = [(r.dagster_run.run_id[:8], r.dagster_run.status.value) for r in records[-5:]]
             raise TimeoutError(
                 f"{key}: not settled after {timeout:.0f}s (events to {newest}, covered to "
-                f"{covered}, runs {states})\n{stack.daemon_tail()}"
+                f"{covered}, runs {states})\n{stack.tails()}"
             )
         time.sleep(0.25)
 
@@ -341,8 +323,8 @@ def wait_for_daemon(stack: Stack, sensors: set[str], *, runner: bool, timeout: f
 
     deadline = time.monotonic() + timeout
     while True:
-        if not stack.daemon_alive():
-            raise RuntimeError(f"the Dagster daemon exited:\n{stack.daemon_tail()}")
+        if not stack.alive():
+            raise RuntimeError(f"the Dagster daemon or the live runner exited:\n{stack.tails()}")
         states = stack.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         ticked = {
             s.instigator_name
@@ -353,9 +335,7 @@ def wait_for_daemon(stack: Stack, sensors: set[str], *, runner: bool, timeout: f
         if sensors <= ticked and "QUEUED_RUN_COORDINATOR" in stack.instance.get_daemon_heartbeats() and alive:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"the daemon did not tick {sorted(sensors - ticked)} in {timeout:.0f}s\n{stack.daemon_tail()}"
-            )
+            raise TimeoutError(f"the daemon did not tick {sorted(sensors - ticked)} in {timeout:.0f}s\n{stack.tails()}")
         time.sleep(0.25)
 
 

@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +59,21 @@ class Background:
 
 def dagster_daemon(env: dict[str, str], log: Path, module: str = "cascade_sync_pipeline.definitions") -> Background:
     return Background([str(BIN / "dagster-daemon"), "run", "-m", module], env, log)
+
+
+@contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit while a benchmark runs, so what it started (daemon, runner, PostgreSQL,
+    emulators) is stopped then too; Python's default SIGTERM ends the process without any cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -66,7 +66,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.processes import Background, dagster_daemon
+from benchmarks.processes import Background, dagster_daemon, terminate_as_exit
 from benchmarks.report import Figure, Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,23 +228,6 @@ def _environment(values: dict[str, str], drop: tuple[str, ...] = ("CASCADE_SYNC_
     finally:
         os.environ.clear()
         os.environ.update(saved)
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit while the benchmark runs, so its daemon, PostgreSQL and emulator are stopped."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _exit(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # ---- 1. definitions load time ----------------------------------------------------------------------------
@@ -1051,7 +1034,7 @@ def run(report: Report, *, partitions: int | None = None, daemon_ticks: float | 
     began = time.perf_counter()
     load_start = _load()
     with (
-        _terminate_as_exit(),
+        terminate_as_exit(),
         tempfile.TemporaryDirectory(prefix="scale-out-bench-") as tmp,
         world(Path(tmp), workspaces) as w,
         postgres_server() as pg,

@@ -3,8 +3,9 @@
 A burst of edits produces many deliveries; the sensor waits until a workspace's newest event is
 `debounce` seconds old and then requests a single run covering all of them. When every event of that
 run is about tasks and they name at most ``ITEMS_PER_RUN`` of them, the run reads just those tasks
-(extract mode ``items``: one request per ClickUp task, one per 100 Wrike tasks); otherwise it reads the changes since the last run (``incremental``). The scheduled runs stay
-the reconciliation that catches lost events. The cursor (JSON) holds the last inbox event id the
+(extract mode ``items``: one request per ClickUp task, one per 100 Wrike tasks); otherwise it reads
+the changes since the last run (``incremental``). The scheduled runs stay the reconciliation that
+catches lost events. The cursor (JSON) holds the last inbox event id the
 sensor is done with, plus, for workspaces already requested past that id, how far each was covered,
 so no event is skipped while another workspace is still settling.
 
@@ -193,6 +194,11 @@ def claim_runs(inbox: Inbox, source: str, plan: WebhookPlan, claims: list[Claim]
     return inbox.claim(source, new)
 
 
+def webhook_run_tags(run: WorkspaceRun) -> dict[str, str]:
+    """The tags of a webhook run, whether the sensor requests it or the live runner executes it."""
+    return {"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)}
+
+
 def webhook_run_config(source: str, run: WorkspaceRun) -> dict:
     """The items its events name when there are few enough, else every change."""
     if 0 < len(run.task_ids) <= ITEMS_PER_RUN:
@@ -254,7 +260,7 @@ def build_webhook_sensor(
                 partition_key=run.workspace,
                 run_key=run_key(run, plan.cursor.inbox_id),
                 run_config=webhook_run_config(source, run),
-                tags={"trigger": "webhook", "workspace": run.workspace, "webhook_events": str(run.events)},
+                tags=webhook_run_tags(run),
             )
             for run in plan.runs
         ]

@@ -23,8 +23,15 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from cascade_sync_pipeline.config import SyncConfig
+from cascade_sync_pipeline.orchestration.definitions import sources_with_jobs
 from cascade_sync_pipeline.orchestration.instance import process_tags, running_elsewhere
-from cascade_sync_pipeline.orchestration.sensors import WebhookCursor, WorkspaceRun, plan_runs, webhook_run_config
+from cascade_sync_pipeline.orchestration.sensors import (
+    WebhookCursor,
+    WorkspaceRun,
+    plan_runs,
+    webhook_run_config,
+    webhook_run_tags,
+)
 from cascade_sync_pipeline.orchestration.webhooks.inbox import Claim, Inbox
 
 FAILED_REST = timedelta(seconds=60)
@@ -63,9 +70,8 @@ class LiveRunner:
         from cascade_sync_pipeline.definitions import build_definitions, sync_job_name
 
         defs = build_definitions(config)
-        defined = {job.name for job in defs.jobs or []}
-        sources: list[str] = list(dict.fromkeys(ws.source for ws in config.workspaces))
-        self.jobs = {s: defs.resolve_job_def(sync_job_name(s)) for s in sources if sync_job_name(s) in defined}
+        sources = sources_with_jobs(config, defs, sync_job_name)
+        self.jobs = {s: defs.resolve_job_def(sync_job_name(s)) for s in sources}
         self.known = {s: {ws.key for ws in config.workspaces if ws.source == s} for s in self.jobs}
         self.instance, self.inbox = instance, inbox.create()
         self.debounce, self.max_wait, self.clock, self.log = debounce, max_wait, clock, log
@@ -118,13 +124,7 @@ class LiveRunner:
             partition_key=run.workspace,
             run_id=claim.run_id,
             raise_on_error=False,
-            tags={
-                "trigger": "webhook",
-                "workspace": run.workspace,
-                "webhook_events": str(run.events),
-                RUNNER_TAG: "true",
-                **process_tags(),
-            },
+            tags={**webhook_run_tags(run), RUNNER_TAG: "true", **process_tags()},
         )
         seconds = (self.clock() - started).total_seconds()
         if not result.success:
